@@ -1,0 +1,94 @@
+"""Datasets as the evaluator sees them: a class list and a sequence of labelled items.
+
+Images are loaded lazily through a zero-argument callable, so a dataset of tens of
+thousands of images is never held in memory at once; the runner asks for one batch of
+images at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+Modality = Literal["image", "text", "image+text"]
+
+
+class DatasetError(ValueError):
+    """A dataset that cannot be evaluated; the message says what is wrong and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Item:
+    """One labelled example."""
+
+    id: str
+    """Stable identifier (index or path), used to pair predictions across runs."""
+    label: str
+    """The true class name; always one of the dataset's classes."""
+    text: str | None = None
+    """Text input (for text and image+text datasets)."""
+    load_image: Callable[[], Image.Image] | None = field(default=None, compare=False, repr=False)
+    """Returns the item's image as RGB; called only when a batch needs it."""
+
+    def image(self) -> Image.Image | None:
+        return None if self.load_image is None else self.load_image()
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A named, validated set of items over a fixed list of classes."""
+
+    name: str
+    classes: tuple[str, ...]
+    items: Sequence[Item]
+    modality: Modality = "image"
+    background_class: str | None = None
+    """A catch-all class (e.g. Caltech-256's clutter): the binary strategy never asks for it."""
+    source: str = ""
+    """Where the data came from (package, path, hub id), recorded in the JSON."""
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def limited(self, limit: int | None) -> Dataset:
+        """The first ``limit`` items (the order is the source's, so it does not depend on the seed)."""
+        if limit is None or limit >= len(self.items):
+            return self
+        return replace(self, items=list(self.items[:limit]))
+
+
+def validate(dataset: Dataset) -> None:
+    """Raise :class:`DatasetError` with one sentence for the first problem found."""
+    name = dataset.name
+    if not dataset.classes:
+        raise DatasetError(f"Dataset {name!r} has no classes; give it at least two class names.")
+    seen: set[str] = set()
+    for cls in dataset.classes:
+        key = cls.strip().lower()
+        if key in seen:
+            raise DatasetError(
+                f"Dataset {name!r} lists the class {cls!r} twice (names are compared "
+                f"case-insensitively); make every class name unique."
+            )
+        seen.add(key)
+    if dataset.background_class is not None and dataset.background_class not in dataset.classes:
+        raise DatasetError(
+            f"Dataset {name!r} names background class {dataset.background_class!r}, "
+            f"which is not one of its classes {list(dataset.classes)}."
+        )
+    if len(dataset.items) == 0:
+        raise DatasetError(f"Dataset {name!r} has no items; check its source ({dataset.source or 'unknown'}).")
+    classes = set(dataset.classes)
+    for item in dataset.items:
+        if item.label not in classes:
+            raise DatasetError(
+                f"Item {item.id!r} of dataset {name!r} has label {item.label!r}, "
+                f"which is not one of its classes {list(dataset.classes)}."
+            )

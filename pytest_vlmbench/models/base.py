@@ -1,0 +1,78 @@
+"""The model adapter protocol: what every backend (HF, API, test double) provides.
+
+Following lm-evaluation-harness, the model receives a whole batch of requests and returns
+answers in input order, so a backend can pad, sort or fan out as it likes. Adapters load
+their heavy libraries inside ``load``/``__init__``, never at import time of this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+
+@dataclass(frozen=True)
+class Request:
+    """One prompt for a generative model."""
+
+    prompt: str
+    image: Image.Image | None = None
+    max_new_tokens: int = 8
+
+
+@runtime_checkable
+class GenerativeModel(Protocol):
+    """A model that answers prompts (optionally with an image) with free text."""
+
+    name: str
+    info: dict[str, Any]
+    """Facts recorded in the JSON: resolved id/path, family, dtype, device, parameter count."""
+
+    def generate(self, requests: Sequence[Request]) -> list[str]:
+        """Greedy answers for ``requests``, in the same order."""
+        ...
+
+    def close(self) -> None:
+        """Release weights and accelerator memory; the object is unusable afterwards."""
+        ...
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """How to load a model; the same for every model of a run."""
+
+    device: str = "auto"
+    """``auto`` (CUDA when available, else CPU), ``cpu``, ``cuda`` or ``cuda:N``."""
+    dtype: str = "auto"
+    """``auto`` (the checkpoint's dtype on CUDA, float32 on CPU), ``bfloat16``, ``float16``, ``float32``."""
+    trust_remote_code: bool = False
+
+
+ModelFactory = Callable[[str, "ModelSpec", LoadOptions], GenerativeModel]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A registry entry for a model: enough to collect tests without importing anything heavy."""
+
+    name: str
+    """Name used in item ids and JSON (``qwen2-vl``, ``tiny:qwen2-vl``)."""
+    source: str
+    """Hugging Face hub id or local directory that the factory loads."""
+    family: str
+    """Adapter family, e.g. ``hf-vlm``."""
+    factory: ModelFactory | str
+    """Callable ``(source, spec, options) -> model``, or a lazy ``"module:attr"`` to one."""
+    modalities: frozenset[str] = frozenset({"image"})
+    """Inputs the model accepts: ``image`` and/or ``text``."""
+    strategies: tuple[str, ...] = ("closed_set", "binary")
+    """Strategies that make sense for this model."""
+    tiny_builder: str | None = None
+    """``"module:attr"`` of a function building a tiny random-weight model of the same architecture."""
+    is_tiny: bool = False
+    """True for ``tiny:NAME`` specs: ``source`` is replaced by the built directory at load time."""
+    meta: dict[str, Any] = field(default_factory=dict, compare=False)

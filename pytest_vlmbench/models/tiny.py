@@ -1,0 +1,203 @@
+"""Tiny random-weight models of real architectures, built offline and cached on disk.
+
+``--model tiny:qwen2-vl`` loads a 2-layer, 64-wide Qwen2-VL with a real ``Qwen2VLProcessor``
+through exactly the adapter code that loads ``Qwen/Qwen2-VL-7B-Instruct``. Its answers are
+random, so its accuracy is chance: it exists to exercise every code path on any CPU, and
+so that users can smoke-test suites in CI before the nightly GPU run.
+
+The tokenizer is a byte-level BPE trained here on generated text, with every special
+token the processor looks up added as a special token (see ../shared/OFFLINE.md).
+A build goes to a temporary directory that is renamed into place, so concurrent workers
+(pytest-xdist) never see half-written files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+BUILD_VERSION = "2"
+"""Bump when a builder changes, so cached builds are rebuilt."""
+
+QWEN2_VL_SPECIAL = [
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|image_pad|>",
+    "<|video_pad|>",
+]
+
+QWEN2_VL_CHAT_TEMPLATE = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}{{ '\\n' }}"
+    "{% if message['content'] is string %}{{ message['content'] }}"
+    "{% else %}{% for content in message['content'] %}"
+    "{% if content['type'] == 'image' %}<|vision_start|><|image_pad|><|vision_end|>"
+    "{% elif content['type'] == 'text' %}{{ content['text'] }}{% endif %}"
+    "{% endfor %}{% endif %}<|im_end|>{{ '\\n' }}{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant{{ '\\n' }}{% endif %}"
+)
+
+
+def cache_dir() -> Path:
+    """``$VLMBENCH_CACHE_DIR``, else ``$XDG_CACHE_HOME/pytest-vlmbench``, else ``~/.cache/pytest-vlmbench``."""
+    explicit = os.environ.get("VLMBENCH_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "pytest-vlmbench"
+
+
+def _corpus() -> list[str]:
+    """Text for the tokenizer: prompts, answers, and common class names."""
+    from .. import builtin_datasets, strategies
+
+    words = [
+        *builtin_datasets.FASHION_MNIST_CLASSES,
+        *builtin_datasets.DIGIT_CLASSES,
+        "yes", "no", "Yes", "No", "cat", "dog", "car", "tire", "bird", "plane", "the", "a", "photo",
+        "business", "entertainment", "politics", "sport", "tech", "news", "article", "text",
+    ]  # fmt: skip
+    lines = [strategies.CLOSED_SET_TEMPLATE, strategies.BINARY_TEMPLATE, "Answer: ", "user", "assistant", "system"]
+    lines += [" ".join(words[i : i + 5]) for i in range(0, len(words), 3)]
+    return lines * 20
+
+
+def train_tokenizer(special_tokens: list[str], chat_template: str, **named: str) -> Any:
+    """A ~500-token byte-level BPE wrapped as a fast tokenizer with ``special_tokens``."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=500,
+        special_tokens=special_tokens,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(_corpus(), trainer=trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=tok, chat_template=chat_template, **named)
+
+
+def _answer_in_words(model: Any, tokenizer: Any, eos: int) -> None:
+    """Zero the output rows of every token but whole answer words (yes, no, class names) and EOS.
+
+    Random weights would otherwise answer byte soup, which exercises only the "invalid"
+    path; restricted this way the tiny model names classes and says yes/no (at random),
+    so parsing, voting and the metrics all see real cases.
+    """
+    import torch
+
+    from .. import builtin_datasets
+
+    classes = builtin_datasets.FASHION_MNIST_CLASSES
+    answer_words = {"yes", "no"} | {w.lower() for name in classes for w in name.replace("/", " ").split()}
+    keep = {eos} | {i for i in range(len(tokenizer)) if tokenizer.decode([i]).strip().lower() in answer_words}
+    head = model.get_output_embeddings().weight
+    with torch.no_grad():
+        mask = torch.zeros(head.shape[0], dtype=torch.bool)
+        mask[sorted(keep)] = True
+        head[~mask] = 0.0
+        head[mask] *= 8.0
+
+
+def build_qwen2_vl(target: Path) -> None:
+    """Qwen2-VL: 2 text layers, 1 vision block, 56x56-pixel images (4 image tokens)."""
+    import torch
+    from transformers import (
+        Qwen2VLConfig,
+        Qwen2VLForConditionalGeneration,
+        Qwen2VLImageProcessor,
+        Qwen2VLProcessor,
+        Qwen2VLVideoProcessor,
+    )
+
+    tokenizer = train_tokenizer(
+        QWEN2_VL_SPECIAL,
+        QWEN2_VL_CHAT_TEMPLATE,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        padding_side="left",
+    )
+    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in QWEN2_VL_SPECIAL}
+    pixels = 56 * 56
+    processor = Qwen2VLProcessor(
+        image_processor=Qwen2VLImageProcessor(min_pixels=pixels, max_pixels=pixels),
+        video_processor=Qwen2VLVideoProcessor(min_pixels=pixels, max_pixels=pixels),
+        tokenizer=tokenizer,
+        chat_template=QWEN2_VL_CHAT_TEMPLATE,
+    )
+    config = Qwen2VLConfig(
+        text_config={
+            "vocab_size": len(tokenizer),
+            "hidden_size": 64,
+            "intermediate_size": 128,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 4,
+            "num_key_value_heads": 2,
+            "max_position_embeddings": 512,
+            # mrope_section must sum to head_dim / 2 = 64 / 4 / 2.
+            "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, 3]},
+            "bos_token_id": ids["<|endoftext|>"],
+            "eos_token_id": ids["<|im_end|>"],
+            "pad_token_id": ids["<|endoftext|>"],
+        },
+        vision_config={"depth": 1, "embed_dim": 32, "hidden_size": 64, "num_heads": 2, "mlp_ratio": 2},
+        image_token_id=ids["<|image_pad|>"],
+        video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"],
+        vision_end_token_id=ids["<|vision_end|>"],
+    )
+    torch.manual_seed(0)
+    model = Qwen2VLForConditionalGeneration(config)
+    _answer_in_words(model, tokenizer, eos=ids["<|im_end|>"])
+    model.generation_config.eos_token_id = ids["<|im_end|>"]
+    model.generation_config.pad_token_id = ids["<|endoftext|>"]
+    model.save_pretrained(target)
+    processor.save_pretrained(target)
+
+
+BUILDERS: dict[str, Callable[[Path], None]] = {"qwen2-vl": build_qwen2_vl}
+
+
+def tiny_path(alias: str, builder: Callable[[Path], None]) -> Path:
+    """Directory of the cached tiny build of ``alias``, building it first when missing."""
+    import transformers
+
+    key = hashlib.sha256(f"{alias}:{BUILD_VERSION}:{transformers.__version__}".encode()).hexdigest()[:12]
+    final = cache_dir() / "tiny" / f"{alias.replace('/', '_')}-{key}"
+    if (final / "vlmbench-tiny.json").is_file():
+        return final
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
+    try:
+        builder(staging)
+        (staging / "vlmbench-tiny.json").write_text(json.dumps({"alias": alias, "build_version": BUILD_VERSION}))
+        try:
+            staging.rename(final)
+        except OSError:
+            if not (final / "vlmbench-tiny.json").is_file():  # not a lost race: a real failure
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return final
+
+
+def build(alias: str) -> Path:
+    """Build (or find in the cache) the tiny model for a zoo alias."""
+    try:
+        builder = BUILDERS[alias]
+    except KeyError:
+        raise LookupError(
+            f"No tiny build exists for {alias!r}; tiny builds exist for: {', '.join(sorted(BUILDERS))}."
+        ) from None
+    return tiny_path(alias, builder)

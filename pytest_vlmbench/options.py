@@ -1,0 +1,129 @@
+"""Run options: parsed and validated once, shared by the pytest plugin and the CLI.
+
+Every problem is reported as :class:`OptionError` carrying one sentence for the user; the
+plugin turns it into ``pytest.UsageError``, the CLI into exit status 2.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from .registry import UnknownNameError
+
+DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+DTYPES = ("auto", "bfloat16", "float16", "float32")
+
+
+class OptionError(ValueError):
+    """An invalid option value; the message is user-facing."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    models: tuple[str, ...] = ()
+    """Selected models; empty means the suite's (or the built-in) default."""
+    datasets: tuple[str, ...] = ()
+    strategies: tuple[str, ...] = ()
+    limit: int | None = None
+    seed: int = 0
+    batch_size: int = 8
+    permutations: int = 3
+    max_new_tokens: int = 8
+    device: str = "auto"
+    dtype: str = "auto"
+    trust_remote_code: bool = False
+
+    def as_json(self) -> dict[str, Any]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+
+def split_names(values: Iterable[str] | None) -> tuple[str, ...]:
+    """``["a,b", "c"]`` -> ``("a", "b", "c")``, order kept, duplicates dropped."""
+    out: list[str] = []
+    for value in values or ():
+        for name in value.split(","):
+            name = name.strip()
+            if name and name not in out:
+                out.append(name)
+    return tuple(out)
+
+
+def _positive(name: str, value: int | None, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if value is None or value < 1:
+        raise OptionError(f"{name} must be a positive whole number, got {value}.")
+
+
+def canonical_names(kind: str, names: Sequence[str]) -> tuple[str, ...]:
+    """Resolve names and aliases to canonical names, or raise :class:`OptionError`."""
+    from . import catalog
+
+    out = []
+    for name in names:
+        try:
+            if kind == "model":
+                out.append(catalog.resolve_model(name).name)
+            elif kind == "dataset":
+                out.append(catalog.DATASETS.get(name).name)
+            else:
+                out.append(catalog.STRATEGIES.get(name).name)
+        except UnknownNameError as exc:
+            raise OptionError(str(exc)) from None
+    return tuple(dict.fromkeys(out))
+
+
+def build_options(
+    *,
+    models: Iterable[str] | None = None,
+    datasets: Iterable[str] | None = None,
+    strategies: Iterable[str] | None = None,
+    limit: int | None = None,
+    seed: int = 0,
+    batch_size: int = 8,
+    permutations: int = 3,
+    max_new_tokens: int = 8,
+    device: str = "auto",
+    dtype: str = "auto",
+    trust_remote_code: bool = False,
+) -> RunOptions:
+    """Validate raw option values (as strings/lists from the command line)."""
+    _positive("--limit", limit, allow_none=True)
+    _positive("--batch-size", batch_size)
+    _positive("--permutations", permutations)
+    _positive("--max-new-tokens", max_new_tokens)
+    if seed < 0:
+        raise OptionError(f"--seed must be zero or positive, got {seed}.")
+    if not DEVICE_PATTERN.match(device):
+        raise OptionError(f"--device must be auto, cpu, mps, cuda or cuda:N, got {device!r}.")
+    if dtype not in DTYPES:
+        raise OptionError(f"--dtype must be one of {', '.join(DTYPES)}, got {dtype!r}.")
+    return RunOptions(
+        models=canonical_names("model", split_names(models)),
+        datasets=canonical_names("dataset", split_names(datasets)),
+        strategies=canonical_names("strategy", split_names(strategies)),
+        limit=limit,
+        seed=seed,
+        batch_size=batch_size,
+        permutations=permutations,
+        max_new_tokens=max_new_tokens,
+        device=device,
+        dtype=dtype,
+        trust_remote_code=trust_remote_code,
+    )
+
+
+def check_device_available(device: str) -> None:
+    """Raise :class:`OptionError` when a CUDA device is asked for and torch sees none."""
+    if not device.startswith("cuda"):
+        return
+    import torch  # only imported when the user asked for CUDA
+
+    if not torch.cuda.is_available():
+        raise OptionError(f"--device {device} was given, but torch sees no CUDA device; use --device cpu or auto.")
+    index = int(device.split(":")[1]) if ":" in device else 0
+    if index >= torch.cuda.device_count():
+        raise OptionError(f"--device {device} was given, but only {torch.cuda.device_count()} CUDA device(s) exist.")
