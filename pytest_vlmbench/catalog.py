@@ -43,8 +43,8 @@ MODELS.register(
     aliases=["qwen2-vl-7b"],
 )
 
-DATASETS.register("fashion_mnist", "pytest_vlmbench.builtin_datasets:load_fashion_mnist", modality="image")
-DATASETS.register("digits", "pytest_vlmbench.builtin_datasets:load_digits", modality="image")
+DATASETS.register("fashion_mnist", "pytest_vlmbench.builtin_datasets:load_fashion_mnist", modality="image", offline=True)
+DATASETS.register("digits", "pytest_vlmbench.builtin_datasets:load_digits", modality="image", offline=True)
 
 STRATEGIES.register("closed_set", "pytest_vlmbench.strategies:closed_set", aliases=["closed-set"], needs="generate")
 STRATEGIES.register("binary", "pytest_vlmbench.strategies:binary", aliases=["yes-no", "yes_no"], needs="generate")

@@ -1,0 +1,346 @@
+"""The pytest plugin: options, item generation, the model and evaluation fixtures, JSON, summary.
+
+Thin by design: everything that computes lives in the library (``runner.evaluate``).
+Importing this module imports neither torch nor transformers; the model fixture does,
+when the first model is actually loaded.
+
+How items are made: a test function that asks for the ``vlmbench`` fixture is parametrized
+by ``pytest_generate_tests`` over (model, dataset, strategy). The model parameter feeds a
+*session-scoped* fixture, so pytest groups the items of one model together, loads it once,
+and tears it down (releasing GPU memory) before the next model's first item.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from . import catalog, hookspec
+from .options import OptionError, RunOptions, build_options, check_device_available, split_names
+from .summary import summary_lines
+
+RECORD_KEY = "vlmbench"
+"""Key of the record in ``benchmark.extra_info``, in ``user_properties`` and in the JSON."""
+
+
+@dataclass(frozen=True)
+class Case:
+    """One parametrized item."""
+
+    model: str
+    dataset: str
+    strategy: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.model}-{self.dataset}-{self.strategy}"
+
+
+@dataclass
+class LoadedModel:
+    name: str
+    model: Any = None
+    load_s: float | None = None
+    load_id: str = ""
+    error: str | None = None
+
+
+@dataclass
+class SessionState:
+    options: RunOptions
+    json_path: Path | None = None
+    datasets: dict[str, Any] = field(default_factory=dict)
+    """Loaded datasets (or the error message for one that failed), by name."""
+    records: list[dict[str, Any]] = field(default_factory=list)
+    """Records seen on reports: in-process and from xdist workers alike."""
+    entries: list[dict[str, Any]] = field(default_factory=list)
+
+
+STATE = pytest.StashKey[SessionState]()
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(hookspec)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("vlmbench", "vision-language / classification model benchmarks")
+    group.addoption(
+        "--model", action="append", default=[], metavar="NAME",
+        help="Model(s) to evaluate: a registry name or alias, tiny:NAME, or a local model directory. "
+        "Repeat or separate with commas. Default: the suite's models, else tiny:qwen2-vl.",
+    )  # fmt: skip
+    group.addoption("--dataset", action="append", default=[], metavar="NAME", help="Dataset(s) to evaluate on (repeatable, comma-separated).")
+    group.addoption("--strategy", action="append", default=[], metavar="NAME", help="Strategy(ies): closed_set, binary (repeatable, comma-separated).")
+    group.addoption("--limit", type=int, default=None, metavar="N", help="Evaluate at most N items per dataset (the first N).")
+    group.addoption("--seed", type=int, default=0, metavar="N", help="Seed for class orders and question orders (default 0).")
+    group.addoption("--batch-size", type=int, default=8, metavar="N", help="Prompts per model call (default 8).")
+    group.addoption("--permutations", type=int, default=3, metavar="P", help="closed_set: times each item is asked with shuffled classes (default 3).")
+    group.addoption("--max-new-tokens", type=int, default=8, metavar="N", help="Tokens generated per answer (default 8).")
+    group.addoption("--device", default="auto", metavar="DEV", help="auto (default), cpu, cuda or cuda:N.")
+    group.addoption("--dtype", default="auto", metavar="DTYPE", help="auto (default), bfloat16, float16 or float32.")
+    group.addoption("--trust-remote-code", action="store_true", default=False, help="Allow models whose code lives on the hub (off by default).")
+    group.addoption("--vlmbench-json", default=None, metavar="PATH", help="Also write all records to PATH (works without pytest-benchmark and under xdist).")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "vlmbench(models=None, datasets=None, strategies=None): the default models, datasets and "
+        "strategies of a benchmark suite; --model/--dataset/--strategy override them.",
+    )
+    try:
+        options = build_options(
+            models=config.getoption("model"),
+            datasets=config.getoption("dataset"),
+            strategies=config.getoption("strategy"),
+            limit=config.getoption("limit"),
+            seed=config.getoption("seed"),
+            batch_size=config.getoption("batch_size"),
+            permutations=config.getoption("permutations"),
+            max_new_tokens=config.getoption("max_new_tokens"),
+            device=config.getoption("device"),
+            dtype=config.getoption("dtype"),
+            trust_remote_code=config.getoption("trust_remote_code"),
+        )
+        if not config.getoption("collectonly"):
+            check_device_available(options.device)
+    except OptionError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    _default_offline(options)
+    json_path = config.getoption("vlmbench_json")
+    state = SessionState(options=options, json_path=Path(json_path) if json_path else None)
+    config.stash[STATE] = state
+    config.pluginmanager.register(RecordCollector(state), "vlmbench-records")
+
+
+def _default_offline(options: RunOptions) -> None:
+    """Keep the hubs offline unless a selected model or dataset may need them.
+
+    The default run, ``tiny:`` models, local directories and the built-in datasets never
+    need the network, so nothing should even try it (and hang on a machine without one).
+    The variables are read when huggingface_hub / datasets are imported, which happens
+    later, at the first model or dataset load.
+    """
+    if all(m.startswith(catalog.TINY_PREFIX) or os.path.isdir(m) for m in options.models):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if all(catalog.DATASETS.get(d).meta.get("offline", False) for d in options.datasets):
+        os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
+
+def _marker_names(metafunc: pytest.Metafunc, key: str) -> tuple[str, ...]:
+    marker = metafunc.definition.get_closest_marker("vlmbench")
+    if marker is None:
+        return ()
+    value = marker.kwargs.get(key)
+    return split_names([value] if isinstance(value, str) else value)
+
+
+def suite_cases(metafunc: pytest.Metafunc, options: RunOptions) -> list[Case]:
+    """The (model, dataset, strategy) combinations for one suite function, grouped by model."""
+    from .builtin_datasets import default_image_dataset
+
+    models = options.models or _marker_names(metafunc, "models") or catalog.DEFAULT_MODELS
+    datasets = options.datasets or _marker_names(metafunc, "datasets") or (default_image_dataset(),)
+    strategies = options.strategies or _marker_names(metafunc, "strategies")
+    cases = []
+    for model in models:
+        spec = catalog.resolve_model(model)
+        for dataset in datasets:
+            modality = catalog.dataset_modality(dataset)
+            if not any(part in spec.modalities for part in modality.split("+")):
+                continue  # e.g. a text-only model on an image dataset
+            for strategy in strategies or spec.strategies:
+                if strategy in spec.strategies:
+                    cases.append(Case(spec.name, catalog.DATASETS.get(dataset).name, catalog.STRATEGIES.get(strategy).name))
+    return cases
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "vlmbench_model" not in metafunc.fixturenames:
+        return
+    options = metafunc.config.stash[STATE].options
+    try:
+        cases = suite_cases(metafunc, options)
+    except Exception as exc:  # a bad name in a suite's marker: say where
+        raise pytest.UsageError(f"{metafunc.definition.nodeid}: {exc}") from None
+    metafunc.parametrize(
+        ("vlmbench_model", "vlmbench_case"),
+        [(c.model, c) for c in cases],
+        indirect=["vlmbench_model"],
+        ids=[c.id for c in cases],
+        scope="session",
+    )
+
+
+@pytest.fixture(scope="session")
+def vlmbench_model(request: pytest.FixtureRequest) -> Iterator[LoadedModel]:
+    """The model named by the item's parameter, loaded once and closed after its last item."""
+    from .models.base import LoadOptions
+
+    options = request.config.stash[STATE].options
+    name: str = request.param
+    loaded = LoadedModel(name=name, load_id=f"{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    try:
+        spec = catalog.resolve_model(name)
+        loaded.model, loaded.load_s = catalog.load_model(
+            spec, LoadOptions(device=options.device, dtype=options.dtype, trust_remote_code=options.trust_remote_code)
+        )
+    except Exception as exc:  # noqa: BLE001 - reported on each of the model's items instead
+        loaded.error = f"Model {name!r} could not be loaded: {type(exc).__name__}: {exc}"
+    yield loaded
+    if loaded.model is not None:
+        loaded.model.close()
+        loaded.model = None
+
+
+class Evaluation:
+    """What a suite's test receives: ``vlmbench.run()`` evaluates and returns the record."""
+
+    def __init__(self, request: pytest.FixtureRequest, loaded: LoadedModel, case: Case) -> None:
+        self._request = request
+        self._loaded = loaded
+        self.case = case
+        self.record: dict[str, Any] | None = None
+
+    def _dataset(self) -> Any:
+        from .data import DatasetError
+
+        cache = self._request.config.stash[STATE].datasets
+        if self.case.dataset not in cache:
+            try:
+                cache[self.case.dataset] = catalog.load_dataset(self.case.dataset)
+            except DatasetError as exc:
+                cache[self.case.dataset] = str(exc)
+        value = cache[self.case.dataset]
+        if isinstance(value, str):
+            pytest.fail(value, pytrace=False)
+        return value
+
+    def run(self) -> dict[str, Any]:
+        """Evaluate the item's model on its dataset with its strategy (once), record and return it."""
+        from .runner import EvalConfig, evaluate
+        from .strategies import StrategyConfig
+
+        if self._loaded.error:
+            pytest.fail(self._loaded.error, pytrace=False)
+        dataset = self._dataset()
+        options = self._request.config.stash[STATE].options
+        config = EvalConfig(
+            strategy=StrategyConfig(seed=options.seed, permutations=options.permutations),
+            batch_size=options.batch_size,
+            max_new_tokens=options.max_new_tokens,
+            limit=options.limit,
+        )
+
+        def run_once() -> dict[str, Any]:
+            return evaluate(self._loaded.model, dataset, self.case.strategy, config, model_load_s=self._loaded.load_s)
+
+        benchmark = self._benchmark_fixture()
+        record = benchmark.pedantic(run_once, rounds=1, iterations=1) if benchmark is not None else run_once()
+        record["model_load_id"] = self._loaded.load_id
+        record["model"] = self.case.model
+        record["options"] = options.as_json()
+        if benchmark is not None:
+            benchmark.extra_info[RECORD_KEY] = record  # mutate: pytest-benchmark keeps a reference
+        item = self._request.node
+        item.user_properties.append((RECORD_KEY, json.dumps(record)))
+        self.record = record
+        item.config.hook.pytest_vlmbench_evaluated(item=item, record=record)
+        return record
+
+    def _benchmark_fixture(self) -> Any:
+        if not self._request.config.pluginmanager.hasplugin("benchmark"):
+            return None  # -p no:benchmark: run once, plainly
+        return self._request.getfixturevalue("benchmark")
+
+
+@pytest.fixture
+def vlmbench(request: pytest.FixtureRequest, vlmbench_model: LoadedModel, vlmbench_case: Case) -> Evaluation:
+    """One (model, dataset, strategy) evaluation; call ``.run()`` in the test."""
+    return Evaluation(request, vlmbench_model, vlmbench_case)
+
+
+def _record_from_report(report: pytest.TestReport) -> dict[str, Any] | None:
+    for key, value in report.user_properties:
+        if key == RECORD_KEY:
+            return json.loads(value) if isinstance(value, str) else dict(value)
+    return None
+
+
+class RecordCollector:
+    """Collects records from test reports, so they arrive from xdist workers too."""
+
+    def __init__(self, state: SessionState) -> None:
+        self.state = state
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when != "call":
+            return
+        record = _record_from_report(report)
+        if record is None:
+            return
+        self.state.records.append(record)
+        self.state.entries.append(
+            {
+                "name": report.nodeid.split("::")[-1],
+                "fullname": report.nodeid,
+                "outcome": report.outcome,
+                "extra_info": {RECORD_KEY: record},
+            }
+        )
+
+
+def top_level_block(state: SessionState) -> dict[str, Any]:
+    """The ``vlmbench`` key at the top of the JSON: schema, options, per-model loads."""
+    from .runner import SCHEMA_VERSION
+
+    models: dict[str, dict[str, Any]] = {}
+    for record in state.records:
+        info = models.setdefault(record["model"], {"load_ids": [], "load_s": []})
+        if record.get("model_load_id") not in info["load_ids"]:
+            info["load_ids"].append(record.get("model_load_id"))
+            info["load_s"].append(record["throughput"].get("model_load_s"))
+    return {
+        "schema": SCHEMA_VERSION,
+        "options": state.options.as_json(),
+        "models": {name: {"loads": len(v["load_ids"]), "load_s": v["load_s"]} for name, v in models.items()},
+    }
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_benchmark_update_json(config: pytest.Config, benchmarks: Any, output_json: dict[str, Any]) -> None:
+    state = config.stash.get(STATE, None)
+    if state is not None:
+        output_json[RECORD_KEY] = top_level_block(state)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    state = session.config.stash.get(STATE, None)
+    if state is None or state.json_path is None or hasattr(session.config, "workerinput"):
+        return
+    from .runner import plain_json
+
+    payload = {RECORD_KEY: top_level_block(state), "benchmarks": state.entries}
+    state.json_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = state.json_path.with_suffix(state.json_path.suffix + ".tmp")
+    tmp.write_text(json.dumps(plain_json(payload), indent=2, allow_nan=False))
+    tmp.replace(state.json_path)
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    state = config.stash.get(STATE, None)
+    if state is None or not state.records:
+        return
+    terminalreporter.section("vlmbench results")
+    for line in summary_lines(state.records):
+        terminalreporter.write_line(line)
+    if state.json_path is not None:
+        terminalreporter.write_line(f"records written to {state.json_path}")
