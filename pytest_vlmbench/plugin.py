@@ -71,7 +71,7 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("vlmbench", "vision-language / classification model benchmarks")
+    group = parser.getgroup("vlmbench", "vlmbench: model benchmarks on classification tasks")
     group.addoption(
         "--model", action="append", default=[], metavar="NAME",
         help="Model(s) to evaluate: a registry name or alias, tiny:NAME, or a local model directory. "

@@ -1,0 +1,46 @@
+"""A scriptable, offline test double (like inspect_ai's ``MockLLM``).
+
+It answers from a function of the request, so a test can plant exactly the behaviour it
+needs: always right, always gibberish, a fixed yes/no pattern, a slow or failing model.
+It imports nothing heavy, so plugin tests run without torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .base import LoadOptions, ModelSpec, Request
+
+Responder = Callable[[Request], str]
+
+
+class ScriptedModel:
+    """Answers each request with ``responder(request)``; records every batch it was sent."""
+
+    def __init__(self, name: str, responder: Responder, device: str = "cpu") -> None:
+        self.name = name
+        self.responder = responder
+        self.info: dict[str, Any] = {"source": "scripted", "family": "scripted", "device": device}
+        self.batches: list[list[Request]] = []
+        self.closed = False
+
+    def generate(self, requests: Sequence[Request]) -> list[str]:
+        if self.closed:
+            raise RuntimeError(f"{self.name} was used after close()")
+        self.batches.append(list(requests))
+        return [self.responder(r) for r in requests]
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def scripted_spec(name: str, responder: Responder, **spec_fields: Any) -> ModelSpec:
+    """A :class:`ModelSpec` whose factory builds a :class:`ScriptedModel` answering with ``responder``."""
+
+    def factory(source: str, spec: ModelSpec, options: LoadOptions) -> ScriptedModel:
+        return ScriptedModel(spec.name, responder, device="cpu" if options.device == "auto" else options.device)
+
+    fields: dict[str, Any] = {"source": "scripted", "family": "scripted", "factory": factory}
+    fields.update(spec_fields)
+    return ModelSpec(name=name, **fields)

@@ -1,0 +1,47 @@
+"""Metrics agree with scikit-learn and stay plain JSON."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score
+
+from pytest_vlmbench.metrics import classification_report
+
+CLASSES = ["a", "b", "c"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(CLASSES), st.sampled_from([*CLASSES, None])), min_size=1, max_size=40))
+def test_against_sklearn_on_random_labels(pairs):
+    y_true = [t for t, _ in pairs]
+    y_pred = [p for _, p in pairs]
+    out = classification_report(y_true, y_pred, CLASSES)
+    m = out["metrics"]
+    sk_pred = ["<invalid>" if p is None else p for p in y_pred]
+    assert m["accuracy"] == pytest.approx(accuracy_score(y_true, sk_pred))
+    for avg in ("macro", "weighted"):
+        kw = {"labels": CLASSES, "average": avg, "zero_division": 0}
+        assert m[f"{avg}_precision"] == pytest.approx(precision_score(y_true, sk_pred, **kw))
+        assert m[f"{avg}_recall"] == pytest.approx(recall_score(y_true, sk_pred, **kw))
+        assert m[f"{avg}_f1"] == pytest.approx(f1_score(y_true, sk_pred, **kw))
+    assert m["invalid_rate"] == pytest.approx(sum(p is None for p in y_pred) / len(y_pred))
+    matrix = np.array(out["confusion"]["matrix"])
+    assert matrix.shape == (3, 4)
+    assert matrix.sum() == len(pairs)
+    assert matrix[:, 3].sum() == sum(p is None for p in y_pred)
+    assert np.trace(matrix[:, :3]) == sum(t == p for t, p in pairs)
+    assert [out["per_class"][c]["support"] for c in CLASSES] == [y_true.count(c) for c in CLASSES]
+    json.dumps(out, allow_nan=False)  # plain JSON: raises on NaN or numpy types
+
+
+def test_invalid_answers_lower_recall_not_precision():
+    out = classification_report(["a", "a", "b", "b"], ["a", None, "b", "b"], ["a", "b"])
+    assert out["per_class"]["a"] == {"precision": 1.0, "recall": 0.5, "f1": pytest.approx(2 / 3), "support": 2}
+    assert out["metrics"]["accuracy"] == 0.75
+    assert out["confusion"]["columns"] == ["a", "b", "invalid"]
+    assert out["confusion"]["matrix"] == [[1, 0, 1], [0, 2, 0]]

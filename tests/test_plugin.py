@@ -1,0 +1,230 @@
+"""The plugin through pytester, with scripted models (no torch) on a tiny text dataset."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+CONFTEST = r'''
+import os, re
+from pytest_vlmbench.catalog import DATASETS, MODELS
+from pytest_vlmbench.data import Dataset, Item
+from pytest_vlmbench.models.scripted import ScriptedModel, scripted_spec
+
+CLASSES = ("cat", "dog", "bird")
+EVENTS = os.environ.get("EVENTS_FILE", "events.txt")
+
+def toy():
+    items = [Item(id=f"t{k}", label=CLASSES[k % 3], text=f"this is about a {CLASSES[k % 3]}") for k in range(9)]
+    return Dataset("toy", CLASSES, items, modality="text", source="generated")
+
+DATASETS.register("toy", toy, modality="text", offline=True, replace=True)
+
+def oracle(request):
+    label = re.search(r"about a (\w+)", request.prompt).group(1)
+    if "yes or no" in request.prompt:
+        return "Yes." if f"Is the {label} " in request.prompt else "No."
+    return f"It is a {label}."
+
+def logged(name, responder):
+    spec = scripted_spec(name, responder, modalities=frozenset({"text"}))
+    inner = spec.factory
+    def factory(source, spec, options):
+        with open(EVENTS, "a") as fh:
+            fh.write(f"load {name}\n")
+        model = inner(source, spec, options)
+        close = model.close
+        def logged_close():
+            with open(EVENTS, "a") as fh:
+                fh.write(f"close {name}\n")
+            close()
+        model.close = logged_close
+        return model
+    return spec.__class__(**{**spec.__dict__, "factory": factory})
+
+MODELS.register("oracle", logged("oracle", oracle), replace=True)
+MODELS.register("gibberish", logged("gibberish", lambda r: "purple monkey dishwasher"), replace=True)
+
+def broken(source, spec, options):
+    raise OSError("weights file is truncated")
+
+MODELS.register("broken", scripted_spec("broken", oracle, modalities=frozenset({"text"})).__class__(
+    name="broken", source="nowhere", family="scripted", factory=broken, modalities=frozenset({"text"})), replace=True)
+'''
+
+SUITE = '''
+import pytest
+pytestmark = pytest.mark.vlmbench(datasets=["toy"], models=["oracle"])
+
+def test_toy(vlmbench):
+    record = vlmbench.run()
+    assert record["n_items"] > 0
+'''
+
+
+@pytest.fixture
+def suite(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_suite=SUITE)
+    return pytester
+
+
+def no_nan(text: str) -> dict:
+    def reject(const: str) -> float:
+        raise AssertionError(f"non-JSON constant {const} in output")
+
+    return json.loads(text, parse_constant=reject)
+
+
+def test_help_lists_the_options(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--help")
+    result.stdout.fnmatch_lines(["*vlmbench*", "*--model=NAME*", "*--strategy=NAME*", "*--limit=N*", "*--device=DEV*"])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--model", "qwen2-lv"], "*Unknown model 'qwen2-lv'. Did you mean 'qwen2-vl'?*"),
+        (["--model", "oracle,nope"], "*Unknown model 'nope'.*Known models:*oracle*"),
+        (["--dataset", "fashion-mnst"], "*Unknown dataset 'fashion-mnst'. Did you mean 'fashion_mnist'?*"),
+        (["--strategy", "closedset"], "*Unknown strategy 'closedset'. Did you mean 'closed_set'?*"),
+        (["--limit", "0"], "*--limit must be a positive whole number, got 0.*"),
+        (["--limit", "-3"], "*--limit must be a positive whole number, got -3.*"),
+        (["--batch-size", "0"], "*--batch-size must be a positive whole number*"),
+        (["--device", "gpu"], "*--device must be auto, cpu, mps, cuda or cuda:N, got 'gpu'.*"),
+        (["--dtype", "int3"], "*--dtype must be one of auto, bfloat16, float16, float32*"),
+    ],
+)
+def test_bad_options_are_usage_errors(suite: pytest.Pytester, args: list[str], message: str) -> None:
+    result = suite.runpytest(*args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+    assert "Traceback" not in result.stderr.str()
+
+
+def test_cuda_without_cuda_is_a_usage_error(suite: pytest.Pytester) -> None:
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    result = suite.runpytest("--device", "cuda")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--device cuda was given, but torch sees no CUDA device; use --device cpu or auto.*"])
+
+
+def test_items_ids_and_selection(suite: pytest.Pytester) -> None:
+    result = suite.runpytest("--collect-only", "-q")
+    result.stdout.fnmatch_lines(["test_suite.py::test_toy[oracle-toy-closed_set]", "test_suite.py::test_toy[oracle-toy-binary]"])
+    result = suite.runpytest("--collect-only", "-q", "--model", "gibberish,oracle", "--strategy", "yes-no")
+    result.stdout.fnmatch_lines(["test_suite.py::test_toy[gibberish-toy-binary]", "test_suite.py::test_toy[oracle-toy-binary]", "2 tests collected*"])
+    assert not (suite.path / "events.txt").exists()  # collection loads nothing
+
+
+def test_one_load_per_model_released_before_the_next(suite: pytest.Pytester) -> None:
+    result = suite.runpytest("--model", "oracle", "--model", "gibberish", "--benchmark-json", "bench.json", "-v")
+    result.assert_outcomes(passed=4)
+    events = (suite.path / "events.txt").read_text().split("\n")
+    assert events[:4] == ["load oracle", "close oracle", "load gibberish", "close gibberish"]
+    data = no_nan((suite.path / "bench.json").read_text())
+    assert data["vlmbench"]["models"] == {
+        "oracle": {"loads": 1, "load_s": [pytest.approx(data["vlmbench"]["models"]["oracle"]["load_s"][0])]},
+        "gibberish": {"loads": 1, "load_s": [pytest.approx(data["vlmbench"]["models"]["gibberish"]["load_s"][0])]},
+    }
+    # The items of one model run together.
+    names = [b["name"] for b in data["benchmarks"]]
+    assert len(names) == 4
+
+
+def test_json_contents(suite: pytest.Pytester) -> None:
+    result = suite.runpytest("--benchmark-json", "bench.json", "--seed", "7", "--permutations", "5")
+    result.assert_outcomes(passed=2)
+    data = no_nan((suite.path / "bench.json").read_text())
+    assert data["vlmbench"]["schema"] == 1
+    assert data["vlmbench"]["options"]["seed"] == 7
+    by_strategy = {b["extra_info"]["vlmbench"]["strategy"]: b["extra_info"]["vlmbench"] for b in data["benchmarks"]}
+    closed = by_strategy["closed_set"]
+    assert closed["model"] == "oracle" and closed["dataset"] == "toy"
+    assert closed["n_items"] == 9 and closed["classes"] == ["cat", "dog", "bird"]
+    assert closed["config"]["seed"] == 7 and closed["config"]["permutations"] == 5
+    assert "{classes}" in closed["config"]["prompt_template"]
+    assert "transformers" in closed["config"]["versions"] or "python" in closed["config"]["versions"]
+    assert closed["metrics"] == {
+        "accuracy": 1.0, "macro_precision": 1.0, "macro_recall": 1.0, "macro_f1": 1.0,
+        "weighted_precision": 1.0, "weighted_recall": 1.0, "weighted_f1": 1.0, "invalid_rate": 0.0,
+    }  # fmt: skip
+    assert closed["per_class"]["cat"] == {"precision": 1.0, "recall": 1.0, "f1": 1.0, "support": 3}
+    assert closed["confusion"]["columns"] == ["cat", "dog", "bird", "invalid"]
+    assert closed["confusion"]["matrix"] == [[3, 0, 0, 0], [0, 3, 0, 0], [0, 0, 3, 0]]
+    assert set(closed["throughput"]) >= {"items_per_s", "batch_latency_ms", "model_load_s"}
+    assert closed["throughput"]["items_per_s"] > 0
+    assert set(closed["throughput"]["batch_latency_ms"]) == {"mean", "p50", "p90", "p99", "max"}
+    assert closed["memory"]["peak_rss_mb"] > 0
+    preds = closed["predictions"]
+    assert len(preds) == 9 and all(p["correct"] for p in preds)
+    assert {"id", "label", "prediction", "correct", "answers", "orders"} <= set(preds[0])
+    assert len(preds[0]["orders"]) == 5  # the permutations are recorded
+    binary = by_strategy["binary"]
+    assert binary["metrics"]["accuracy"] == 1.0
+    assert all(len(p["questions"]) <= 2 for p in binary["predictions"])
+
+
+def test_gibberish_is_invalid_not_an_error(suite: pytest.Pytester) -> None:
+    result = suite.runpytest("--model", "gibberish", "--strategy", "closed_set", "--vlmbench-json", "out.json")
+    result.assert_outcomes(passed=1)
+    record = no_nan((suite.path / "out.json").read_text())["benchmarks"][0]["extra_info"]["vlmbench"]
+    assert record["metrics"]["invalid_rate"] == 1.0
+    assert record["metrics"]["accuracy"] == 0.0
+    assert all(p["prediction"] is None for p in record["predictions"])
+    result.stdout.fnmatch_lines(["*vlmbench results*", "*gibberish-toy-closed_set*9*0.000*1.000*"])
+
+
+def test_a_model_that_cannot_load_fails_its_items_only(suite: pytest.Pytester) -> None:
+    result = suite.runpytest("--model", "broken,oracle", "--strategy", "closed_set")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*Model 'broken' could not be loaded: OSError: weights file is truncated*"])
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_runs_without_pytest_benchmark(suite: pytest.Pytester) -> None:
+    result = suite.runpytest("-p", "no:benchmark", "--vlmbench-json", "out.json")
+    result.assert_outcomes(passed=2)
+    data = no_nan((suite.path / "out.json").read_text())
+    assert len(data["benchmarks"]) == 2
+    assert data["vlmbench"]["models"]["oracle"]["loads"] == 1
+
+
+def test_records_ride_on_reports_under_xdist(suite: pytest.Pytester) -> None:
+    pytest.importorskip("xdist")
+    result = suite.runpytest("-n", "2", "--model", "oracle,gibberish", "--vlmbench-json", "out.json")
+    result.assert_outcomes(passed=4)
+    data = no_nan((suite.path / "out.json").read_text())
+    assert sorted(b["name"] for b in data["benchmarks"]) == sorted(
+        f"test_toy[{m}-toy-{s}]" for m in ("oracle", "gibberish") for s in ("closed_set", "binary")
+    )
+    assert all(b["extra_info"]["vlmbench"]["n_items"] == 9 for b in data["benchmarks"])
+
+
+def test_limit_caps_items(suite: pytest.Pytester) -> None:
+    result = suite.runpytest("--limit", "4", "--vlmbench-json", "out.json")
+    result.assert_outcomes(passed=2)
+    data = no_nan((suite.path / "out.json").read_text())
+    assert {b["extra_info"]["vlmbench"]["n_items"] for b in data["benchmarks"]} == {4}
+    assert not math.isnan(data["benchmarks"][0]["extra_info"]["vlmbench"]["metrics"]["accuracy"])
+
+
+def test_evaluated_hook_can_fail_an_item(suite: pytest.Pytester) -> None:
+    suite.makeconftest(
+        CONFTEST
+        + '''
+import pytest
+def pytest_vlmbench_evaluated(item, record):
+    if record["metrics"]["invalid_rate"] > 0.5:
+        pytest.fail(f"{record['model']} answered off-list too often", pytrace=False)
+'''
+    )
+    result = suite.runpytest("--model", "gibberish,oracle", "--strategy", "closed_set")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*gibberish answered off-list too often*"])
