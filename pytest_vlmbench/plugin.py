@@ -270,8 +270,9 @@ def vlmbench(request: pytest.FixtureRequest, vlmbench_model: LoadedModel, vlmben
 
 def _record_from_report(report: pytest.TestReport) -> dict[str, Any] | None:
     for key, value in report.user_properties:
-        if key == RECORD_KEY:
-            return json.loads(value) if isinstance(value, str) else dict(value)
+        if key == RECORD_KEY and isinstance(value, str):
+            record: dict[str, Any] = json.loads(value)
+            return record
     return None
 
 
