@@ -9,6 +9,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from .cli_compare import add_compare_parsers
 from .summary import format_table
 
 
@@ -59,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("models", help="List the model zoo.").set_defaults(func=_list_models)
     sub.add_parser("datasets", help="List the registered datasets.").set_defaults(func=_list_datasets)
     sub.add_parser("strategies", help="List the prompting strategies.").set_defaults(func=_list_strategies)
+    add_compare_parsers(sub)  # issue #5: compare and diff of saved runs (gate integration)
     return parser
 
 

@@ -1,0 +1,127 @@
+"""``vlmbench compare`` and ``vlmbench diff``: saved runs, compared without rerunning models.
+
+Exit status: 0 fine, 1 a regression past ``--fail-on``, 2 bad input (an unreadable file, a
+malformed threshold, a baseline from other hardware).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from .gate.baseline import Run, load_run
+from .gate.flips import render_flips, run_flips
+from .gate.metrics import DEFAULT_DISPLAY, METRICS, GateError, get_metric
+from .gate.series import FORMATS, compare_series, render
+from .gate.significance import DEFAULT_ALPHA
+from .gate.thresholds import Threshold, merge_layers, parse_alpha, parse_threshold
+
+EXIT_OK, EXIT_REGRESSION, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def _threshold(text: str) -> tuple[str, Threshold | None]:
+    try:
+        spec, threshold = parse_threshold(text, "threshold")
+    except GateError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return spec.name, threshold
+
+
+def _alpha(text: str) -> float:
+    try:
+        return parse_alpha(text, "--alpha")
+    except GateError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _metric_list(text: str) -> list[str]:
+    try:
+        return [get_metric(name, "the metric list").name for name in text.split(",") if name.strip()]
+    except GateError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _load_all(paths: list[str]) -> list[Run] | None:
+    runs = []
+    for path in paths:
+        try:
+            runs.append(load_run(path))
+        except GateError as exc:
+            print(f"vlmbench: {exc}", file=sys.stderr)
+            return None
+    return runs
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    """``vlmbench compare``: the table, and the gate when ``--fail-on`` is given."""
+    runs = _load_all(args.files)
+    if runs is None:
+        return EXIT_BAD_INPUT
+    thresholds = merge_layers(dict(args.fail_on)) if args.fail_on else {}
+    metrics = args.metrics or ([] if thresholds else list(DEFAULT_DISPLAY))
+    series = compare_series(runs, thresholds, metrics=metrics, alpha=args.alpha, against=args.against)
+    sys.stdout.write(render(series, args.format))
+    for case, problem in series.problems:
+        print(f"vlmbench: {case.label}: {problem}.", file=sys.stderr)
+    if any(case.gate and case.gate.problem_kind == "hardware" for case, _ in series.problems):
+        return EXIT_BAD_INPUT  # the gate was pointed at the wrong baseline: not a verdict
+    return EXIT_REGRESSION if series.regressions else EXIT_OK
+
+
+def run_diff(args: argparse.Namespace) -> int:
+    """``vlmbench diff``: the items whose prediction changed, each way."""
+    runs = _load_all([args.before, args.after])
+    if runs is None:
+        return EXIT_BAD_INPUT
+    try:
+        cases = run_flips(runs[0], runs[1], args.item)
+    except GateError as exc:
+        print(f"vlmbench: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    sys.stdout.write(render_flips(cases, markdown=args.format == "markdown"))
+    return EXIT_OK
+
+
+def add_compare_parsers(subparsers: Any) -> None:
+    """Add ``compare`` and ``diff`` to the ``vlmbench`` command's subparsers."""
+    compare = subparsers.add_parser(
+        "compare",
+        help="Compare saved runs (pytest-benchmark JSON files), oldest first.",
+        description="Per matched case, metric values across saved runs with deltas and significance "
+        "marks. With --fail-on, exit 1 when the last run regressed against the one before it.",
+    )
+    compare.add_argument("files", nargs="+", metavar="RUN.json", help="Two or more saved runs, oldest first.")
+    compare.add_argument("--format", choices=FORMATS, default="terminal", help="Output format (default: terminal).")
+    compare.add_argument(
+        "--fail-on", action="append", type=_threshold, default=[], metavar="METRIC:DROP",
+        help="Regression threshold, e.g. accuracy:0.02 or items_per_s:10%% (repeatable).",
+    )  # fmt: skip
+    compare.add_argument("--alpha", type=_alpha, default=DEFAULT_ALPHA, help="Significance level (default 0.05).")
+    compare.add_argument(
+        "--metrics", type=_metric_list, default=None, metavar="A,B",
+        help=f"Metrics to show (default: those of --fail-on, else a standard set). Known: {', '.join(METRICS)}.",
+    )  # fmt: skip
+    compare.add_argument(
+        "--against", choices=("previous", "first"), default="previous",
+        help="Gate the last run against the previous one (default) or the first one.",
+    )  # fmt: skip
+    compare.set_defaults(func=_checked(run_compare, compare))
+
+    diff = subparsers.add_parser("diff", help="List the items whose prediction flipped between two runs.")
+    diff.add_argument("before", metavar="A.json")
+    diff.add_argument("after", metavar="B.json")
+    diff.add_argument("item", nargs="?", default=None, metavar="ITEM", help="Only cases whose test name or label contains ITEM.")
+    diff.add_argument("--format", choices=("terminal", "markdown"), default="terminal")
+    diff.set_defaults(func=run_diff)
+
+
+def _checked(func: Any, parser: argparse.ArgumentParser) -> Any:
+    """Checks argparse cannot express (two files at least), as usage errors."""
+
+    def run(args: argparse.Namespace) -> int:
+        if len(args.files) < 2:
+            parser.error("give at least two runs to compare.")
+        return int(func(args))
+
+    return run

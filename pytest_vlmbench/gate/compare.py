@@ -1,0 +1,291 @@
+"""Compare one case (a record) of two runs, metric by metric, against thresholds.
+
+Verdict of a metric that has a threshold:
+
+- worse by more than the threshold: a **regression** -- for a quality metric only when the
+  paired test also finds the drop significant (``p <= alpha``); otherwise it is reported as
+  *not significant* or *undecided* (too few changed items) and passes;
+- better by more than the threshold (and significant, for quality): an **improvement**;
+- anything else: ok.
+
+Cost metrics are single numbers per run, so they are gated on the threshold alone. They
+are not compared at all when the two runs used different batch sizes (the matching key
+ignores batch size, see :mod:`.baseline`), because speed and memory depend on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from functools import partial
+from typing import Any, Literal
+
+from .baseline import hardware
+from .metrics import METRICS, MetricSpec
+from .significance import DEFAULT_ALPHA, Direction, TestResult, mcnemar, paired_bootstrap
+from .thresholds import Threshold
+
+Status = Literal["regression", "improvement", "not significant", "undecided", "ok", "info", "missing"]
+
+
+def fmt(value: float | None, signed: bool = False) -> str:
+    """A compact number: three decimals up to 1 (rates), two below 1000, none above."""
+    if value is None:
+        return "n/a"
+    size = abs(value)
+    digits = 3 if size <= 1 else 2 if size < 1000 else 0
+    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
+
+
+def fmt_p(p: float) -> str:
+    return f"{p:.3f}" if p >= 0.001 else f"{p:.1e}"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One metric of one case, baseline against current."""
+
+    metric: MetricSpec
+    baseline: float | None
+    current: float | None
+    status: Status
+    threshold: Threshold | None = None
+    test: TestResult | None = None
+    alpha: float = DEFAULT_ALPHA
+
+    @property
+    def delta(self) -> float | None:
+        if self.baseline is None or self.current is None:
+            return None
+        return self.current - self.baseline
+
+    def change_text(self) -> str:
+        """``-0.041`` for absolute thresholds, ``-15.5%`` for relative ones."""
+        delta = self.delta
+        if delta is None:
+            return "n/a"
+        if self.threshold is not None and self.threshold.relative:
+            if self.baseline == 0:
+                return "n/a%" if delta else "+0.0%"
+            assert self.baseline is not None
+            return f"{100 * delta / abs(self.baseline):+.1f}%"
+        return fmt(delta, signed=True)
+
+    def line(self) -> str:
+        """``accuracy 0.912 -> 0.871 (-0.041 > 0.02, p=0.003)``."""
+        name = self.metric.name
+        head = f"{name} {fmt(self.baseline)} -> {fmt(self.current)}"
+        if self.status == "missing":
+            return f"{name}: not recorded in {'the baseline' if self.baseline is None else 'this run'}"
+        parts = [self.change_text()]
+        if self.threshold is not None and self.status in ("regression", "improvement", "not significant", "undecided"):
+            parts[0] += f" > {self.threshold.text()}"
+        if self.test is not None and self.status != "ok" and self.delta:
+            if self.test.p_value is None:
+                parts.append(self.test.reason or "undecided")
+            elif self.status == "not significant":
+                parts.append(f"p={fmt_p(self.test.p_value)} > alpha {self.alpha:g}: not significant")
+            else:
+                parts.append(f"p={fmt_p(self.test.p_value)}")
+        return f"{head} ({', '.join(parts)})"
+
+
+@dataclass
+class CaseComparison:
+    """All findings for one case matched between two runs."""
+
+    label: str
+    findings: list[Finding] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    """Things said about the pair as a whole (batch size differs, items not paired ...)."""
+    problem: str | None = None
+    """Why the case could not be compared at all (dataset changed, other hardware)."""
+    problem_kind: Literal["hardware", "dataset"] | None = None
+
+    def with_status(self, *statuses: Status) -> list[Finding]:
+        return [f for f in self.findings if f.status in statuses]
+
+    @property
+    def regressions(self) -> list[Finding]:
+        return self.with_status("regression")
+
+    @property
+    def improvements(self) -> list[Finding]:
+        return self.with_status("improvement")
+
+
+@dataclass(frozen=True)
+class Pairs:
+    """The items both runs answered, in the baseline's order."""
+
+    labels: list[str]
+    baseline: list[str | None]
+    current: list[str | None]
+    n_baseline: int
+    n_current: int
+
+
+def pair_predictions(baseline: Mapping[str, Any], current: Mapping[str, Any]) -> Pairs | None:
+    """Pair the two records' predictions on item id; ``None`` when either has none."""
+    base_preds, cur_preds = baseline.get("predictions"), current.get("predictions")
+    if not isinstance(base_preds, list) or not isinstance(cur_preds, list):
+        return None
+    by_id = {str(p.get("id")): p for p in cur_preds if isinstance(p, dict)}
+    labels, b, c = [], [], []
+    for pred in base_preds:
+        if not isinstance(pred, dict):
+            continue
+        other = by_id.get(str(pred.get("id")))
+        if other is not None:
+            labels.append(str(pred.get("label")))
+            b.append(pred.get("prediction"))
+            c.append(other.get("prediction"))
+    return Pairs(labels, b, c, len(base_preds), len(cur_preds))
+
+
+def significance(
+    spec: MetricSpec, pairs: Pairs | None, classes: Sequence[str], alpha: float, direction: Direction = None
+) -> TestResult | None:
+    """The paired test for a quality metric (one-sided towards ``direction``), ``None`` for cost metrics.
+
+    The side is given, not read off the recorded values: when only some items pair up, the
+    paired items could have moved the other way, and must then not prove a regression.
+    """
+    if not spec.quality:
+        return None
+    if pairs is None or not pairs.labels:
+        reason = "no per-item predictions to pair" if pairs is None else "no items in common"
+        return TestResult("none", 0, 0, None, reason)
+    if spec.test == "mcnemar":
+        if spec.name == "invalid_rate":  # "good" is a valid answer
+            good_b, good_c = [p is not None for p in pairs.baseline], [p is not None for p in pairs.current]
+        else:
+            good_b = [p == t for p, t in zip(pairs.baseline, pairs.labels)]
+            good_c = [p == t for p, t in zip(pairs.current, pairs.labels)]
+        return mcnemar(good_b, good_c, alpha, direction)
+    return paired_bootstrap(
+        spec.name, pairs.labels, pairs.baseline, pairs.current, classes,
+        higher_is_better=spec.higher_is_better, alpha=alpha, direction=direction,
+    )  # fmt: skip
+
+
+def judge(
+    spec: MetricSpec,
+    baseline: float | None,
+    current: float | None,
+    threshold: Threshold | None,
+    test: Callable[[Direction], TestResult | None],
+    alpha: float,
+) -> Finding:
+    """The verdict for one metric (see the module docstring).
+
+    ``test(direction)`` runs the significance test; it is called only when its result
+    matters (a change past the threshold, or a display-only metric): a bootstrap is not free.
+    """
+    if baseline is None or current is None:
+        return Finding(spec, baseline, current, "missing", threshold, None, alpha)
+    worse = spec.worsening(baseline, current)
+    if threshold is None:
+        side: Direction = "worse" if worse > 0 else "better" if worse < 0 else None
+        return Finding(spec, baseline, current, "info", None, test(side), alpha)
+    for change, verdict in ((worse, "regression"), (-worse, "improvement")):
+        if threshold.exceeded(baseline, change):
+            result = test("worse" if verdict == "regression" else "better")
+            status: Status = verdict  # type: ignore[assignment]
+            if result is not None and not result.significant(alpha):
+                status = "undecided" if result.p_value is None else "not significant"
+                if verdict == "improvement":
+                    status = "ok"  # an unproven improvement is not worth a line
+            return Finding(spec, baseline, current, status, threshold, result, alpha)
+    return Finding(spec, baseline, current, "ok", threshold, None, alpha)
+
+
+def dataset_change(before: Any, after: Any) -> str | None:
+    """What differs between two dataset fingerprints, or ``None`` when the data is the same.
+
+    A fingerprint is a dict with a ``sha256`` summary (``loaders.fingerprint``) or a plain
+    string. The name and source are not compared: a local path differs between machines
+    while the data is the same. An absent fingerprint is never a change.
+    """
+    if not before or not after:
+        return None
+    if not isinstance(before, Mapping) or not isinstance(after, Mapping):
+        return None if before == after else f"fingerprint {str(before)[:12]} -> {str(after)[:12]}"
+    if before.get("sha256") and before.get("sha256") == after.get("sha256"):
+        return None
+    keys = [k for k in dict.fromkeys([*before, *after]) if k not in ("name", "source", "sha256")]
+    differing = [k for k in keys if before.get(k) != after.get(k)]
+    if not differing:
+        return None
+    parts = [
+        f"{k} {before.get(k)} -> {after.get(k)}" if isinstance(before.get(k), (int, float, type(None))) else f"{k} differs"
+        for k in differing
+    ]
+    return ", ".join(parts)
+
+
+def compare_records(
+    baseline: Mapping[str, Any],
+    current: Mapping[str, Any],
+    thresholds: Mapping[str, Threshold],
+    *,
+    alpha: float = DEFAULT_ALPHA,
+    show: Iterable[str] = (),
+    always_test: bool = False,
+    label: str | None = None,
+    baseline_machine: Mapping[str, Any] | None = None,
+    current_machine: Mapping[str, Any] | None = None,
+) -> CaseComparison:
+    """Compare two records of the same case; thresholded metrics first, then ``show`` ones.
+
+    ``always_test`` runs the significance test for every quality metric shown, not only
+    for changes past a threshold (the ``vlmbench compare`` table marks them all).
+    """
+    from .baseline import record_label
+
+    case = CaseComparison(label or record_label(current))
+    hw_base, hw_cur = hardware(baseline, baseline_machine), hardware(current, current_machine)
+    if hw_base.differs(hw_cur):
+        case.problem = (
+            f"the baseline was measured on {hw_base} but this run on {hw_cur}; "
+            f"keep one baseline per GPU type (see docs/ci.md)"
+        )
+        case.problem_kind = "hardware"
+        return case
+    changed = dataset_change(baseline.get("dataset_fingerprint"), current.get("dataset_fingerprint"))
+    if changed is not None:
+        case.problem = f"the dataset changed ({changed}), so results are not comparable"
+        case.problem_kind = "dataset"
+        return case
+    if list(baseline.get("classes") or []) != list(current.get("classes") or []):
+        case.problem = "the class list changed, so results are not comparable"
+        case.problem_kind = "dataset"
+        return case
+
+    batch_base = (baseline.get("config") or {}).get("batch_size")
+    batch_cur = (current.get("config") or {}).get("batch_size")
+    compare_cost = batch_base == batch_cur
+    if not compare_cost:
+        case.notes.append(f"batch size {batch_base} -> {batch_cur}: speed, memory and energy not compared")
+
+    pairs = pair_predictions(baseline, current)
+    if pairs is not None and pairs.labels and (len(pairs.labels) < max(pairs.n_baseline, pairs.n_current)):
+        case.notes.append(
+            f"only {len(pairs.labels)} of {pairs.n_baseline} baseline and {pairs.n_current} current items pair up by id"
+        )
+    classes = [str(c) for c in current.get("classes") or []]
+    names = list(dict.fromkeys([*thresholds, *show]))
+    for name in names:
+        spec = METRICS[name]
+        if not spec.quality and not compare_cost:
+            continue
+        base_value, cur_value = spec.value(baseline), spec.value(current)
+        if base_value is None and cur_value is None:
+            continue  # e.g. energy on CPU: nothing to say
+        test = partial(significance, spec, pairs, classes, alpha)
+        finding = judge(spec, base_value, cur_value, thresholds.get(name), test, alpha)
+        if always_test and finding.test is None and finding.delta:
+            side: Direction = "worse" if spec.worsening(finding.baseline or 0.0, finding.current or 0.0) > 0 else "better"
+            finding = replace(finding, test=test(side))
+        case.findings.append(finding)
+    return case

@@ -1,0 +1,122 @@
+"""The metrics a gate can watch: flat names, where each lives in a record, and its direction.
+
+Quality metrics are computed from the per-item predictions, so a change between two runs
+can be tested for significance on the paired items. Cost metrics (speed, memory, energy)
+have no per-item pairing -- one number per run -- and are gated on their threshold alone.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+Test = Literal["mcnemar", "bootstrap", "none"]
+
+
+def _path(*keys: str) -> Callable[[Mapping[str, Any]], Any]:
+    def get(record: Mapping[str, Any]) -> Any:
+        value: Any = record
+        for key in keys:
+            if not isinstance(value, Mapping):
+                return None
+            value = value.get(key)
+        return value
+
+    return get
+
+
+def _peak_memory(record: Mapping[str, Any]) -> Any:
+    # On CUDA the tensor memory torch allocated is what a model change moves; the
+    # process RSS is the only figure on CPU. Both runs of a pair are on the same device
+    # (a hardware mismatch is refused before metrics are read), so they use the same source.
+    memory = record.get("memory") or {}
+    if memory.get("torch_peak_mb") is not None:
+        return memory["torch_peak_mb"]
+    return memory.get("peak_rss_mb")
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One gateable metric."""
+
+    name: str
+    """Flat name used in thresholds, e.g. ``accuracy`` or ``latency_p50_ms``."""
+    higher_is_better: bool
+    """Direction: True for accuracy and throughput, False for latency, memory, energy."""
+    test: Test
+    """Significance test on paired predictions: ``mcnemar``, ``bootstrap``, or ``none`` (cost)."""
+    getter: Callable[[Mapping[str, Any]], Any]
+    """Reads the value from a record; ``None`` when the record does not have it."""
+    description: str
+
+    @property
+    def quality(self) -> bool:
+        return self.test != "none"
+
+    def value(self, record: Mapping[str, Any]) -> float | None:
+        """The metric's value in ``record``, or ``None`` when absent or not a finite number."""
+        raw = self.getter(record)
+        if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+            return None
+        value = float(raw)
+        return value if math.isfinite(value) else None
+
+    def worsening(self, baseline: float, current: float) -> float:
+        """How much worse ``current`` is than ``baseline``, in the metric's units (negative: better)."""
+        return baseline - current if self.higher_is_better else current - baseline
+
+
+def _quality(name: str, test: Test, description: str, higher: bool = True) -> MetricSpec:
+    return MetricSpec(name, higher, test, _path("metrics", name), description)
+
+
+def _cost(name: str, getter: Callable[[Mapping[str, Any]], Any], description: str, higher: bool = False) -> MetricSpec:
+    return MetricSpec(name, higher, "none", getter, description)
+
+
+_ALL = [
+    _quality("accuracy", "mcnemar", "share of items predicted correctly"),
+    *(
+        _quality(f"{avg}_{m}", "bootstrap", f"{avg}-averaged {m} over the classes")
+        for avg in ("macro", "weighted")
+        for m in ("precision", "recall", "f1")
+    ),
+    _quality("invalid_rate", "mcnemar", "share of items whose answer named no class", higher=False),
+    _cost("items_per_s", _path("throughput", "items_per_s"), "items evaluated per second", higher=True),
+    _cost("wall_s", _path("throughput", "wall_s"), "wall-clock seconds of the evaluation"),
+    _cost("model_time_s", _path("throughput", "model_time_s"), "seconds spent inside the model"),
+    _cost("model_load_s", _path("throughput", "model_load_s"), "seconds to load the model"),
+    *(
+        _cost(f"latency_{q}_ms", _path("throughput", "batch_latency_ms", q), f"{q} batch latency in ms")
+        for q in ("mean", "p50", "p90", "p99", "max")
+    ),
+    _cost("peak_memory_mb", _peak_memory, "peak memory: torch_peak_mb on CUDA, else peak_rss_mb"),
+    *(
+        _cost(key, _path("memory", key), f"memory.{key}")
+        for key in ("peak_rss_mb", "torch_peak_mb", "torch_peak_reserved_mb", "nvml_peak_mb")
+    ),
+    _cost("energy_j", _path("energy", "joules"), "GPU energy in joules (NVML)"),
+]
+
+METRICS: dict[str, MetricSpec] = {spec.name: spec for spec in _ALL}
+"""Every gateable metric by flat name."""
+
+DEFAULT_DISPLAY = ("accuracy", "macro_f1", "invalid_rate", "items_per_s", "latency_p50_ms", "peak_memory_mb")
+"""Metrics ``vlmbench compare`` shows when none are asked for."""
+
+
+class GateError(ValueError):
+    """Bad gate input (threshold, baseline file); the message is one user-facing sentence."""
+
+
+def get_metric(name: str, where: str) -> MetricSpec:
+    """The spec for ``name``, or :class:`GateError` naming ``where`` it came from and close matches."""
+    spec = METRICS.get(name.strip().lower())
+    if spec is not None:
+        return spec
+    close = difflib.get_close_matches(name, list(METRICS), n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise GateError(f"Unknown metric {name!r} in {where}; {hint}known metrics: {', '.join(METRICS)}.")

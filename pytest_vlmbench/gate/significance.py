@@ -1,0 +1,223 @@
+"""Is a change in a quality metric more than noise? Tests on the paired per-item predictions.
+
+Both runs answered the same items, so they are compared item by item, not as two samples:
+
+- accuracy and invalid_rate: McNemar's exact test. Only the items whose outcome changed
+  (right -> wrong or wrong -> right) carry information; under "no real change" each of them
+  is equally likely to have gone either way, so the count that went the observed way is
+  Binomial(changed, 1/2). The p-value is the exact one-sided tail, computed with integers.
+- precision/recall/F1 averages: a seeded paired bootstrap over items. Items are resampled
+  with replacement (the same items for both runs), the metric difference is recomputed on
+  each resample, and the p-value is the share of resamples, shifted to centre on "no
+  change", that are at least as extreme as the observed difference.
+
+Both are one-sided in the direction of the observed change: a gate asks "did it get
+worse?", and the summary asks "did it get better?".
+
+Too few items to decide: with ``k`` changed items the smallest p-value any outcome can give
+is ``0.5 ** k`` (all changes the same way). When that is above ``alpha`` no result could be
+significant, and the test says so instead of returning a p-value. At alpha 0.05 that means
+fewer than 5 changed items.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+DEFAULT_ALPHA = 0.05
+DEFAULT_RESAMPLES = 2000
+
+Direction = Literal["worse", "better", None]
+"""The side a one-sided test looks at; ``None``: the side the observed change is on."""
+
+
+@dataclass(frozen=True)
+class TestResult:
+    """The outcome of a paired significance test."""
+
+    method: str
+    """``McNemar exact`` or ``paired bootstrap``."""
+    n_pairs: int
+    """Items present in both runs."""
+    n_changed: int
+    """Items whose outcome differs between the runs."""
+    p_value: float | None
+    """One-sided p-value in the direction of the change; ``None`` when undecidable."""
+    reason: str | None = None
+    """Why there is no p-value (too few changed items, nothing paired)."""
+
+    def significant(self, alpha: float) -> bool:
+        return self.p_value is not None and self.p_value <= alpha
+
+
+def min_changed_items(alpha: float) -> int:
+    """Fewest changed items for which any outcome can reach ``p <= alpha``."""
+    if alpha <= 0:
+        return 1 << 30
+    return max(1, math.ceil(math.log2(1 / alpha) - 1e-12))
+
+
+def too_few_reason(n_changed: int, alpha: float) -> str | None:
+    need = min_changed_items(alpha)
+    if n_changed >= need:
+        return None
+    return f"too few changed items to decide: {n_changed} changed, {need} needed at alpha {alpha:g}"
+
+
+def binomial_tail(k: int, n: int) -> float:
+    """P(X >= k) for X ~ Binomial(n, 1/2), exact (integer arithmetic)."""
+    if k <= 0:
+        return 1.0
+    if k > n:
+        return 0.0
+    # Sum the shorter side: P(X >= k) = 1 - P(X <= k-1).
+    total = 2**n
+    if k > n // 2:
+        return float(sum(math.comb(n, i) for i in range(k, n + 1)) / total)
+    return 1.0 - float(sum(math.comb(n, i) for i in range(k)) / total)
+
+
+def mcnemar(
+    baseline: Sequence[bool], current: Sequence[bool], alpha: float = DEFAULT_ALPHA, direction: Direction = None
+) -> TestResult:
+    """McNemar's exact test on paired binary outcomes, True meaning good (e.g. correct).
+
+    With ``b`` items True -> False and ``c`` items False -> True, the p-value for
+    ``direction="worse"`` is P(X >= b) for X ~ Binomial(b + c, 1/2), for ``"better"``
+    P(X >= c); ``None`` tests the direction the data moved (P(X >= max(b, c))).
+    """
+    b = sum(1 for x, y in zip(baseline, current) if x and not y)
+    c = sum(1 for x, y in zip(baseline, current) if y and not x)
+    n = min(len(baseline), len(current))
+    changed = b + c
+    if changed == 0:
+        return TestResult("McNemar exact", n, 0, 1.0)
+    reason = too_few_reason(changed, alpha)
+    if reason is not None:
+        return TestResult("McNemar exact", n, changed, None, reason)
+    k = b if direction == "worse" else c if direction == "better" else max(b, c)
+    return TestResult("McNemar exact", n, changed, binomial_tail(k, changed))
+
+
+_AVERAGED = {f"{avg}_{m}" for avg in ("macro", "weighted") for m in ("precision", "recall", "f1")}
+
+
+def averaged_metric(metric: str, tp: Any, predicted: Any, support: Any) -> Any:
+    """An averaged metric from per-class counts (arrays ``[..., K]``), like scikit-learn's
+    ``precision_recall_fscore_support(..., zero_division=0)``."""
+    import numpy as np
+
+    avg, _, kind = metric.partition("_")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if kind == "precision":
+            per_class = np.where(predicted > 0, tp / np.where(predicted > 0, predicted, 1), 0.0)
+        elif kind == "recall":
+            per_class = np.where(support > 0, tp / np.where(support > 0, support, 1), 0.0)
+        else:
+            denom = predicted + support
+            per_class = np.where(denom > 0, 2 * tp / np.where(denom > 0, denom, 1), 0.0)
+    if avg == "macro":
+        return per_class.mean(axis=-1)
+    total = support.sum(axis=-1)
+    return np.where(total > 0, (per_class * support).sum(axis=-1) / np.where(total > 0, total, 1), 0.0)
+
+
+def _codes(values: Sequence[str | None], index: dict[str, int]) -> Any:
+    import numpy as np
+
+    invalid = len(index)  # invalid answers (and unknown names) are credited to no class
+    return np.array([index.get(v, invalid) if v is not None else invalid for v in values], dtype=np.int64)
+
+
+def metric_from_predictions(
+    metric: str, labels: Sequence[str], predictions: Sequence[str | None], classes: Sequence[str]
+) -> float:
+    """An averaged metric computed from one run's per-item predictions."""
+    import numpy as np
+
+    index = {c: i for i, c in enumerate(classes)}
+    k = len(classes)
+    t, p = _codes(labels, index), _codes(predictions, index)
+    tp = np.bincount(t[t == p], minlength=k + 1)[:k].astype(float)
+    predicted = np.bincount(p, minlength=k + 1)[:k].astype(float)
+    support = np.bincount(t, minlength=k + 1)[:k].astype(float)
+    return float(averaged_metric(metric, tp, predicted, support))
+
+
+def paired_bootstrap(
+    metric: str,
+    labels: Sequence[str],
+    baseline: Sequence[str | None],
+    current: Sequence[str | None],
+    classes: Sequence[str],
+    *,
+    higher_is_better: bool = True,
+    alpha: float = DEFAULT_ALPHA,
+    direction: Direction = None,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = 0,
+) -> TestResult:
+    """Paired bootstrap test of an averaged precision/recall/F1 metric.
+
+    ``labels`` are the true classes of the paired items, ``baseline`` and ``current`` the two
+    runs' predictions for them (``None`` = invalid). ``direction`` as in :func:`mcnemar`.
+    Seeded, so a rerun gives the same p.
+    """
+    import numpy as np
+
+    if metric not in _AVERAGED:
+        raise ValueError(f"paired_bootstrap supports {sorted(_AVERAGED)}, not {metric!r}")
+    n = len(labels)
+    changed = sum(1 for x, y in zip(baseline, current) if x != y)
+    if changed == 0:
+        return TestResult("paired bootstrap", n, 0, 1.0)
+    reason = too_few_reason(changed, alpha)
+    if reason is not None:
+        return TestResult("paired bootstrap", n, changed, None, reason)
+
+    index = {c: i for i, c in enumerate(classes)}
+    k = len(classes)
+    eye = np.eye(k + 1)[:, :k]  # one-hot rows; the invalid code maps to all zeros
+    t, pb, pc = _codes(labels, index), _codes(baseline, index), _codes(current, index)
+    true_1h = eye[t]
+    columns = {
+        "support": true_1h,
+        "pred_b": eye[pb],
+        "pred_c": eye[pc],
+        "tp_b": true_1h * (t == pb)[:, None],
+        "tp_c": true_1h * (t == pc)[:, None],
+    }
+    stacked = np.concatenate(list(columns.values()), axis=1)  # (n, 5K)
+
+    def delta(weights: Any) -> Any:
+        counts = weights @ stacked
+        support, pred_b, pred_c, tp_b, tp_c = np.split(counts, 5, axis=-1)
+        diff = averaged_metric(metric, tp_c, pred_c, support) - averaged_metric(metric, tp_b, pred_b, support)
+        return diff if higher_is_better else -diff
+
+    observed = float(delta(np.ones(n)))  # improvement (>0) or worsening (<0) in the good direction
+    rng = np.random.default_rng(seed)
+    deltas = []
+    chunk = max(1, min(resamples, 2_000_000 // max(n, 1)))
+    for start in range(0, resamples, chunk):
+        rows = min(chunk, resamples - start)
+        draws = rng.integers(0, n, size=(rows, n)) + n * np.arange(rows)[:, None]
+        weights = np.bincount(draws.ravel(), minlength=rows * n).reshape(rows, n).astype(float)
+        deltas.append(delta(weights))
+    boot = np.concatenate(deltas)
+    if direction is None:
+        if observed == 0:
+            return TestResult("paired bootstrap", n, changed, 1.0)
+        direction = "worse" if observed < 0 else "better"
+    # Centre the bootstrap distribution on "no change" and count the resamples at least as
+    # far out as the observation on the tested side (Berg-Kirkpatrick et al. 2012). An
+    # observation on the other side gives a p-value near 1.
+    centred = boot - observed
+    if direction == "worse":
+        extreme = int(np.sum(centred <= observed + 1e-12))
+    else:
+        extreme = int(np.sum(centred >= observed - 1e-12))
+    return TestResult("paired bootstrap", n, changed, (1 + extreme) / (1 + resamples))

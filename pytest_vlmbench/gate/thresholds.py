@@ -1,0 +1,115 @@
+"""Regression thresholds: ``METRIC:DROP`` (absolute), ``METRIC:N%`` (relative), ``METRIC:off``.
+
+A threshold is the worsening a metric may show before it counts as a regression, measured
+in the metric's own direction: ``accuracy:0.02`` allows accuracy to fall by 0.02,
+``latency_p50_ms:10%`` allows latency to *rise* by 10% of the baseline value.
+
+Thresholds come from three layers -- ini ``vlmbench_fail_on``, the ``vlmbench_gate``
+marker, the ``--vlmbench-fail-on`` option -- merged per metric with the later layer
+winning (CLI > marker > ini). ``METRIC:off`` in a higher layer removes a metric that a lower
+layer set.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .metrics import GateError, MetricSpec, get_metric
+
+_NUMBER = re.compile(r"^(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?$")
+
+DEFAULT_THRESHOLDS = ("accuracy:0",)
+"""Used when a baseline is given but no layer names a threshold: any *significant* drop in
+accuracy fails. A zero threshold is safe here because quality drops must also pass the
+significance test; see docs/gate.md."""
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """How much worse a metric may get."""
+
+    metric: MetricSpec
+    limit: float
+    """Absolute units, or a fraction of the baseline value when ``relative``."""
+    relative: bool = False
+
+    def text(self) -> str:
+        return f"{self.limit * 100:g}%" if self.relative else f"{self.limit:g}"
+
+    def __str__(self) -> str:
+        return f"{self.metric.name}:{self.text()}"
+
+    def excess(self, baseline: float, change: float) -> float:
+        """``change`` (a worsening, or an improvement given as positive) in the limit's units."""
+        if not self.relative:
+            return change
+        if baseline == 0:
+            # No scale to be relative to: any change is infinitely large, none is zero.
+            return float("inf") if change > 0 else 0.0
+        return change / abs(baseline)
+
+    def exceeded(self, baseline: float, change: float) -> bool:
+        """True when ``change`` (positive = in the direction examined) is past the limit."""
+        return change > 0 and self.excess(baseline, change) > self.limit
+
+
+def parse_threshold(text: str, where: str = "--vlmbench-fail-on") -> tuple[MetricSpec, Threshold | None]:
+    """Parse ``METRIC:DROP``, ``METRIC:N%`` or ``METRIC:off``; ``None`` means *off*."""
+    name, sep, limit = str(text).strip().partition(":")
+    if not sep or not name.strip():
+        raise GateError(
+            f"{where} {text!r} is not METRIC:DROP or METRIC:N% (e.g. accuracy:0.02 or items_per_s:10%)."
+        )
+    spec = get_metric(name, where)
+    limit = limit.strip()
+    if limit.lower() == "off":
+        return spec, None
+    relative = limit.endswith("%")
+    number = limit[:-1].strip() if relative else limit
+    if not _NUMBER.match(number):
+        raise GateError(
+            f"{where} {text!r}: the limit must be a number like 0.02, a percentage like 10%, or off."
+        )
+    value = float(number)
+    return spec, Threshold(spec, value / 100 if relative else value, relative)
+
+
+def parse_layer(texts: Iterable[str], where: str) -> dict[str, Threshold | None]:
+    """One layer's thresholds by metric name; a later entry for the same metric wins.
+
+    Each text may hold several thresholds separated by commas or whitespace.
+    """
+    out: dict[str, Threshold | None] = {}
+    for text in texts:
+        for part in re.split(r"[,\s]+", str(text).strip()):
+            if part:
+                spec, threshold = parse_threshold(part, where)
+                out[spec.name] = threshold
+    return out
+
+
+def merge_layers(*layers: Mapping[str, Threshold | None]) -> dict[str, Threshold]:
+    """Merge layers given lowest precedence first; ``None`` (off) removes a metric.
+
+    When no layer mentions any metric at all, :data:`DEFAULT_THRESHOLDS` apply.
+    """
+    merged: dict[str, Threshold | None] = {}
+    for layer in layers:
+        merged.update(layer)
+    if not merged:
+        merged = dict(parse_layer(DEFAULT_THRESHOLDS, "default"))
+    return {name: t for name, t in merged.items() if t is not None}
+
+
+def parse_alpha(value: Any, where: str) -> float:
+    """A significance level in (0, 1), or :class:`GateError`."""
+    try:
+        alpha = float(value)
+    except (TypeError, ValueError):
+        raise GateError(f"{where} must be a number between 0 and 1, got {value!r}.") from None
+    if not 0 < alpha < 1:
+        raise GateError(f"{where} must be between 0 and 1 (exclusive), got {value!r}.")
+    return alpha

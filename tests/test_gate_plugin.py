@@ -1,0 +1,207 @@
+"""The regression gate inside pytest, through pytester, with a scripted model (no torch).
+
+The scripted model answers a toy text dataset correctly except for the item numbers listed
+in ``wrong.txt``, so each test plants exactly the drop it needs between a baseline run and
+a later run.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+N_ITEMS = 60
+
+CONFTEST = r'''
+import re
+from pathlib import Path
+
+import pytest
+
+from pytest_vlmbench.catalog import DATASETS, MODELS
+from pytest_vlmbench.data import Dataset, Item
+from pytest_vlmbench.models.scripted import scripted_spec
+
+CLASSES = ("cat", "dog", "bird")
+
+def toy():
+    items = [Item(id=f"t{k}", label=CLASSES[k % 3], text=f"item {k} is about a {CLASSES[k % 3]}") for k in range(N_ITEMS)]
+    return Dataset("toy", CLASSES, items, modality="text", source="generated")
+
+DATASETS.register("toy", toy, modality="text", offline=True, replace=True)
+
+def planted(request):
+    k, label = re.search(r"item (\d+) is about a (\w+)", request.prompt).groups()
+    wrong = Path("wrong.txt").read_text().split() if Path("wrong.txt").exists() else []
+    answer = label if k not in wrong else ("dog" if label != "dog" else "cat")
+    if "yes or no" in request.prompt:
+        return "Yes." if f"Is the {answer} " in request.prompt else "No."
+    return f"It is a {answer}."
+
+MODELS.register("planted", scripted_spec("planted", planted, modalities=frozenset({"text"})), replace=True)
+'''.replace("N_ITEMS", str(N_ITEMS))
+
+SUITE = """
+import pytest
+pytestmark = pytest.mark.vlmbench(datasets=["toy"], models=["planted"], strategies=["closed_set"])
+
+def test_toy(vlmbench):
+    vlmbench.run()
+"""
+
+
+def plant(pytester: pytest.Pytester, *item_numbers: int) -> None:
+    pytester.path.joinpath("wrong.txt").write_text(" ".join(str(k) for k in item_numbers))
+
+
+_BASELINE: dict[str, str] = {}
+"""base.json of the first test, reused by the others: the run is the same, and pytester runs are slow."""
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester) -> pytest.Pytester:
+    """A suite with a baseline (``base.json``) in which the model answered everything right."""
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_suite=SUITE)
+    plant(pytester)
+    if "base.json" not in _BASELINE:
+        pytester.runpytest("--vlmbench-json", "base.json").assert_outcomes(passed=1)
+        _BASELINE["base.json"] = pytester.path.joinpath("base.json").read_text()
+    pytester.path.joinpath("base.json").write_text(_BASELINE["base.json"])
+    return pytester
+
+
+def test_unchanged_rerun_passes(project: pytest.Pytester) -> None:
+    result = project.runpytest("--vlmbench-baseline", "base.json", "--vlmbench-fail-on", "accuracy:0.02")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*vlmbench gate*", "baseline: 'base.json' (from --vlmbench-baseline)", "1 compared: 1 ok"])
+    assert result.ret == 0
+
+
+def test_significant_drop_fails_the_item_with_one_line_per_metric(project: pytest.Pytester) -> None:
+    plant(project, *range(0, 30, 2))  # 15 of 60 items now wrong: accuracy 1.000 -> 0.750
+    result = project.runpytest("--vlmbench-baseline", "base.json", "--vlmbench-fail-on", "accuracy:0.02,macro_f1:0.05")
+    result.assert_outcomes(failed=1)
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(
+        [
+            "*accuracy 1.000 -> 0.750 (-0.250 > 0.02, p=3.1e-05)",
+            "*macro_f1 1.000 -> 0.*(-0.2* > 0.05, p=*)",
+            "REGRESSED test_suite.py::test_toy[planted-toy-closed_set]:",
+            "*1 failed*",
+        ]
+    )
+    result.stdout.no_fnmatch_line("*Traceback*")
+    # --lf reruns exactly the regressed case.
+    rerun = project.runpytest("--lf", "--vlmbench-baseline", "base.json")
+    rerun.stdout.fnmatch_lines(["*run-last-failure: rerun previous 1 failure*"])
+
+
+def test_drop_that_is_not_significant_passes_and_is_said(project: pytest.Pytester) -> None:
+    plant(project, *range(10))  # this test's baseline: items 0-9 wrong
+    project.runpytest("--vlmbench-json", "base.json").assert_outcomes(passed=1)
+    plant(project, *range(4, 18))  # 0-3 fixed, 10-17 broken: 8 against 4 changed items, p = 0.19
+    result = project.runpytest("--vlmbench-baseline", "base.json", "--vlmbench-fail-on", "accuracy:0.02")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        ["note test_suite.py::test_toy*", "*accuracy 0.833 -> 0.767 (-0.067 > 0.02, p=0.194 > alpha 0.05: not significant)"]
+    )
+
+
+def test_too_few_items_to_decide_passes_and_is_said(project: pytest.Pytester) -> None:
+    plant(project, 1, 2, 3)
+    result = project.runpytest("--vlmbench-baseline", "base.json")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*accuracy 1.000 -> 0.950 (-0.050 > 0, too few changed items to decide: 3 changed, 5 needed at alpha 0.05)"])
+
+
+def test_missing_baseline_entry_is_reported_and_passes_unless_required(project: pytest.Pytester) -> None:
+    result = project.runpytest("--vlmbench-baseline", "base.json", "--seed", "3")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["no baseline test_suite.py::test_toy*: planted toy closed_set is not in the baseline"])
+    strict = project.runpytest("--vlmbench-baseline", "base.json", "--seed", "3", "--vlmbench-require-baseline")
+    strict.assert_outcomes(failed=1)
+    strict.stdout.fnmatch_lines(["*no baseline record for planted toy closed_set (with this config) in 'base.json'"])
+
+
+def test_marker_thresholds_sit_between_ini_and_cli(project: pytest.Pytester) -> None:
+    project.makeini("[pytest]\nvlmbench_fail_on = accuracy:0.01\n")
+    project.makepyfile(
+        test_suite=SUITE.replace(
+            "def test_toy", "@pytest.mark.vlmbench_gate(fail_on=['accuracy:0.5'], alpha=0.01)\ndef test_toy"
+        )
+    )
+    plant(project, *range(0, 30, 2))
+    project.runpytest("--vlmbench-baseline", "base.json").assert_outcomes(passed=1)  # marker beats ini
+    cli = project.runpytest("--vlmbench-baseline", "base.json", "--vlmbench-fail-on", "accuracy:0.1")
+    cli.assert_outcomes(failed=1)  # CLI beats marker
+    cli.stdout.fnmatch_lines(["*accuracy 1.000 -> 0.750 (-0.250 > 0.1, p=*)"])
+
+
+def test_baseline_from_benchmark_compare(project: pytest.Pytester) -> None:
+    project.runpytest("--benchmark-autosave").assert_outcomes(passed=1)
+    plant(project, *range(0, 30, 2))
+    result = project.runpytest("--benchmark-compare")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["baseline: *0001_*.json* (*from --benchmark-compare)", "REGRESSED*"])
+    # The saved file, records and all, stays readable by pytest-benchmark's own compare.
+    (saved,) = project.path.glob(".benchmarks/*/0001_*.json")
+    compare = subprocess.run(
+        [sys.executable, "-m", "pytest_benchmark", "compare", str(saved)], capture_output=True, text=True, check=False
+    )
+    assert compare.returncode == 0 and "test_toy[planted-toy-closed_set]" in compare.stdout, compare.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--vlmbench-baseline", "nope.json"], "ERROR: --vlmbench-baseline: File 'nope.json' does not exist."),
+        (["--vlmbench-baseline", "conftest.py"], "ERROR: --vlmbench-baseline: 'conftest.py' is not JSON (*)."),
+        (["--vlmbench-baseline", "base.json", "--vlmbench-fail-on", "accuracy:abc"], "ERROR: --vlmbench-fail-on 'accuracy:abc': the limit must be*"),
+        (["--vlmbench-baseline", "base.json", "--vlmbench-fail-on", "acuracy:0.1"], "ERROR: Unknown metric 'acuracy' in --vlmbench-fail-on; did you mean 'accuracy'?*"),
+        (["--vlmbench-fail-on", "accuracy:0.1"], "ERROR: --vlmbench-fail-on needs a baseline: add --vlmbench-baseline PATH or --benchmark-compare."),
+        (["--vlmbench-baseline", "base.json", "--vlmbench-alpha", "5"], "ERROR: --vlmbench-alpha must be between 0 and 1*"),
+        (["--benchmark-compare"], "ERROR: --benchmark-compare: there is no saved run in * to compare with."),
+    ],
+)  # fmt: skip
+@pytest.mark.filterwarnings("ignore:Can't compare")  # pytest-benchmark's own warning for the last case
+def test_bad_gate_input_is_a_usage_error(project: pytest.Pytester, args: list[str], message: str) -> None:
+    result = project.runpytest(*args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+    result.stderr.no_fnmatch_line("*Traceback*")
+
+
+def test_baseline_of_another_schema_or_gpu(project: pytest.Pytester) -> None:
+    doc = json.loads(project.path.joinpath("base.json").read_text())
+    doc["vlmbench"]["schema"] = 2
+    project.path.joinpath("v2.json").write_text(json.dumps(doc))
+    result = project.runpytest("--vlmbench-baseline", "v2.json")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: --vlmbench-baseline: 'v2.json' holds vlmbench schema 2 results*"])
+
+    doc["vlmbench"]["schema"] = 1
+    doc["benchmarks"][0]["extra_info"]["vlmbench"]["model_info"] = {"device": "cuda:0", "gpu_name": "NVIDIA A100"}
+    project.path.joinpath("gpu.json").write_text(json.dumps(doc))
+    result = project.runpytest("--vlmbench-baseline", "gpu.json")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*not compared with the baseline: the baseline was measured on NVIDIA A100 but this run on cpu*"])
+
+
+def test_bad_marker_is_a_usage_error(project: pytest.Pytester) -> None:
+    project.makepyfile(test_suite=SUITE.replace("def test_toy", "@pytest.mark.vlmbench_gate(fail_on=['accuracy:x'])\ndef test_toy"))
+    result = project.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: test_suite.py::test_toy*: @pytest.mark.vlmbench_gate 'accuracy:x': the limit must be*"])
+
+
+def test_verdicts_reach_the_summary_under_xdist(project: pytest.Pytester) -> None:
+    plant(project, *range(0, 30, 2))
+    result = project.runpytest("-n", "2", "--vlmbench-baseline", "base.json")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["1 compared: 1 regressed", "REGRESSED test_suite.py::test_toy*", "*accuracy 1.000 -> 0.750*"])

@@ -1,0 +1,87 @@
+"""Threshold parsing, precedence and the metric table of the regression gate."""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_vlmbench.gate.metrics import METRICS, GateError, get_metric
+from pytest_vlmbench.gate.synthetic import make_record
+from pytest_vlmbench.gate.thresholds import merge_layers, parse_alpha, parse_layer, parse_threshold
+
+
+def test_absolute_and_relative_thresholds() -> None:
+    spec, absolute = parse_threshold("accuracy:0.02")
+    assert spec.name == "accuracy" and absolute is not None
+    assert (absolute.limit, absolute.relative, str(absolute)) == (0.02, False, "accuracy:0.02")
+    _, relative = parse_threshold("items_per_s:10%")
+    assert relative is not None and relative.relative and relative.limit == pytest.approx(0.10)
+    assert str(relative) == "items_per_s:10%"
+    assert parse_threshold(" Accuracy : 1e-2 ")[1].limit == pytest.approx(0.01)  # type: ignore[union-attr]
+    assert parse_threshold("energy_j:off") == (METRICS["energy_j"], None)
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("accuracy:abc", "the limit must be a number like 0.02"),
+        ("accuracy:-0.1", "the limit must be a number"),
+        ("accuracy", "is not METRIC:DROP or METRIC:N%"),
+        (":0.1", "is not METRIC:DROP"),
+        ("acuracy:0.1", "did you mean 'accuracy'?"),
+        ("speed:5%", "Unknown metric 'speed'"),
+        ("accuracy:nan", "the limit must be a number"),
+    ],
+)
+def test_malformed_thresholds_say_what_is_wrong_in_one_sentence(text: str, fragment: str) -> None:
+    with pytest.raises(GateError) as info:
+        parse_threshold(text, "--vlmbench-fail-on")
+    message = str(info.value)
+    assert fragment in message and message.endswith(".") and "\n" not in message
+    assert "--vlmbench-fail-on" in message
+
+
+def test_layers_merge_per_metric_with_the_later_layer_winning() -> None:
+    ini = parse_layer(["accuracy:0.05", "items_per_s:10%"], "ini")
+    marker = parse_layer(["accuracy:0.1, latency_p50_ms:20%"], "marker")
+    cli = parse_layer(["accuracy:0.02", "items_per_s:off"], "cli")
+    merged = merge_layers(ini, marker, cli)
+    assert {name: str(t) for name, t in merged.items()} == {"accuracy": "accuracy:0.02", "latency_p50_ms": "latency_p50_ms:20%"}
+    assert str(merge_layers(ini, marker)["accuracy"]) == "accuracy:0.1"
+
+
+def test_default_is_any_significant_accuracy_drop_and_off_can_remove_it() -> None:
+    assert [str(t) for t in merge_layers({}, {}).values()] == ["accuracy:0"]
+    assert merge_layers(parse_layer(["accuracy:off"], "cli")) == {}
+
+
+def test_relative_threshold_semantics() -> None:
+    _, t = parse_threshold("items_per_s:10%")
+    assert t is not None
+    assert not t.exceeded(100.0, 10.0)  # exactly the limit passes
+    assert t.exceeded(100.0, 10.5)
+    assert not t.exceeded(100.0, -50.0)  # improvements never exceed a worsening limit
+    assert t.exceeded(0.0, 1.0) and not t.exceeded(0.0, 0.0)  # no scale: any worsening counts
+
+
+def test_directions_and_values_from_a_record() -> None:
+    record = make_record(["a", "b"], ["a", None], items_per_s=20.0, latency_ms=50.0, peak_rss_mb=512.0)
+    assert METRICS["accuracy"].higher_is_better and METRICS["items_per_s"].higher_is_better
+    for lower in ("invalid_rate", "latency_p50_ms", "latency_p99_ms", "peak_memory_mb", "energy_j", "model_load_s", "wall_s"):
+        assert not METRICS[lower].higher_is_better, lower
+    assert METRICS["accuracy"].value(record) == 0.5
+    assert METRICS["invalid_rate"].value(record) == 0.5
+    assert METRICS["latency_p50_ms"].value(record) == 50.0
+    assert METRICS["peak_memory_mb"].value(record) == 512.0
+    record["memory"]["torch_peak_mb"] = 300.0  # on CUDA the torch figure is the one gated
+    assert METRICS["peak_memory_mb"].value(record) == 300.0
+    assert METRICS["energy_j"].value(record) is None
+    assert METRICS["latency_p50_ms"].worsening(50.0, 60.0) == 10.0
+    assert METRICS["accuracy"].worsening(0.9, 0.8) == pytest.approx(0.1)
+    assert get_metric("ACCURACY", "x").name == "accuracy"
+
+
+@pytest.mark.parametrize("value", ["0", "1", "abc", "-0.1", "2"])
+def test_bad_alpha(value: str) -> None:
+    with pytest.raises(GateError, match="--vlmbench-alpha must be"):
+        parse_alpha(value, "--vlmbench-alpha")
+    assert parse_alpha("0.01", "x") == 0.01
