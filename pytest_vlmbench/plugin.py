@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from . import catalog, hookspec
+from . import catalog, gate_plugin, hookspec
 from .options import OptionError, RunOptions, build_options, check_device_available, split_names
 from .summary import summary_lines
 
@@ -61,6 +61,9 @@ class SessionState:
     records: list[dict[str, Any]] = field(default_factory=list)
     """Records seen on reports: in-process and from xdist workers alike."""
     entries: list[dict[str, Any]] = field(default_factory=list)
+    produced_strategies: set[str] = field(default_factory=set)
+    """Strategies of the collected cases, to explain an explicit --strategy that fits no model."""
+    model_strategies: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 STATE = pytest.StashKey[SessionState]()
@@ -78,7 +81,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "Repeat or separate with commas. Default: the suite's models, else tiny:qwen2-vl.",
     )  # fmt: skip
     group.addoption("--dataset", action="append", default=[], metavar="NAME", help="Dataset(s) to evaluate on (repeatable, comma-separated).")
-    group.addoption("--strategy", action="append", default=[], metavar="NAME", help="Strategy(ies): closed_set, binary (repeatable, comma-separated).")
+    group.addoption("--strategy", action="append", default=[], metavar="NAME", help="Strategy(ies): closed_set, binary (generative models), direct (classifiers); repeatable, comma-separated.")
     group.addoption("--limit", type=int, default=None, metavar="N", help="Evaluate at most N items per dataset (the first N).")
     group.addoption("--seed", type=int, default=0, metavar="N", help="Seed for class orders and question orders (default 0).")
     group.addoption("--batch-size", type=int, default=8, metavar="N", help="Prompts per model call (default 8).")
@@ -87,7 +90,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--device", default="auto", metavar="DEV", help="auto (default), cpu, cuda or cuda:N.")
     group.addoption("--dtype", default="auto", metavar="DTYPE", help="auto (default), bfloat16, float16 or float32.")
     group.addoption("--trust-remote-code", action="store_true", default=False, help="Allow models whose code lives on the hub (off by default).")
+    group.addoption("--label-map", default="", metavar="LABEL=CLASS,...", help="Classifier heads: map the model's id2label names to the dataset's classes.")
+    group.addoption("--api-base", default=None, metavar="URL", help="OpenAI-compatible API base URL (default $OPENAI_BASE_URL, else api.openai.com/v1).")
+    group.addoption("--api-key-env", default="OPENAI_API_KEY", metavar="VAR", help="Environment variable that holds the API key (default OPENAI_API_KEY); the key is never recorded.")
+    group.addoption("--api-concurrency", type=int, default=4, metavar="N", help="API requests in flight at once (default 4).")
     group.addoption("--vlmbench-json", default=None, metavar="PATH", help="Also write all records to PATH (works without pytest-benchmark and under xdist).")
+    gate_plugin.add_options(parser)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -119,6 +127,7 @@ def pytest_configure(config: pytest.Config) -> None:
     state = SessionState(options=options, json_path=Path(json_path) if json_path else None)
     config.stash[STATE] = state
     config.pluginmanager.register(RecordCollector(state), "vlmbench-records")
+    config.pluginmanager.register(gate_plugin.GatePlugin(config), "vlmbench-gate")
 
 
 def _default_offline(options: RunOptions) -> None:
@@ -163,6 +172,35 @@ def suite_cases(metafunc: pytest.Metafunc, options: RunOptions) -> list[Case]:
     return cases
 
 
+def adapter_options(config: pytest.Config) -> dict[str, Any]:
+    """The adapter-specific load options (classifier label map, API endpoint) as LoadOptions fields."""
+    pairs = [part.split("=", 1) for part in str(config.getoption("label_map") or "").split(",") if "=" in part]
+    return {
+        "label_map": tuple((k.strip(), v.strip()) for k, v in pairs),
+        "api_base": config.getoption("api_base"),
+        "api_key_env": config.getoption("api_key_env"),
+        "api_concurrency": config.getoption("api_concurrency"),
+    }
+
+
+def check_strategies_fit(options: RunOptions, produced: set[str], models: dict[str, tuple[str, ...]]) -> None:
+    """An explicit ``--strategy`` that no selected model supports is a usage error, with the reason."""
+    for strategy in options.strategies:
+        if strategy in produced or not models:
+            continue
+        supported = "; ".join(f"{name} supports {', '.join(s)}" for name, s in models.items())
+        raise pytest.UsageError(
+            f"--strategy {strategy} fits none of the selected models ({supported}): prompting strategies need a "
+            f"generative model, and direct needs a classifier (a head, CLIP/SigLIP or sentence embeddings)."
+        )
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    state = session.config.stash.get(STATE, None)
+    if state is not None:
+        check_strategies_fit(state.options, state.produced_strategies, state.model_strategies)
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "vlmbench_model" not in metafunc.fixturenames:
         return
@@ -171,6 +209,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         cases = suite_cases(metafunc, options)
     except Exception as exc:  # a bad name in a suite's marker: say where
         raise pytest.UsageError(f"{metafunc.definition.nodeid}: {exc}") from None
+    state = metafunc.config.stash[STATE]
+    state.produced_strategies.update(c.strategy for c in cases)
+    for model in options.models or _marker_names(metafunc, "models") or catalog.DEFAULT_MODELS:
+        spec = catalog.resolve_model(model)
+        state.model_strategies[spec.name] = spec.strategies
     metafunc.parametrize(
         ("vlmbench_model", "vlmbench_case"),
         [(c.model, c) for c in cases],
@@ -191,7 +234,13 @@ def vlmbench_model(request: pytest.FixtureRequest) -> Iterator[LoadedModel]:
     try:
         spec = catalog.resolve_model(name)
         loaded.model, loaded.load_s = catalog.load_model(
-            spec, LoadOptions(device=options.device, dtype=options.dtype, trust_remote_code=options.trust_remote_code)
+            spec,
+            LoadOptions(
+                device=options.device,
+                dtype=options.dtype,
+                trust_remote_code=options.trust_remote_code,
+                **adapter_options(request.config),
+            ),
         )
     except Exception as exc:  # noqa: BLE001 - reported on each of the model's items instead
         loaded.error = f"Model {name!r} could not be loaded: {type(exc).__name__}: {exc}"
