@@ -47,6 +47,8 @@ class CostMeter:
     _energy_start_mj: int | None = None
     _start: float = 0.0
     _wall_s: float = 0.0
+    gpu_name: str | None = None
+    """The CUDA device's name; pytest-benchmark's machine id ignores the GPU, baselines must not."""
 
     def start(self) -> None:
         if self.device.startswith("cuda"):
@@ -57,6 +59,7 @@ class CostMeter:
             index = torch.cuda.current_device() if index is None else index
             torch.cuda.synchronize(index)
             torch.cuda.reset_peak_memory_stats(index)
+            self.gpu_name = torch.cuda.get_device_name(index)
             self._init_nvml(index)
         self._start = time.perf_counter()
 
@@ -115,6 +118,8 @@ class CostMeter:
 
     def memory(self) -> dict[str, Any]:
         out: dict[str, Any] = {"device": self.device, "peak_rss_mb": peak_rss_mb()}
+        if self.gpu_name is not None:
+            out["gpu_name"] = self.gpu_name
         if self._torch is not None:
             out["torch_peak_mb"] = self._torch.cuda.max_memory_allocated() / 2**20
             out["torch_peak_reserved_mb"] = self._torch.cuda.max_memory_reserved() / 2**20

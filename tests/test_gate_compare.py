@@ -267,3 +267,13 @@ def test_paired_items_moving_the_other_way_never_prove_a_regression() -> None:
     assert finding.delta is not None and finding.delta < -0.02
     assert finding.status == "not significant" and finding.test is not None and finding.test.p_value == 1.0
     assert "only 90 of 100 baseline and 130 current items pair up by id" in compare_records(base, cur, gate("accuracy:0")).notes
+
+
+def test_gpu_name_recorded_by_the_cost_meter_is_read() -> None:
+    from pytest_vlmbench.gate.baseline import hardware
+
+    a = {"model_info": {"device": "cuda:0"}, "memory": {"device": "cuda:0", "gpu_name": "NVIDIA H100 80GB HBM3"}}
+    b = {"model_info": {"device": "cuda:0"}, "memory": {"device": "cuda:0", "gpu_name": "NVIDIA L4"}}
+    assert str(hardware(a)) == "NVIDIA H100 80GB HBM3"
+    assert hardware(a).differs(hardware(b))
+    assert not hardware(a).differs(hardware(a))

@@ -72,10 +72,16 @@ def hardware(record: Mapping[str, Any], machine_info: Mapping[str, Any] | None =
     """The hardware a record was measured on.
 
     pytest-benchmark's machine id ignores the GPU, so the GPU name is read from the record's
-    ``model_info["gpu_name"]`` and, failing that, from ``machine_info`` (``gpu_name``/``gpu``).
+    ``memory["gpu_name"]`` (written by the cost meter on CUDA) or ``model_info["gpu_name"]``
+    and, failing that, from ``machine_info`` (``gpu_name``/``gpu``).
     """
     info = record.get("model_info") or {}
-    gpu = info.get("gpu_name") or (machine_info or {}).get("gpu_name") or (machine_info or {}).get("gpu")
+    gpu = (
+        (record.get("memory") or {}).get("gpu_name")
+        or info.get("gpu_name")
+        or (machine_info or {}).get("gpu_name")
+        or (machine_info or {}).get("gpu")
+    )
     device = str(info.get("device") or (record.get("memory") or {}).get("device") or "")
     kind = device.split(":")[0] or None
     return Hardware(kind, str(gpu) if gpu and kind != "cpu" else None)
