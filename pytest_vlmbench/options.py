@@ -28,7 +28,8 @@ class RunOptions:
     datasets: tuple[str, ...] = ()
     strategies: tuple[str, ...] = ()
     limit: int | None = None
-    seed: int = 0
+    seeds: tuple[int, ...] = (0,)
+    """One item per seed; with several, the summary adds their mean and standard deviation."""
     batch_size: int = 8
     permutations: int = 3
     max_new_tokens: int = 8
@@ -49,6 +50,16 @@ def split_names(values: Iterable[str] | None) -> tuple[str, ...]:
             if name and name not in out:
                 out.append(name)
     return tuple(out)
+
+
+def parse_seeds(values: Iterable[str] | None) -> tuple[int, ...]:
+    """``["0,1", "2"]`` -> ``(0, 1, 2)``; nothing given -> ``(0,)``."""
+    seeds = []
+    for name in split_names(values):
+        if not name.isdigit():
+            raise OptionError(f"--seed takes whole numbers of zero or more (e.g. --seed 0,1,2), got {name!r}.")
+        seeds.append(int(name))
+    return tuple(seeds) or (0,)
 
 
 def _positive(name: str, value: int | None, allow_none: bool = False) -> None:
@@ -82,7 +93,7 @@ def build_options(
     datasets: Iterable[str] | None = None,
     strategies: Iterable[str] | None = None,
     limit: int | None = None,
-    seed: int = 0,
+    seeds: Iterable[str] | None = None,
     batch_size: int = 8,
     permutations: int = 3,
     max_new_tokens: int = 8,
@@ -95,8 +106,7 @@ def build_options(
     _positive("--batch-size", batch_size)
     _positive("--permutations", permutations)
     _positive("--max-new-tokens", max_new_tokens)
-    if seed < 0:
-        raise OptionError(f"--seed must be zero or positive, got {seed}.")
+    seed_values = parse_seeds(seeds)
     if not DEVICE_PATTERN.match(device):
         raise OptionError(f"--device must be auto, cpu, mps, cuda or cuda:N, got {device!r}.")
     if dtype not in DTYPES:
@@ -106,7 +116,7 @@ def build_options(
         datasets=canonical_names("dataset", split_names(datasets)),
         strategies=canonical_names("strategy", split_names(strategies)),
         limit=limit,
-        seed=seed,
+        seeds=seed_values,
         batch_size=batch_size,
         permutations=permutations,
         max_new_tokens=max_new_tokens,

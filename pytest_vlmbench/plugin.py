@@ -24,7 +24,7 @@ import pytest
 
 from . import catalog, gate_plugin, hookspec
 from .options import OptionError, RunOptions, build_options, check_device_available, split_names
-from .summary import summary_lines
+from .summary import seed_spread, spread_lines, summary_lines
 
 RECORD_KEY = "vlmbench"
 """Key of the record in ``benchmark.extra_info``, in ``user_properties`` and in the JSON."""
@@ -37,10 +37,14 @@ class Case:
     model: str
     dataset: str
     strategy: str
+    seed: int = 0
+    show_seed: bool = False
+    """Put the seed in the id: only when several seeds run, so single-seed ids stay short and stable."""
 
     @property
     def id(self) -> str:
-        return f"{self.model}-{self.dataset}-{self.strategy}"
+        base = f"{self.model}-{self.dataset}-{self.strategy}"
+        return f"{base}-seed{self.seed}" if self.show_seed else base
 
 
 @dataclass
@@ -83,7 +87,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--dataset", action="append", default=[], metavar="NAME", help="Dataset(s) to evaluate on (repeatable, comma-separated).")
     group.addoption("--strategy", action="append", default=[], metavar="NAME", help="Strategy(ies): closed_set, binary (generative models), direct (classifiers); repeatable, comma-separated.")
     group.addoption("--limit", type=int, default=None, metavar="N", help="Evaluate at most N items per dataset (the first N).")
-    group.addoption("--seed", type=int, default=0, metavar="N", help="Seed for class orders and question orders (default 0).")
+    group.addoption("--seed", action="append", default=[], metavar="N", help="Seed(s) for class and question orders (default 0); several (0,1,2) give one item per seed and their mean and std.")
     group.addoption("--batch-size", type=int, default=8, metavar="N", help="Prompts per model call (default 8).")
     group.addoption("--permutations", type=int, default=3, metavar="P", help="closed_set: times each item is asked with shuffled classes (default 3).")
     group.addoption("--max-new-tokens", type=int, default=8, metavar="N", help="Tokens generated per answer (default 8).")
@@ -110,7 +114,7 @@ def pytest_configure(config: pytest.Config) -> None:
             datasets=config.getoption("dataset"),
             strategies=config.getoption("strategy"),
             limit=config.getoption("limit"),
-            seed=config.getoption("seed"),
+            seeds=config.getoption("seed"),
             batch_size=config.getoption("batch_size"),
             permutations=config.getoption("permutations"),
             max_new_tokens=config.getoption("max_new_tokens"),
@@ -168,7 +172,9 @@ def suite_cases(metafunc: pytest.Metafunc, options: RunOptions) -> list[Case]:
                 continue  # e.g. a text-only model on an image dataset
             for strategy in strategies or spec.strategies:
                 if strategy in spec.strategies:
-                    cases.append(Case(spec.name, catalog.DATASETS.get(dataset).name, catalog.STRATEGIES.get(strategy).name))
+                    dataset_name, strategy_name = catalog.DATASETS.get(dataset).name, catalog.STRATEGIES.get(strategy).name
+                    for seed in options.seeds:
+                        cases.append(Case(spec.name, dataset_name, strategy_name, seed, len(options.seeds) > 1))
     return cases
 
 
@@ -283,7 +289,7 @@ class Evaluation:
         dataset = self._dataset()
         options = self._request.config.stash[STATE].options
         config = EvalConfig(
-            strategy=StrategyConfig(seed=options.seed, permutations=options.permutations),
+            strategy=StrategyConfig(seed=self.case.seed, permutations=options.permutations),
             batch_size=options.batch_size,
             max_new_tokens=options.max_new_tokens,
             limit=options.limit,
@@ -362,6 +368,7 @@ def top_level_block(state: SessionState) -> dict[str, Any]:
         "schema": SCHEMA_VERSION,
         "options": state.options.as_json(),
         "models": {name: {"loads": len(v["load_ids"]), "load_s": v["load_s"]} for name, v in models.items()},
+        "seed_spread": seed_spread(state.records),
     }
 
 
@@ -392,5 +399,11 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     terminalreporter.section("vlmbench results")
     for line in summary_lines(state.records):
         terminalreporter.write_line(line)
+    spread = seed_spread(state.records)
+    if spread:
+        terminalreporter.write_line("")
+        terminalreporter.write_line("spread over seeds:")
+        for line in spread_lines(spread):
+            terminalreporter.write_line(line)
     if state.json_path is not None:
         terminalreporter.write_line(f"records written to {state.json_path}")

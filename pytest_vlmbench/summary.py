@@ -19,6 +19,8 @@ def _row(record: dict[str, Any]) -> tuple[str, ...]:
     metrics = record["metrics"]
     peak = peak_memory_mb(record)
     name = f"{record['model']}-{record['dataset']}-{record['strategy']}"
+    if len(record.get("options", {}).get("seeds", ())) > 1:
+        name += f"-seed{record['config'].get('seed', 0)}"
     return (
         name,
         str(record["n_items"]),
@@ -44,3 +46,56 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[s
 
 def summary_lines(records: Sequence[dict[str, Any]]) -> list[str]:
     return format_table(COLUMNS, [_row(r) for r in records])
+
+
+SPREAD_METRICS = ("accuracy", "macro_f1", "weighted_f1", "invalid_rate")
+
+
+def _group_key(record: dict[str, Any]) -> tuple[str, ...]:
+    config = record.get("config", {})
+    extra = tuple(f"{k}={config[k]}" for k in ("num_classes",) if config.get(k) is not None)
+    return (record["model"], record["dataset"], record["strategy"], *extra)
+
+
+def seed_spread(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mean and sample standard deviation of the quality metrics over seeds, per case.
+
+    Only cases evaluated with two or more seeds appear.
+    """
+    import statistics
+
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for record in records:
+        groups.setdefault(_group_key(record), []).append(record)
+    out = []
+    for key, group in groups.items():
+        seeds = sorted({r["config"].get("seed", 0) for r in group})
+        if len(seeds) < 2:
+            continue
+        out.append(
+            {
+                "case": "-".join(key),
+                "seeds": seeds,
+                "metrics": {
+                    m: {
+                        "mean": statistics.fmean(r["metrics"][m] for r in group),
+                        "std": statistics.stdev(r["metrics"][m] for r in group),
+                    }
+                    for m in SPREAD_METRICS
+                },
+            }
+        )
+    return out
+
+
+def spread_lines(spread: Sequence[dict[str, Any]]) -> list[str]:
+    header = ("case", "seeds", *(f"{m} (mean ± std)" for m in SPREAD_METRICS))
+    rows = [
+        (
+            s["case"],
+            ",".join(str(x) for x in s["seeds"]),
+            *(f"{s['metrics'][m]['mean']:.3f} ± {s['metrics'][m]['std']:.3f}" for m in SPREAD_METRICS),
+        )
+        for s in spread
+    ]
+    return format_table(header, rows)

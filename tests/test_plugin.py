@@ -47,6 +47,12 @@ def logged(name, responder):
     return spec.__class__(**{**spec.__dict__, "factory": factory})
 
 MODELS.register("oracle", logged("oracle", oracle), replace=True)
+
+def first_listed(request):
+    # Positional bias: always picks the first class offered, so accuracy depends on the seed.
+    return request.prompt.split("Choose one from ", 1)[1].split(",")[0] if "Choose one" in request.prompt else "no"
+
+MODELS.register("first-listed", scripted_spec("first-listed", first_listed, modalities=frozenset({"text"})), replace=True)
 MODELS.register("gibberish", logged("gibberish", lambda r: "purple monkey dishwasher"), replace=True)
 
 def broken(source, spec, options):
@@ -97,6 +103,8 @@ def test_help_lists_the_options(pytester: pytest.Pytester) -> None:
         (["--batch-size", "0"], "*--batch-size must be a positive whole number*"),
         (["--device", "gpu"], "*--device must be auto, cpu, mps, cuda or cuda:N, got 'gpu'.*"),
         (["--dtype", "int3"], "*--dtype must be one of auto, bfloat16, float16, float32*"),
+        (["--seed", "1,x"], "*--seed takes whole numbers of zero or more (e.g. --seed 0,1,2), got 'x'.*"),
+        (["--seed", "-1"], "*--seed takes whole numbers of zero or more*"),
     ],
 )
 def test_bad_options_are_usage_errors(suite: pytest.Pytester, args: list[str], message: str) -> None:
@@ -143,7 +151,7 @@ def test_json_contents(suite: pytest.Pytester) -> None:
     result.assert_outcomes(passed=2)
     data = no_nan((suite.path / "bench.json").read_text())
     assert data["vlmbench"]["schema"] == 1
-    assert data["vlmbench"]["options"]["seed"] == 7
+    assert data["vlmbench"]["options"]["seeds"] == [7]
     by_strategy = {b["extra_info"]["vlmbench"]["strategy"]: b["extra_info"]["vlmbench"] for b in data["benchmarks"]}
     closed = by_strategy["closed_set"]
     assert closed["model"] == "oracle" and closed["dataset"] == "toy"
@@ -228,3 +236,25 @@ def pytest_vlmbench_evaluated(item, record):
     result = suite.runpytest("--model", "gibberish,oracle", "--strategy", "closed_set")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*gibberish answered off-list too often*"])
+
+
+def test_several_seeds_give_one_item_each_and_a_spread(suite: pytest.Pytester) -> None:
+    result = suite.runpytest(
+        "--model", "first-listed", "--strategy", "closed_set", "--seed", "0,1", "--seed", "2",
+        "--permutations", "1", "--vlmbench-json", "out.json", "--collect-only", "-q",
+    )  # fmt: skip
+    result.stdout.fnmatch_lines([f"test_suite.py::test_toy[[]first-listed-toy-closed_set-seed{s}[]]" for s in (0, 1, 2)])
+    result = suite.runpytest("--model", "first-listed", "--strategy", "closed_set", "--seed", "0,1,2", "--permutations", "1", "--vlmbench-json", "out.json")
+    result.assert_outcomes(passed=3)
+    data = no_nan((suite.path / "out.json").read_text())
+    accuracies = [b["extra_info"]["vlmbench"]["metrics"]["accuracy"] for b in data["benchmarks"]]
+    assert [b["extra_info"]["vlmbench"]["config"]["seed"] for b in data["benchmarks"]] == [0, 1, 2]
+    [spread] = data["vlmbench"]["seed_spread"]
+    assert spread["case"].startswith("first-listed-toy-closed_set") and spread["seeds"] == [0, 1, 2]
+    import statistics
+
+    assert spread["metrics"]["accuracy"]["mean"] == pytest.approx(statistics.fmean(accuracies))
+    assert spread["metrics"]["accuracy"]["std"] == pytest.approx(statistics.stdev(accuracies))
+    assert len(set(accuracies)) > 1  # the seed changes the class orders, so this biased model's score
+    result.stdout.fnmatch_lines(["first-listed-toy-closed_set-seed1 *", "*spread over seeds:*", "*first-listed-toy-closed_set*0,1,2*±*"])
+    assert data["vlmbench"]["models"]["first-listed"]["loads"] == 1  # seeds share one load
