@@ -7,7 +7,7 @@ Its accuracy is chance by construction; it exercises every code path on a CPU.
 
 import pytest
 
-pytestmark = pytest.mark.vlmbench(strategies=["closed_set", "binary"])
+pytestmark = pytest.mark.vlmbench(strategies=["closed_set", "binary", "direct"])
 
 
 def test_image_classification(vlmbench):

@@ -9,6 +9,10 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ.setdefault("VLMBENCH_CACHE_DIR", str(Path(__file__).resolve().parent.parent / ".vlmbench-cache"))
 
-# pytester's in-process runs restore sys.modules afterwards, and numpy cannot be imported a
-# second time in one process; importing what the runner imports here keeps it loaded.
+# pytester's in-process runs restore sys.modules afterwards, and numpy and torch cannot be
+# imported a second time in one process (torch segfaults; transformers' classes come back as
+# strangers to their own registries). Importing them here, before any inner run, keeps them
+# loaded for the whole test session.
 import sklearn.metrics  # noqa: E402,F401
+import torch  # noqa: E402,F401
+import transformers  # noqa: E402,F401

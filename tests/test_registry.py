@@ -41,5 +41,24 @@ def test_tiny_prefix_resolves_to_the_same_adapter():
 
 
 def test_local_directory_is_a_model(tmp_path):
+    # The adapter comes from config.json (issue #3); a directory without one is refused.
+    (tmp_path / "config.json").write_text('{"architectures": ["Qwen2VLForConditionalGeneration"], "vision_config": {}}')
     spec = catalog.resolve_model(str(tmp_path))
-    assert spec.source == str(tmp_path)
+    assert spec.source == str(tmp_path) and spec.family == "hf-vlm"
+
+
+def test_entry_points_register_lazily(monkeypatch):
+    from importlib import metadata
+
+    class FakeEntryPoint:
+        name = "from-plugin"
+        value = "os.path:basename"
+
+    def fake_entry_points(group):
+        return [FakeEntryPoint()] if group == "test.group" else []
+
+    monkeypatch.setattr(metadata, "entry_points", fake_entry_points)
+    reg: Registry[object] = Registry("thing", "test.group")
+    reg.register("builtin", 1)
+    assert reg.names() == ["builtin", "from-plugin"]
+    assert reg.get("from-plugin").load()("/a/b") == "b"

@@ -41,6 +41,27 @@ class GenerativeModel(Protocol):
         ...
 
 
+@runtime_checkable
+class DirectClassifier(Protocol):
+    """A model that picks a class itself: a classification head, CLIP/SigLIP, embeddings.
+
+    It is evaluated with the ``direct`` strategy only; prompting strategies need
+    :class:`GenerativeModel`. ``classes`` are the dataset's class names; each answer is
+    one of them, or ``None`` when the model's own label matches none.
+    """
+
+    name: str
+    info: dict[str, Any]
+
+    def classify(self, requests: Sequence[Request], classes: Sequence[str]) -> list[str | None]:
+        """The predicted class of each request (its ``prompt`` text and/or ``image``), in order."""
+        ...
+
+    def close(self) -> None:
+        """Release weights and accelerator memory; the object is unusable afterwards."""
+        ...
+
+
 @dataclass(frozen=True)
 class LoadOptions:
     """How to load a model; the same for every model of a run."""
@@ -50,9 +71,22 @@ class LoadOptions:
     dtype: str = "auto"
     """``auto`` (the checkpoint's dtype on CUDA, float32 on CPU), ``bfloat16``, ``float16``, ``float32``."""
     trust_remote_code: bool = False
+    """Allow checkpoints whose model code lives in their hub repository (runs that code)."""
+    label_map: tuple[tuple[str, str], ...] = ()
+    """Classifier heads: ``(model label, dataset class)`` pairs, for heads whose ``id2label`` differs."""
+    api_base: str | None = None
+    """OpenAI-compatible API: base URL (``.../v1``); default ``$OPENAI_BASE_URL``, else OpenAI's."""
+    api_key_env: str = "OPENAI_API_KEY"
+    """Name of the environment variable holding the API key (the key itself is never stored)."""
+    api_concurrency: int = 4
+    """Requests in flight at once to the API."""
+    api_timeout_s: float = 60.0
+    """Seconds before one API request is abandoned (and retried)."""
+    api_max_retries: int = 4
+    """Retries of one request after a 429, a 5xx, a timeout or a malformed response."""
 
 
-ModelFactory = Callable[[str, "ModelSpec", LoadOptions], GenerativeModel]
+ModelFactory = Callable[[str, "ModelSpec", LoadOptions], "GenerativeModel | DirectClassifier"]
 
 
 @dataclass(frozen=True)

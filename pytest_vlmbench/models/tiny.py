@@ -63,7 +63,7 @@ def _corpus() -> list[str]:
         *builtin_datasets.FASHION_MNIST_CLASSES,
         *builtin_datasets.DIGIT_CLASSES,
         "yes", "no", "Yes", "No", "cat", "dog", "car", "tire", "bird", "plane", "the", "a", "photo",
-        "business", "entertainment", "politics", "sport", "tech", "news", "article", "text",
+        "business", "entertainment", "politics", "sport", "sports", "tech", "news", "article", "text",
     ]  # fmt: skip
     lines = [strategies.CLOSED_SET_TEMPLATE, strategies.BINARY_TEMPLATE, "Answer: ", "user", "assistant", "system"]
     lines += [" ".join(words[i : i + 5]) for i in range(0, len(words), 3)]
@@ -166,20 +166,54 @@ def build_qwen2_vl(target: Path) -> None:
     processor.save_pretrained(target)
 
 
-BUILDERS: dict[str, Callable[[Path], None]] = {"qwen2-vl": build_qwen2_vl}
+_VLM = "pytest_vlmbench.models.tiny_builders.vlm"
+_TEXT = "pytest_vlmbench.models.tiny_builders.text"
+_IMAGE_TEXT = "pytest_vlmbench.models.tiny_builders.image_text"
+BUILDERS: dict[str, Callable[[Path], None] | str] = {
+    "qwen2-vl": build_qwen2_vl,
+    "qwen2.5-vl": f"{_VLM}:build_qwen2_5_vl",
+    "llava-next-mistral": f"{_VLM}:build_llava_next_mistral",
+    "llava-next-llama": f"{_VLM}:build_llava_next_llama",
+    "idefics3": f"{_VLM}:build_idefics3",
+    "mllama": f"{_VLM}:build_mllama",
+    "llama": f"{_TEXT}:build_llama",
+    "mistral": f"{_TEXT}:build_mistral",
+    "qwen2": f"{_TEXT}:build_qwen2",
+    "gemma2": f"{_TEXT}:build_gemma2",
+    "bert-cls": f"{_TEXT}:build_bert_classifier",
+    "distilbert-cls": f"{_TEXT}:build_distilbert_classifier",
+    "roberta-cls": f"{_TEXT}:build_roberta_classifier",
+    "gpt2-cls": f"{_TEXT}:build_gpt2_classifier",
+    "bart-cls": f"{_TEXT}:build_bart_classifier",
+    "bert-encoder": f"{_TEXT}:build_bert_encoder",
+    "clip": f"{_IMAGE_TEXT}:build_clip",
+    "siglip": f"{_IMAGE_TEXT}:build_siglip",
+}
+"""Tiny builder name (a zoo entry's ``tiny_builder``) -> builder, or ``"module:attr"`` of one."""
+
+
+def _builder_sources() -> list[Path]:
+    here = Path(__file__).resolve().parent
+    return [here / "tiny.py", *sorted((here / "tiny_builders").glob("*.py"))]
 
 
 def tiny_path(alias: str, builder: Callable[[Path], None]) -> Path:
     """Directory of the cached tiny build of ``alias``, building it first when missing."""
     import transformers
 
-    key = hashlib.sha256(f"{alias}:{BUILD_VERSION}:{transformers.__version__}".encode()).hexdigest()[:12]
+    digest = hashlib.sha256(f"{alias}:{BUILD_VERSION}:{transformers.__version__}".encode())
+    for source in _builder_sources():  # an edited builder gets a fresh build, not a stale cache
+        digest.update(source.read_bytes())
+    key = digest.hexdigest()[:12]
     final = cache_dir() / "tiny" / f"{alias.replace('/', '_')}-{key}"
     if (final / "vlmbench-tiny.json").is_file():
         return final
     final.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
     try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # "Writing model shards" bars for a 1 MB model are noise
         builder(staging)
         (staging / "vlmbench-tiny.json").write_text(json.dumps({"alias": alias, "build_version": BUILD_VERSION}))
         try:
@@ -200,4 +234,8 @@ def build(alias: str) -> Path:
         raise LookupError(
             f"No tiny build exists for {alias!r}; tiny builds exist for: {', '.join(sorted(BUILDERS))}."
         ) from None
+    if isinstance(builder, str):
+        from ..registry import import_target
+
+        builder = import_target(builder)
     return tiny_path(alias, builder)

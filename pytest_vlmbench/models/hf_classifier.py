@@ -1,0 +1,65 @@
+"""Sequence-classification heads (``AutoModelForSequenceClassification``) as direct classifiers.
+
+The normal use is a checkpoint fine-tuned on the benchmark's classes, given by path
+(``--model ./runs/bert-bbc/checkpoint-500``) or hub id: its ``id2label`` names the
+classes. A base checkpoint (``bert-base-uncased``) loads with a fresh, untrained head,
+which transformers announces and which scores at chance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from .base import LoadOptions, ModelSpec, Request
+from .hf_common import load_weights, model_info, pretrained_kwargs, raise_if_remote_code, release
+from .labels import map_labels
+
+MAX_TOKENS = 512
+
+
+class HFSequenceClassifier:
+    """BERT/DistilBERT/RoBERTa/GPT-2/BART (or any other) classification head over text."""
+
+    def __init__(self, source: str, spec: ModelSpec, options: LoadOptions) -> None:
+        import torch
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        self.name = spec.name
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(source, **pretrained_kwargs(source, options))
+        except ValueError as exc:
+            raise_if_remote_code(exc, source)
+            raise
+        self.model, self.device = load_weights(AutoModelForSequenceClassification, source, options)
+        if self.tokenizer.pad_token_id is None:  # GPT-2: pad with EOS, as its fine-tunes do
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+            self.model.config.pad_token_id = self.tokenizer.pad_token_id
+        self.label_map = dict(options.label_map) or dict(spec.meta.get("label_map", {}))
+        self._torch = torch
+        self.info: dict[str, Any] = {
+            **model_info(self.model, source, spec.family, self.device),
+            "labels": [self.model.config.id2label[i] for i in sorted(self.model.config.id2label)],
+        }
+
+    def classify(self, requests: Sequence[Request], classes: Sequence[str]) -> list[str | None]:
+        if not requests:
+            return []
+        head = map_labels(self.model.config.id2label, classes, self.label_map, self.name)
+        inputs = self.tokenizer(
+            [r.prompt for r in requests], padding=True, truncation=True, max_length=min(MAX_TOKENS, self.tokenizer.model_max_length), return_tensors="pt"
+        ).to(self.model.device)
+        with self._torch.inference_mode():
+            logits = self.model(**inputs).logits
+        # Only labels that are dataset classes compete: an unmapped label is never predicted.
+        indices = sorted(head)
+        best = logits[:, indices].argmax(dim=-1).tolist()
+        return [head[indices[b]] for b in best]
+
+    def close(self) -> None:
+        self.model = None
+        release(self._torch)
+
+
+def load(source: str, spec: ModelSpec, options: LoadOptions) -> HFSequenceClassifier:
+    return HFSequenceClassifier(source, spec, options)

