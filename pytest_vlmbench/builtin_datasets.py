@@ -1,7 +1,8 @@
 """Datasets that need no network: they ship in a system or Python package.
 
-- ``fashion_mnist``: the 10,000-image test split from Debian's ``dataset-fashion-mnist``
-  package (``apt-get install dataset-fashion-mnist``), read straight from its IDX files.
+- ``fashion_mnist``: the 10,000-image test split (or the 60,000-image train split) from
+  Debian's ``dataset-fashion-mnist`` package (``apt-get install dataset-fashion-mnist``),
+  read straight from its IDX files; from the hub when the package is absent.
 - ``digits``: scikit-learn's 1,797 8x8 handwritten digits, always installed with sklearn.
 
 Both are tiny greyscale images; they are converted to RGB (and digits scaled up to 32x32)
@@ -66,18 +67,30 @@ def _image_loader(pixels: np.ndarray, size: int | None = None) -> Callable[[], I
     return load
 
 
-def load_fashion_mnist() -> Dataset:
-    """The Fashion-MNIST test split from the Debian package."""
+FASHION_MNIST_FILES = {"test": "t10k", "train": "train"}
+
+
+def load_fashion_mnist(split: str | None = None) -> Dataset:
+    """Fashion-MNIST (default: the 10,000-image test split) from the Debian package, else the hub."""
+    split = split or "test"
+    if split not in FASHION_MNIST_FILES:
+        raise DatasetError(f"Fashion-MNIST has no split {split!r}; its splits are {list(FASHION_MNIST_FILES)}.")
     if not fashion_mnist_available():
-        raise DatasetError(
-            f"Fashion-MNIST is not installed at {FASHION_MNIST_DIR}; run "
-            f"`apt-get install dataset-fashion-mnist` (or set VLMBENCH_FASHION_MNIST_DIR), "
-            f"or use --dataset digits."
-        )
-    images = _read_idx(FASHION_MNIST_DIR / "t10k-images-idx3-ubyte.gz")
-    labels = _read_idx(FASHION_MNIST_DIR / "t10k-labels-idx1-ubyte.gz")
+        from .loaders.hub_catalog import fashion_mnist_hub
+
+        try:
+            return fashion_mnist_hub(split=split)
+        except DatasetError as exc:
+            raise DatasetError(
+                f"Fashion-MNIST is not installed at {FASHION_MNIST_DIR} (run `apt-get install dataset-fashion-mnist` "
+                f"or set VLMBENCH_FASHION_MNIST_DIR) and could not be loaded from the hub "
+                f"({fashion_mnist_hub.repo_id}); use --dataset digits."
+            ) from exc
+    stem = FASHION_MNIST_FILES[split]
+    images = _read_idx(FASHION_MNIST_DIR / f"{stem}-images-idx3-ubyte.gz")
+    labels = _read_idx(FASHION_MNIST_DIR / f"{stem}-labels-idx1-ubyte.gz")
     items = [
-        Item(id=f"test/{i}", label=FASHION_MNIST_CLASSES[int(label)], load_image=_image_loader(images[i]))
+        Item(id=f"{split}/{i}", label=FASHION_MNIST_CLASSES[int(label)], load_image=_image_loader(images[i]))
         for i, label in enumerate(labels)
     ]
     return Dataset(
@@ -85,7 +98,8 @@ def load_fashion_mnist() -> Dataset:
         classes=FASHION_MNIST_CLASSES,
         items=items,
         modality="image",
-        source=f"debian:dataset-fashion-mnist:{FASHION_MNIST_DIR}/t10k",
+        source=f"debian:dataset-fashion-mnist:{FASHION_MNIST_DIR}/{stem}",
+        provenance={"split": split},
     )
 
 
@@ -100,7 +114,14 @@ def load_digits() -> Dataset:
         Item(id=str(i), label=DIGIT_CLASSES[int(t)], load_image=_image_loader(pixels[i], size=32))
         for i, t in enumerate(bunch.target)
     ]
-    return Dataset(name="digits", classes=DIGIT_CLASSES, items=items, modality="image", source="sklearn.datasets.load_digits")
+    return Dataset(
+        name="digits",
+        classes=DIGIT_CLASSES,
+        items=items,
+        modality="image",
+        source="sklearn.datasets.load_digits",
+        provenance={"split": None},
+    )
 
 
 def default_image_dataset() -> str:

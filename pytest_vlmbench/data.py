@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -19,6 +19,15 @@ Modality = Literal["image", "text", "image+text"]
 
 class DatasetError(ValueError):
     """A dataset that cannot be evaluated; the message says what is wrong and how to fix it."""
+
+
+class ItemError(RuntimeError):
+    """One item cannot be used (a corrupt or missing image): the run records it and goes on."""
+
+    def __init__(self, item_id: str, reason: str) -> None:
+        super().__init__(f"Item {item_id!r}: {reason}")
+        self.item_id = item_id
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -35,7 +44,18 @@ class Item:
     """Returns the item's image as RGB; called only when a batch needs it."""
 
     def image(self) -> Image.Image | None:
-        return None if self.load_image is None else self.load_image()
+        """The decoded RGB image, or ``None`` for a text item; raises :class:`ItemError` if it cannot be read."""
+        if self.load_image is None:
+            return None
+        try:
+            return self.load_image()
+        except ItemError:
+            raise
+        except Exception as exc:
+            # Decoders fail in many ways (OSError, SyntaxError, ValueError, PIL's
+            # DecompressionBombError ...). One bad file must not end a 30k-image run:
+            # the item is reported with the reason and excluded from the metrics.
+            raise ItemError(self.id, f"{type(exc).__name__}: {exc}") from exc
 
 
 @dataclass(frozen=True)
@@ -50,6 +70,8 @@ class Dataset:
     """A catch-all class (e.g. Caltech-256's clutter): the binary strategy never asks for it."""
     source: str = ""
     """Where the data came from (package, path, hub id), recorded in the JSON."""
+    provenance: dict[str, Any] = field(default_factory=dict, compare=False)
+    """Split, revision, file hashes and class selection: what the dataset fingerprint is built from."""
 
     def __post_init__(self) -> None:
         validate(self)

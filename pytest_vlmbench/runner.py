@@ -18,11 +18,13 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
 
+from .batching import BatchPlan, run_batched
 from .catalog import STRATEGIES
 from .cost import CostMeter
-from .data import Dataset
+from .data import Dataset, ItemError
+from .loaders.fingerprint import fingerprint
 from .metrics import classification_report
-from .models.base import GenerativeModel, Request
+from .models.base import DirectClassifier, GenerativeModel, Request
 from .strategies import Query, StrategyConfig
 
 SCHEMA_VERSION = 1
@@ -70,33 +72,119 @@ def plain_json(value: Any) -> Any:
     return str(value)
 
 
-def make_ask(model: GenerativeModel, config: EvalConfig, meter: CostMeter) -> Any:
-    """The batched, timed channel through which a strategy talks to the model."""
+def _requests(chunk: Sequence[Query], config: EvalConfig, errors: dict[str, str]) -> list[Request | None]:
+    """One request per query; ``None`` for an item whose image cannot be read (noted in ``errors``)."""
+    out: list[Request | None] = []
+    for q in chunk:
+        if q.item.id in errors:
+            out.append(None)
+            continue
+        try:
+            out.append(Request(q.prompt, q.item.image(), config.max_new_tokens))
+        except ItemError as exc:
+            errors[q.item.id] = exc.reason
+            out.append(None)
+    return out
 
-    def ask(queries: Sequence[Query]) -> list[str]:
-        answers: list[str] = []
-        for start in range(0, len(queries), config.batch_size):
-            chunk = queries[start : start + config.batch_size]
-            # Images are decoded here, one batch at a time, never for the whole dataset.
-            requests = [Request(q.prompt, q.item.image(), config.max_new_tokens) for q in chunk]
+
+def make_ask(
+    model: GenerativeModel,
+    config: EvalConfig,
+    meter: CostMeter,
+    errors: dict[str, str] | None = None,
+    plan: BatchPlan | None = None,
+) -> Any:
+    """The batched, timed channel through which a strategy talks to the model.
+
+    An item whose image fails to decode is recorded in ``errors`` and answered with ``""``
+    without reaching the model; :func:`evaluate` then leaves it out of the metrics. A batch
+    that runs out of accelerator memory is halved and retried (``plan`` keeps the count).
+    """
+    errors = {} if errors is None else errors
+    plan = BatchPlan(config.batch_size) if plan is None else plan
+
+    def send(chunk: Sequence[Query]) -> list[str]:
+        # Images are decoded here, one batch at a time, never for the whole dataset.
+        requests = _requests(chunk, config, errors)
+        good = [r for r in requests if r is not None]
+        out: list[str] = []
+        if good:
             meter.sync()
             t0 = time.perf_counter()
-            out = model.generate(requests)
+            out = model.generate(good)
             meter.sync()
-            meter.record_batch(time.perf_counter() - t0, len(chunk))
-            if len(out) != len(chunk):
-                raise AdapterError(
-                    f"Model {model.name!r} returned {len(out)} answers for {len(chunk)} prompts; "
-                    f"an adapter's generate() must return one answer per request, in order."
-                )
-            answers.extend(str(a) for a in out)
-        return answers
+            meter.record_batch(time.perf_counter() - t0, len(good))
+        if len(out) != len(good):
+            raise AdapterError(
+                f"Model {model.name!r} returned {len(out)} answers for {len(good)} prompts; "
+                f"an adapter's generate() must return one answer per request, in order."
+            )
+        it = iter(out)
+        return ["" if r is None else str(next(it)) for r in requests]
+
+    def ask(queries: Sequence[Query]) -> list[str]:
+        return run_batched(queries, plan, send)
 
     return ask
 
 
+def make_classify(
+    model: DirectClassifier,
+    classes: Sequence[str],
+    config: EvalConfig,
+    meter: CostMeter,
+    errors: dict[str, str] | None = None,
+    plan: BatchPlan | None = None,
+) -> Any:
+    """Like :func:`make_ask`, for the ``direct`` strategy: each answer is a class or ``None``."""
+    errors = {} if errors is None else errors
+    plan = BatchPlan(config.batch_size) if plan is None else plan
+
+    def send(chunk: Sequence[Query]) -> list[str | None]:
+        requests = _requests(chunk, config, errors)
+        good = [r for r in requests if r is not None]
+        out: list[str | None] = []
+        if good:
+            meter.sync()
+            t0 = time.perf_counter()
+            out = list(model.classify(good, classes))
+            meter.sync()
+            meter.record_batch(time.perf_counter() - t0, len(good))
+        if len(out) != len(good):
+            raise AdapterError(
+                f"Model {model.name!r} returned {len(out)} predictions for {len(good)} items; "
+                f"an adapter's classify() must return one class (or None) per request, in order."
+            )
+        it = iter(out)
+        return [None if r is None else next(it) for r in requests]
+
+    def classify(queries: Sequence[Query]) -> list[str | None]:
+        return run_batched(queries, plan, send)
+
+    return classify
+
+
+def make_channel(
+    model: Any,
+    strategy_needs: str,
+    classes: Sequence[str],
+    config: EvalConfig,
+    meter: CostMeter,
+    errors: dict[str, str],
+    plan: BatchPlan,
+) -> Any:
+    """The channel a strategy needs, or :class:`AdapterError` when the model cannot provide it."""
+    if strategy_needs == "classify":
+        if not callable(getattr(model, "classify", None)):
+            raise AdapterError(f"Model {model.name!r} generates text and has no classify(); use a prompting strategy.")
+        return make_classify(model, classes, config, meter, errors, plan)
+    if not callable(getattr(model, "generate", None)):
+        raise AdapterError(f"Model {model.name!r} classifies directly and cannot answer prompts; use --strategy direct.")
+    return make_ask(model, config, meter, errors, plan)
+
+
 def evaluate(
-    model: GenerativeModel,
+    model: GenerativeModel | DirectClassifier,
     dataset: Dataset,
     strategy: str,
     config: EvalConfig,
@@ -110,8 +198,12 @@ def evaluate(
     items = list(dataset.items)
     meter = CostMeter(device=str(model.info.get("device", "cpu")))
     meter.start()
-    outcomes = run_strategy(dataset, items, make_ask(model, config, meter), config.strategy)
+    errors: dict[str, str] = {}
+    plan = BatchPlan(config.batch_size)
+    channel = make_channel(model, str(entry.meta.get("needs", "generate")), dataset.classes, config, meter, errors, plan)
+    outcomes = run_strategy(dataset, items, channel, config.strategy)
     meter.stop()
+    outcomes = [o for o in outcomes if o.item.id not in errors]  # unreadable items: listed, not scored
 
     report = classification_report([o.item.label for o in outcomes], [o.prediction for o in outcomes], dataset.classes)
     record: dict[str, Any] = {
@@ -121,18 +213,25 @@ def evaluate(
         "dataset": dataset.name,
         "dataset_source": dataset.source,
         "strategy": entry.name,
-        "n_items": len(items),
+        "n_items": len(outcomes),
+        "n_errors": len(errors),
+        "errors": [{"id": item_id, "error": reason} for item_id, reason in errors.items()],
         "classes": list(dataset.classes),
         "background_class": dataset.background_class,
+        # Beside config, not in it: config is the baseline key, and a changed dataset should
+        # be reported as changed data, not turn into "no baseline".
+        "dataset_fingerprint": fingerprint(dataset),
         "config": {
             **config.strategy.describe(entry.name),
             "batch_size": config.batch_size,
             "max_new_tokens": config.max_new_tokens,
             "limit": config.limit,
+            "num_classes": len(dataset.classes),
+            "per_class": dataset.provenance.get("selection", {}).get("per_class"),
             "versions": library_versions(),
         },
         **report,
-        "throughput": meter.throughput(len(items), model_load_s),
+        "throughput": {**meter.throughput(len(items), model_load_s), **plan.as_json()},
         "memory": meter.memory(),
         "predictions": [
             {

@@ -1,0 +1,209 @@
+"""Turn a ``--dataset`` value into a :class:`~pytest_vlmbench.data.Dataset`.
+
+A value is, in this order of precedence:
+
+1. a registry name (``fashion_mnist``, ``caltech256``, ``bbc_news`` ...; see ``catalog.DATASETS``);
+2. a local path: a class folder, a CSV/TSV/JSONL/Parquet file, or a ``save_to_disk`` folder;
+3. a Hugging Face dataset id, optionally with a config and a split:
+   ``owner/name``, ``owner/name:config``, ``owner/name:config@split``; ``hf:name`` for an id
+   without an owner.
+
+Then the class subset, background class and per-class cap are applied
+(:func:`~pytest_vlmbench.loaders.subsets.subset`). Importing this package imports neither
+``datasets`` nor PIL: they load when a dataset does.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..data import Dataset, DatasetError
+from ..registry import UnknownNameError
+from .columns import Columns
+from .fingerprint import fingerprint
+from .subsets import exemplar_pool, holdout_split, parse_class_counts, select_exemplars, subset
+
+__all__ = [
+    "Columns",
+    "DatasetOptions",
+    "HubSpec",
+    "canonical_spec",
+    "case_label",
+    "clear_cache",
+    "exemplar_pool",
+    "fingerprint",
+    "holdout_split",
+    "load_base",
+    "parse_class_counts",
+    "parse_hub_spec",
+    "resolve_dataset",
+    "select_exemplars",
+    "spec_is_offline",
+    "spec_modality",
+    "subset",
+]
+
+HF_PREFIX = "hf:"
+
+
+@dataclass(frozen=True)
+class DatasetOptions:
+    """The dataset options of one evaluation (one point of a ``--num-classes`` sweep)."""
+
+    split: str | None = None
+    """Split to evaluate; default: the entry's own, else test > validation > train."""
+    text_column: str | None = None
+    image_column: str | None = None
+    label_column: str | None = None
+    num_classes: int | None = None
+    """Seeded class subset of this size (the background class counts and is kept)."""
+    per_class: int | None = None
+    """At most this many items per class, seeded."""
+    background_class: str | None = None
+    """Overrides the dataset's own background class."""
+    seed: int = 0
+
+    @property
+    def columns(self) -> Columns:
+        return Columns(label=self.label_column, text=self.text_column, image=self.image_column)
+
+
+@dataclass(frozen=True)
+class HubSpec:
+    repo_id: str
+    config: str | None = None
+    split: str | None = None
+
+
+def parse_hub_spec(spec: str) -> HubSpec | None:
+    """``owner/name[:config][@split]`` or ``hf:name[...]`` -> :class:`HubSpec`; anything else -> None."""
+    explicit = spec.startswith(HF_PREFIX)
+    body = spec[len(HF_PREFIX) :] if explicit else spec
+    body, _, split = body.partition("@")
+    repo_id, _, config = body.partition(":")
+    parts = repo_id.split("/")
+    if not repo_id or len(parts) > 2 or any(not p or p in (".", "..") for p in parts):
+        return None
+    if not explicit and len(parts) != 2:
+        return None
+    return HubSpec(repo_id=repo_id, config=config or None, split=split or None)
+
+
+def _looks_like_path(spec: str) -> bool:
+    return spec.startswith((".", "/", "~")) or Path(spec).suffix.lower() in (".csv", ".tsv", ".jsonl", ".json", ".parquet")
+
+
+def canonical_spec(spec: str) -> str:
+    """The canonical form of a ``--dataset`` value, checked without loading anything.
+
+    Registry names resolve to their canonical name; paths and hub ids are kept as given.
+    Raises :class:`UnknownNameError` (one sentence) for anything else.
+    """
+    from ..catalog import DATASETS
+
+    entry = DATASETS.find(spec)
+    if entry is not None:
+        return entry.name
+    if Path(spec).expanduser().exists():
+        return spec
+    if _looks_like_path(spec):
+        raise UnknownNameError(f"No file or folder at {spec!r} (--dataset).")
+    if parse_hub_spec(spec) is not None:
+        return spec
+    raise UnknownNameError(
+        DATASETS.unknown_message(spec) + " A --dataset may also be a local path or a Hugging Face id (owner/name)."
+    )
+
+
+def spec_modality(spec: str) -> str | None:
+    """A registry entry's modality, known without loading; ``None`` for paths and hub ids."""
+    from ..catalog import DATASETS
+
+    entry = DATASETS.find(spec)
+    return None if entry is None else str(entry.meta.get("modality", "image"))
+
+
+def spec_is_offline(spec: str) -> bool:
+    """True when loading ``spec`` cannot need the network: an offline registry entry or a local path."""
+    from ..catalog import DATASETS
+
+    entry = DATASETS.find(spec)
+    if entry is not None:
+        return bool(entry.meta.get("offline", False))
+    return Path(spec).expanduser().exists()
+
+
+def case_label(spec: str, num_classes: int | None = None) -> str:
+    """The dataset part of an item id: ``caltech256``, or ``caltech256-21cls`` for a sweep point."""
+    return spec if num_classes is None else f"{spec}-{num_classes}cls"
+
+
+def _call_loader(name: str, loader: object, split: str | None, columns: Columns) -> Dataset:
+    """Call a registered loader, passing ``split`` and ``columns`` to those that take them."""
+    assert callable(loader)
+    params = inspect.signature(loader).parameters
+    kwargs: dict[str, object] = {}
+    if "columns" in params:
+        kwargs["columns"] = columns
+    if "split" in params:
+        kwargs["split"] = split
+    elif split is not None:
+        raise DatasetError(f"Dataset {name!r} has a single split; drop --split {split}.")
+    dataset = loader(**kwargs)
+    if not isinstance(dataset, Dataset):
+        raise DatasetError(f"The loader registered as dataset {name!r} returned {type(dataset).__name__}, not a Dataset.")
+    return dataset
+
+
+_CACHE: dict[tuple[object, ...], Dataset] = {}
+_CACHE_SIZE = 4
+
+
+def clear_cache() -> None:
+    """Forget loaded datasets (a session loads each (spec, split, columns) once)."""
+    _CACHE.clear()
+
+
+def load_base(spec: str, split: str | None = None, columns: Columns = Columns()) -> Dataset:
+    """The whole dataset (one split) that ``spec`` names, before any subset."""
+    from ..catalog import DATASETS
+    from . import files, hf
+
+    path = Path(spec).expanduser()
+    # A path's modification time is part of the key, so a regenerated file is reloaded.
+    stamp = path.stat().st_mtime_ns if path.exists() else None
+    key = (spec, split, columns, stamp)
+    if key in _CACHE:
+        return _CACHE[key]
+
+    entry = DATASETS.find(spec)
+    if entry is not None:
+        dataset = _call_loader(entry.name, entry.load(), split, columns)
+    elif path.exists():
+        dataset = files.load_path(path, split=split, columns=columns)
+    elif (hub := parse_hub_spec(spec)) is not None and not _looks_like_path(spec):
+        if hub.split and split and hub.split != split:
+            raise DatasetError(f"--dataset {spec} names split {hub.split!r} but --split is {split!r}; give one.")
+        dataset = hf.load_hub(hub.repo_id, name=spec, config=hub.config, split=hub.split or split, columns=columns)
+    else:
+        canonical_spec(spec)  # raises the one-sentence error
+        raise AssertionError("unreachable")
+
+    if len(_CACHE) >= _CACHE_SIZE:
+        _CACHE.pop(next(iter(_CACHE)))
+    _CACHE[key] = dataset
+    return dataset
+
+
+def resolve_dataset(spec: str, opts: DatasetOptions = DatasetOptions()) -> Dataset:
+    """Load ``spec`` and apply the class subset, background class and per-class cap of ``opts``."""
+    base = load_base(spec, opts.split, opts.columns)
+    return subset(
+        base,
+        num_classes=opts.num_classes,
+        per_class=opts.per_class,
+        background_class=opts.background_class,
+        seed=opts.seed,
+    )
