@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .base import LoadOptions, ModelSpec, Request
-from .hf_common import load_weights, model_info, pretrained_kwargs, raise_if_remote_code, release
+from .hf_common import load_preprocessor, load_weights, model_info, release
 from .labels import map_labels
 
 MAX_TOKENS = 512
@@ -26,11 +26,7 @@ class HFSequenceClassifier:
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         self.name = spec.name
-        try:
-            self.tokenizer = AutoTokenizer.from_pretrained(source, **pretrained_kwargs(source, options))
-        except ValueError as exc:
-            raise_if_remote_code(exc, source)
-            raise
+        self.tokenizer = load_preprocessor(AutoTokenizer, source, options)
         self.model, self.device = load_weights(AutoModelForSequenceClassification, source, options)
         if self.tokenizer.pad_token_id is None:  # GPT-2: pad with EOS, as its fine-tunes do
             self.tokenizer.pad_token = self.tokenizer.eos_token

@@ -70,15 +70,25 @@ def load_weights(auto_class: Any, source: str, options: LoadOptions, **extra: An
     }
     if wants_device_map(options):
         kwargs["device_map"] = "auto"
-    try:
-        model = auto_class.from_pretrained(source, **kwargs)
-    except ValueError as exc:
-        raise_if_remote_code(exc, source)
-        raise
+    model = from_pretrained(auto_class, source, **kwargs)
     if "device_map" not in kwargs:
         model.to(device)
     model.eval()
     return model, str(getattr(model, "device", device))
+
+
+def from_pretrained(auto_class: Any, source: str, **kwargs: Any) -> Any:
+    """``auto_class.from_pretrained`` with transformers' remote-code error turned into one sentence."""
+    try:
+        return auto_class.from_pretrained(source, **kwargs)
+    except ValueError as exc:
+        raise_if_remote_code(exc, source)
+        raise
+
+
+def load_preprocessor(auto_class: Any, source: str, options: LoadOptions) -> Any:
+    """The tokenizer or processor of a checkpoint (``AutoTokenizer``, ``AutoProcessor``)."""
+    return from_pretrained(auto_class, source, **pretrained_kwargs(source, options))
 
 
 def raise_if_remote_code(exc: Exception, source: str) -> None:

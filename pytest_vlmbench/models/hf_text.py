@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .base import LoadOptions, ModelSpec, Request
-from .hf_common import load_weights, model_info, pretrained_kwargs, raise_if_remote_code, release
+from .hf_common import load_preprocessor, load_weights, model_info, release
 
 
 class HFCausalLM:
@@ -23,11 +23,7 @@ class HFCausalLM:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         self.name = spec.name
-        try:
-            self.tokenizer = AutoTokenizer.from_pretrained(source, **pretrained_kwargs(source, options))
-        except ValueError as exc:
-            raise_if_remote_code(exc, source)
-            raise
+        self.tokenizer = load_preprocessor(AutoTokenizer, source, options)
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token_id is None:  # Llama 3 and others ship without one
             self.tokenizer.pad_token = self.tokenizer.eos_token

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .base import LoadOptions, ModelSpec, Request
-from .hf_common import load_weights, model_info, pretrained_kwargs, raise_if_remote_code, release
+from .hf_common import load_preprocessor, load_weights, model_info, release
 
 NESTED_IMAGE_TYPES = frozenset({"idefics2", "idefics3", "smolvlm", "mllama"})
 """``model_type`` values whose processors expect ``images=[[img], [img], ...]``."""
@@ -31,11 +31,7 @@ class HFVisionLanguageModel:
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
         self.name = spec.name
-        try:
-            self.processor = AutoProcessor.from_pretrained(source, **pretrained_kwargs(source, options))
-        except ValueError as exc:
-            raise_if_remote_code(exc, source)
-            raise
+        self.processor = load_preprocessor(AutoProcessor, source, options)
         self.tokenizer = getattr(self.processor, "tokenizer", self.processor)
         # Batched decoder-only generation needs left padding; processors forget it on reload.
         self.tokenizer.padding_side = "left"

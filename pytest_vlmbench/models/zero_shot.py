@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .base import LoadOptions, ModelSpec, Request
-from .hf_common import load_weights, model_info, pretrained_kwargs, raise_if_remote_code, release
+from .hf_common import load_preprocessor, load_weights, model_info, release
 
 IMAGE_TEMPLATE = "a photo of a {label}."
 TEXT_TEMPLATE = "This is a news article about {label}."
@@ -36,11 +36,7 @@ class ZeroShotImageClassifier:
         from transformers import AutoModel, AutoProcessor
 
         self.name = spec.name
-        try:
-            self.processor = AutoProcessor.from_pretrained(source, **pretrained_kwargs(source, options))
-        except ValueError as exc:
-            raise_if_remote_code(exc, source)
-            raise
+        self.processor = load_preprocessor(AutoProcessor, source, options)
         self.model, self.device = load_weights(AutoModel, source, options)
         self.template = str(spec.meta.get("label_template", IMAGE_TEMPLATE))
         # SigLIP was trained on captions padded to full length; CLIP on shortest padding.
@@ -79,11 +75,7 @@ class SentenceEmbeddingClassifier:
         from transformers import AutoModel, AutoTokenizer
 
         self.name = spec.name
-        try:
-            self.tokenizer = AutoTokenizer.from_pretrained(source, **pretrained_kwargs(source, options))
-        except ValueError as exc:
-            raise_if_remote_code(exc, source)
-            raise
+        self.tokenizer = load_preprocessor(AutoTokenizer, source, options)
         self.model, self.device = load_weights(AutoModel, source, options)
         self.template = str(spec.meta.get("label_template", TEXT_TEMPLATE))
         # 128 tokens: the first paragraph carries the topic, at half the cost of the model's 256.
