@@ -88,28 +88,6 @@ def train_tokenizer(special_tokens: list[str], chat_template: str, **named: str)
     return PreTrainedTokenizerFast(tokenizer_object=tok, chat_template=chat_template, **named)
 
 
-def _answer_in_words(model: Any, tokenizer: Any, eos: int) -> None:
-    """Zero the output rows of every token but whole answer words (yes, no, class names) and EOS.
-
-    Random weights would otherwise answer byte soup, which exercises only the "invalid"
-    path; restricted this way the tiny model names classes and says yes/no (at random),
-    so parsing, voting and the metrics all see real cases.
-    """
-    import torch
-
-    from .. import builtin_datasets
-
-    classes = builtin_datasets.FASHION_MNIST_CLASSES
-    answer_words = {"yes", "no"} | {w.lower() for name in classes for w in name.replace("/", " ").split()}
-    keep = {eos} | {i for i in range(len(tokenizer)) if tokenizer.decode([i]).strip().lower() in answer_words}
-    head = model.get_output_embeddings().weight
-    with torch.no_grad():
-        mask = torch.zeros(head.shape[0], dtype=torch.bool)
-        mask[sorted(keep)] = True
-        head[~mask] = 0.0
-        head[mask] *= 8.0
-
-
 def build_qwen2_vl(target: Path) -> None:
     """Qwen2-VL: 2 text layers, 1 vision block, 56x56-pixel images (4 image tokens)."""
     import torch
@@ -159,7 +137,10 @@ def build_qwen2_vl(target: Path) -> None:
     )
     torch.manual_seed(0)
     model = Qwen2VLForConditionalGeneration(config)
-    _answer_in_words(model, tokenizer, eos=ids["<|im_end|>"])
+    from .. import builtin_datasets
+    from .tiny_builders._common import answer_in_words
+
+    answer_in_words(model, tokenizer, [ids["<|im_end|>"]], builtin_datasets.FASHION_MNIST_CLASSES)
     model.generation_config.eos_token_id = ids["<|im_end|>"]
     model.generation_config.pad_token_id = ids["<|endoftext|>"]
     model.save_pretrained(target)

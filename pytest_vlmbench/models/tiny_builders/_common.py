@@ -79,7 +79,12 @@ def tokenizer_for(cls: str, special: Sequence[str], template: str | None, *, byt
 
 
 def answer_in_words(model: Any, tokenizer: Any, eos: Iterable[int], classes: Sequence[str] | None = None) -> None:
-    """Restrict a random LM head to whole answer words and EOS (see ``tiny._answer_in_words``)."""
+    """Zero the output rows of every token but whole answer words (yes, no, class names) and EOS.
+
+    Random weights would otherwise answer byte soup, which exercises only the "invalid"
+    path; restricted this way a tiny model names classes and says yes/no (at random), so
+    parsing, voting and the metrics all see real cases.
+    """
     import torch
 
     words = {"yes", "no"} | {w.lower() for name in (classes or answer_classes()) for w in name.replace("/", " ").split()}
