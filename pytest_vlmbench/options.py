@@ -36,6 +36,15 @@ class RunOptions:
     device: str = "auto"
     dtype: str = "auto"
     trust_remote_code: bool = False
+    # Dataset options (docs/datasets.md): passed to loaders.resolve_dataset per item.
+    split: str | None = None
+    text_column: str | None = None
+    image_column: str | None = None
+    label_column: str | None = None
+    num_classes: tuple[int, ...] = ()
+    """Class counts: empty = all classes; several = a sweep, one item per count."""
+    per_class: int | None = None
+    background_class: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -78,8 +87,10 @@ def canonical_names(kind: str, names: Sequence[str]) -> tuple[str, ...]:
         try:
             if kind == "model":
                 out.append(catalog.resolve_model(name).name)
-            elif kind == "dataset":
-                out.append(catalog.DATASETS.get(name).name)
+            elif kind == "dataset":  # a registry name, a local path or a hub id
+                from .loaders import canonical_spec
+
+                out.append(canonical_spec(name))
             else:
                 out.append(catalog.STRATEGIES.get(name).name)
         except UnknownNameError as exc:
@@ -100,8 +111,23 @@ def build_options(
     device: str = "auto",
     dtype: str = "auto",
     trust_remote_code: bool = False,
+    split: str | None = None,
+    text_column: str | None = None,
+    image_column: str | None = None,
+    label_column: str | None = None,
+    num_classes: Iterable[str] | None = None,
+    per_class: int | None = None,
+    background_class: str | None = None,
 ) -> RunOptions:
     """Validate raw option values (as strings/lists from the command line)."""
+    from .data import DatasetError
+    from .loaders.subsets import parse_class_counts
+
+    _positive("--per-class", per_class, allow_none=True)
+    try:
+        class_counts = tuple(dict.fromkeys(n for v in num_classes or () for n in parse_class_counts(v)))
+    except DatasetError as exc:
+        raise OptionError(str(exc)) from None
     _positive("--limit", limit, allow_none=True)
     _positive("--batch-size", batch_size)
     _positive("--permutations", permutations)
@@ -123,6 +149,13 @@ def build_options(
         device=device,
         dtype=dtype,
         trust_remote_code=trust_remote_code,
+        split=split,
+        text_column=text_column,
+        image_column=image_column,
+        label_column=label_column,
+        num_classes=class_counts,
+        per_class=per_class,
+        background_class=background_class,
     )
 
 

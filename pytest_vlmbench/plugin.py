@@ -40,10 +40,14 @@ class Case:
     seed: int = 0
     show_seed: bool = False
     """Put the seed in the id: only when several seeds run, so single-seed ids stay short and stable."""
+    num_classes: int | None = None
+    """A --num-classes subset (a sweep point); in the id as ``DATASET-21cls``."""
 
     @property
     def id(self) -> str:
-        base = f"{self.model}-{self.dataset}-{self.strategy}"
+        from .loaders import case_label
+
+        base = f"{self.model}-{case_label(self.dataset, self.num_classes)}-{self.strategy}"
         return f"{base}-seed{self.seed}" if self.show_seed else base
 
 
@@ -98,8 +102,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--api-base", default=None, metavar="URL", help="OpenAI-compatible API base URL (default $OPENAI_BASE_URL, else api.openai.com/v1).")
     group.addoption("--api-key-env", default="OPENAI_API_KEY", metavar="VAR", help="Environment variable that holds the API key (default OPENAI_API_KEY); the key is never recorded.")
     group.addoption("--api-concurrency", type=int, default=4, metavar="N", help="API requests in flight at once (default 4).")
+    dataset_options(group)
     group.addoption("--vlmbench-json", default=None, metavar="PATH", help="Also write all records to PATH (works without pytest-benchmark and under xdist).")
     gate_plugin.add_options(parser)
+
+
+def dataset_options(group: Any) -> None:
+    """--split, the column names, class subsets and sweeps (docs/datasets.md)."""
+    group.addoption("--split", default=None, metavar="NAME", help="Dataset split to evaluate (default: test, else validation, else train).")
+    group.addoption("--text-column", default=None, metavar="COL", help="Text column of a table / hub dataset (default: detected).")
+    group.addoption("--image-column", default=None, metavar="COL", help="Image column: an Image feature or file paths (default: detected).")
+    group.addoption("--label-column", default=None, metavar="COL", help="Label column (default: the ClassLabel, else 'label').")
+    group.addoption("--num-classes", action="append", default=[], metavar="N[,N...]", help="Evaluate N seeded classes (background kept); several (10,25,50) give one item per count.")
+    group.addoption("--per-class", type=int, default=None, metavar="K", help="At most K items per class, seeded and balanced.")
+    group.addoption("--background-class", default=None, metavar="NAME", help="The catch-all class: always kept in subsets, never asked about by binary.")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -121,6 +137,13 @@ def pytest_configure(config: pytest.Config) -> None:
             device=config.getoption("device"),
             dtype=config.getoption("dtype"),
             trust_remote_code=config.getoption("trust_remote_code"),
+            split=config.getoption("split"),
+            text_column=config.getoption("text_column"),
+            image_column=config.getoption("image_column"),
+            label_column=config.getoption("label_column"),
+            num_classes=config.getoption("num_classes"),
+            per_class=config.getoption("per_class"),
+            background_class=config.getoption("background_class"),
         )
         if not config.getoption("collectonly"):
             check_device_available(options.device)
@@ -144,7 +167,9 @@ def _default_offline(options: RunOptions) -> None:
     """
     if all(m.startswith(catalog.TINY_PREFIX) or os.path.isdir(m) for m in options.models):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    if all(catalog.DATASETS.get(d).meta.get("offline", False) for d in options.datasets):
+    from .loaders import spec_is_offline
+
+    if all(spec_is_offline(d) for d in options.datasets):
         os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 
@@ -159,6 +184,7 @@ def _marker_names(metafunc: pytest.Metafunc, key: str) -> tuple[str, ...]:
 def suite_cases(metafunc: pytest.Metafunc, options: RunOptions) -> list[Case]:
     """The (model, dataset, strategy) combinations for one suite function, grouped by model."""
     from .builtin_datasets import default_image_dataset
+    from .loaders import canonical_spec, spec_modality
 
     models = options.models or _marker_names(metafunc, "models") or catalog.DEFAULT_MODELS
     datasets = options.datasets or _marker_names(metafunc, "datasets") or (default_image_dataset(),)
@@ -167,14 +193,15 @@ def suite_cases(metafunc: pytest.Metafunc, options: RunOptions) -> list[Case]:
     for model in models:
         spec = catalog.resolve_model(model)
         for dataset in datasets:
-            modality = catalog.dataset_modality(dataset)
-            if not any(part in spec.modalities for part in modality.split("+")):
+            modality = spec_modality(dataset)  # None for a path or hub id: known only once loaded
+            if modality is not None and not any(part in spec.modalities for part in modality.split("+")):
                 continue  # e.g. a text-only model on an image dataset
             for strategy in strategies or spec.strategies:
                 if strategy in spec.strategies:
-                    dataset_name, strategy_name = catalog.DATASETS.get(dataset).name, catalog.STRATEGIES.get(strategy).name
-                    for seed in options.seeds:
-                        cases.append(Case(spec.name, dataset_name, strategy_name, seed, len(options.seeds) > 1))
+                    dataset_name, strategy_name = canonical_spec(dataset), catalog.STRATEGIES.get(strategy).name
+                    for num_classes in options.num_classes or (None,):
+                        for seed in options.seeds:
+                            cases.append(Case(spec.name, dataset_name, strategy_name, seed, len(options.seeds) > 1, num_classes))
     return cases
 
 
@@ -267,14 +294,27 @@ class Evaluation:
 
     def _dataset(self) -> Any:
         from .data import DatasetError
+        from .loaders import DatasetOptions, resolve_dataset
 
+        options = self._request.config.stash[STATE].options
+        dataset_options = DatasetOptions(
+            split=options.split,
+            text_column=options.text_column,
+            image_column=options.image_column,
+            label_column=options.label_column,
+            num_classes=self.case.num_classes,
+            per_class=options.per_class,
+            background_class=options.background_class,
+            seed=self.case.seed,  # the class subset is drawn with the item's seed
+        )
         cache = self._request.config.stash[STATE].datasets
-        if self.case.dataset not in cache:
+        key = f"{self.case.dataset}|{dataset_options}"
+        if key not in cache:
             try:
-                cache[self.case.dataset] = catalog.load_dataset(self.case.dataset)
+                cache[key] = resolve_dataset(self.case.dataset, dataset_options)
             except DatasetError as exc:
-                cache[self.case.dataset] = str(exc)
-        value = cache[self.case.dataset]
+                cache[key] = str(exc)
+        value = cache[key]
         if isinstance(value, str):
             pytest.fail(value, pytrace=False)
         return value
