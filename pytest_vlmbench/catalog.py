@@ -15,9 +15,12 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import replace
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from .data import Dataset
+
+if TYPE_CHECKING:
+    from .loaders import DatasetOptions
 from .models.base import DirectClassifier, GenerativeModel, LoadOptions, ModelSpec
 from .models.zoo import make_spec, register_zoo, spec_from_checkpoint
 from .registry import Registry, UnknownNameError, import_target
@@ -113,9 +116,8 @@ def load_model(spec: ModelSpec, options: LoadOptions) -> tuple[GenerativeModel |
     return model, time.perf_counter() - start
 
 
-def load_dataset(name: str) -> Dataset:
-    return DATASETS.get(name).load()()
+def load_dataset(spec: str, options: DatasetOptions | None = None) -> Dataset:
+    """A registry name, local path or hub id, with the subset ``options`` ask for (see loaders)."""
+    from .loaders import DatasetOptions, resolve_dataset
 
-
-def dataset_modality(name: str) -> str:
-    return str(DATASETS.get(name).meta.get("modality", "image"))
+    return resolve_dataset(spec, options or DatasetOptions())

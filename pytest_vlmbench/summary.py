@@ -15,14 +15,22 @@ def peak_memory_mb(record: dict[str, Any]) -> float | None:
     return None if value is None else float(value)
 
 
+def case_name(record: dict[str, Any], with_seed: bool = True) -> str:
+    """The record's case, named as its item id names it."""
+    dataset = record["dataset"]
+    if record.get("options", {}).get("num_classes"):  # a --num-classes point
+        dataset += f"-{len(record['classes'])}cls"
+    name = f"{record['model']}-{dataset}-{record['strategy']}"
+    if with_seed and len(record.get("options", {}).get("seeds", ())) > 1:
+        name += f"-seed{record['config'].get('seed', 0)}"
+    return name
+
+
 def _row(record: dict[str, Any]) -> tuple[str, ...]:
     metrics = record["metrics"]
     peak = peak_memory_mb(record)
-    name = f"{record['model']}-{record['dataset']}-{record['strategy']}"
-    if len(record.get("options", {}).get("seeds", ())) > 1:
-        name += f"-seed{record['config'].get('seed', 0)}"
     return (
-        name,
+        case_name(record),
         str(record["n_items"]),
         f"{metrics['accuracy']:.3f}",
         f"{metrics['macro_f1']:.3f}",
@@ -45,16 +53,21 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[s
 
 
 def summary_lines(records: Sequence[dict[str, Any]]) -> list[str]:
-    return format_table(COLUMNS, [_row(r) for r in records])
+    return format_table(COLUMNS, [_row(r) for r in records]) + error_lines(records)
+
+
+def error_lines(records: Sequence[dict[str, Any]], show: int = 5) -> list[str]:
+    """One line per item with unreadable inputs (corrupt or missing images): left out of its metrics."""
+    lines = []
+    for record in records:
+        errors = record.get("errors") or []
+        if errors:
+            ids = ", ".join(str(e["id"]) for e in errors[:show]) + (" ..." if len(errors) > show else "")
+            lines.append(f"{_row(record)[0]}: {len(errors)} unreadable item(s) left out of the metrics: {ids}")
+    return lines
 
 
 SPREAD_METRICS = ("accuracy", "macro_f1", "weighted_f1", "invalid_rate")
-
-
-def _group_key(record: dict[str, Any]) -> tuple[str, ...]:
-    config = record.get("config", {})
-    extra = tuple(f"{k}={config[k]}" for k in ("num_classes",) if config.get(k) is not None)
-    return (record["model"], record["dataset"], record["strategy"], *extra)
 
 
 def seed_spread(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -64,9 +77,9 @@ def seed_spread(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """
     import statistics
 
-    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    groups: dict[str, list[dict[str, Any]]] = {}
     for record in records:
-        groups.setdefault(_group_key(record), []).append(record)
+        groups.setdefault(case_name(record, with_seed=False), []).append(record)
     out = []
     for key, group in groups.items():
         seeds = sorted({r["config"].get("seed", 0) for r in group})
@@ -74,7 +87,7 @@ def seed_spread(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
             continue
         out.append(
             {
-                "case": "-".join(key),
+                "case": key,
                 "seeds": seeds,
                 "metrics": {
                     m: {
