@@ -321,7 +321,7 @@ class Evaluation:
 
     def run(self) -> dict[str, Any]:
         """Evaluate the item's model on its dataset with its strategy (once), record and return it."""
-        from .runner import EvalConfig, evaluate
+        from .runner import AdapterError, EvalConfig, evaluate
         from .strategies import StrategyConfig
 
         if self._loaded.error:
@@ -339,7 +339,10 @@ class Evaluation:
             return evaluate(self._loaded.model, dataset, self.case.strategy, config, model_load_s=self._loaded.load_s)
 
         benchmark = self._benchmark_fixture()
-        record = benchmark.pedantic(run_once, rounds=1, iterations=1) if benchmark is not None else run_once()
+        try:
+            record = benchmark.pedantic(run_once, rounds=1, iterations=1) if benchmark is not None else run_once()
+        except AdapterError as exc:  # a model that breaks the adapter contract: one sentence, no traceback
+            pytest.fail(str(exc), pytrace=False)
         record["model_load_id"] = self._loaded.load_id
         record["model"] = self.case.model
         record["options"] = options.as_json()

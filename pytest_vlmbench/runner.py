@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import platform
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
@@ -87,81 +87,40 @@ def _requests(chunk: Sequence[Query], config: EvalConfig, errors: dict[str, str]
     return out
 
 
-def make_ask(
-    model: GenerativeModel,
+def _channel(
+    name: str,
+    call: Callable[[list[Request]], Sequence[Any]],
+    contract: str,
+    skipped: Any,
     config: EvalConfig,
     meter: CostMeter,
-    errors: dict[str, str] | None = None,
-    plan: BatchPlan | None = None,
-) -> Any:
-    """The batched, timed channel through which a strategy talks to the model.
+    errors: dict[str, str],
+    plan: BatchPlan,
+) -> Callable[[Sequence[Query]], list[Any]]:
+    """The batched, timed way a strategy reaches the model, one ``call`` per batch.
 
-    An item whose image fails to decode is recorded in ``errors`` and answered with ``""``
-    without reaching the model; :func:`evaluate` then leaves it out of the metrics. A batch
-    that runs out of accelerator memory is halved and retried (``plan`` keeps the count).
+    Images are decoded here, one batch at a time, never for the whole dataset. An item whose
+    image fails to decode is recorded in ``errors`` and answered with ``skipped`` without
+    reaching the model; :func:`evaluate` then leaves it out of the metrics. A batch that runs
+    out of accelerator memory is halved and retried (``plan`` keeps the count).
     """
-    errors = {} if errors is None else errors
-    plan = BatchPlan(config.batch_size) if plan is None else plan
 
-    def send(chunk: Sequence[Query]) -> list[str]:
-        # Images are decoded here, one batch at a time, never for the whole dataset.
+    def send(chunk: Sequence[Query]) -> list[Any]:
         requests = _requests(chunk, config, errors)
         good = [r for r in requests if r is not None]
-        out: list[str] = []
+        out: list[Any] = []
         if good:
             meter.sync()
             t0 = time.perf_counter()
-            out = model.generate(good)
+            out = list(call(good))
             meter.sync()
             meter.record_batch(time.perf_counter() - t0, len(good))
         if len(out) != len(good):
-            raise AdapterError(
-                f"Model {model.name!r} returned {len(out)} answers for {len(good)} prompts; "
-                f"an adapter's generate() must return one answer per request, in order."
-            )
+            raise AdapterError(f"Model {name!r} returned {len(out)} results for {len(good)} requests; {contract}")
         it = iter(out)
-        return ["" if r is None else str(next(it)) for r in requests]
+        return [skipped if r is None else next(it) for r in requests]
 
-    def ask(queries: Sequence[Query]) -> list[str]:
-        return run_batched(queries, plan, send)
-
-    return ask
-
-
-def make_classify(
-    model: DirectClassifier,
-    classes: Sequence[str],
-    config: EvalConfig,
-    meter: CostMeter,
-    errors: dict[str, str] | None = None,
-    plan: BatchPlan | None = None,
-) -> Any:
-    """Like :func:`make_ask`, for the ``direct`` strategy: each answer is a class or ``None``."""
-    errors = {} if errors is None else errors
-    plan = BatchPlan(config.batch_size) if plan is None else plan
-
-    def send(chunk: Sequence[Query]) -> list[str | None]:
-        requests = _requests(chunk, config, errors)
-        good = [r for r in requests if r is not None]
-        out: list[str | None] = []
-        if good:
-            meter.sync()
-            t0 = time.perf_counter()
-            out = list(model.classify(good, classes))
-            meter.sync()
-            meter.record_batch(time.perf_counter() - t0, len(good))
-        if len(out) != len(good):
-            raise AdapterError(
-                f"Model {model.name!r} returned {len(out)} predictions for {len(good)} items; "
-                f"an adapter's classify() must return one class (or None) per request, in order."
-            )
-        it = iter(out)
-        return [None if r is None else next(it) for r in requests]
-
-    def classify(queries: Sequence[Query]) -> list[str | None]:
-        return run_batched(queries, plan, send)
-
-    return classify
+    return lambda queries: run_batched(queries, plan, send)
 
 
 def make_channel(
@@ -172,15 +131,20 @@ def make_channel(
     meter: CostMeter,
     errors: dict[str, str],
     plan: BatchPlan,
-) -> Any:
-    """The channel a strategy needs, or :class:`AdapterError` when the model cannot provide it."""
+) -> Callable[[Sequence[Query]], list[Any]]:
+    """The channel a strategy needs (answers for ``generate``, classes for ``classify``).
+
+    Raises :class:`AdapterError` with one sentence when the model cannot provide it.
+    """
     if strategy_needs == "classify":
         if not callable(getattr(model, "classify", None)):
             raise AdapterError(f"Model {model.name!r} generates text and has no classify(); use a prompting strategy.")
-        return make_classify(model, classes, config, meter, errors, plan)
+        contract = "an adapter's classify() must return one class (or None) per request, in order."
+        return _channel(model.name, lambda reqs: model.classify(reqs, classes), contract, None, config, meter, errors, plan)
     if not callable(getattr(model, "generate", None)):
         raise AdapterError(f"Model {model.name!r} classifies directly and cannot answer prompts; use --strategy direct.")
-    return make_ask(model, config, meter, errors, plan)
+    contract = "an adapter's generate() must return one answer per request, in order."
+    return _channel(model.name, lambda reqs: [str(a) for a in model.generate(reqs)], contract, "", config, meter, errors, plan)
 
 
 def evaluate(

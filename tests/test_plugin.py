@@ -55,6 +55,16 @@ def first_listed(request):
 MODELS.register("first-listed", scripted_spec("first-listed", first_listed, modalities=frozenset({"text"})), replace=True)
 MODELS.register("gibberish", logged("gibberish", lambda r: "purple monkey dishwasher"), replace=True)
 
+class Short(ScriptedModel):
+    def generate(self, requests):
+        return super().generate(requests)[:-1]  # breaks the contract: one answer too few
+
+def short_factory(source, spec, options):
+    return Short(spec.name, oracle)
+
+MODELS.register("short", scripted_spec("short", oracle, modalities=frozenset({"text"})).__class__(
+    name="short", source="x", family="scripted", factory=short_factory, modalities=frozenset({"text"})), replace=True)
+
 def broken(source, spec, options):
     raise OSError("weights file is truncated")
 
@@ -258,3 +268,10 @@ def test_several_seeds_give_one_item_each_and_a_spread(suite: pytest.Pytester) -
     assert len(set(accuracies)) > 1  # the seed changes the class orders, so this biased model's score
     result.stdout.fnmatch_lines(["first-listed-toy-closed_set-seed1 *", "*spread over seeds:*", "*first-listed-toy-closed_set*0,1,2*±*"])
     assert data["vlmbench"]["models"]["first-listed"]["loads"] == 1  # seeds share one load
+
+
+def test_an_adapter_breaking_its_contract_fails_its_item_in_one_sentence(suite: pytest.Pytester) -> None:
+    result = suite.runpytest("--model", "short,oracle", "--strategy", "closed_set")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*Model 'short' returned 7 results for 8 requests; an adapter's generate() must return one answer per request, in order.*"])
+    assert "Traceback" not in result.stdout.str()
