@@ -45,6 +45,10 @@ class RunOptions:
     """Class counts: empty = all classes; several = a sweep, one item per count."""
     per_class: int | None = None
     background_class: str | None = None
+    k_shot: int = 0
+    """Exemplars per class shown before each prompt (text datasets, prompting strategies); 0 = zero-shot."""
+    exemplar_split: str | None = None
+    """Split the exemplars come from; default: held out of the evaluated split, seeded."""
 
     def as_json(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -118,12 +122,16 @@ def build_options(
     num_classes: Iterable[str] | None = None,
     per_class: int | None = None,
     background_class: str | None = None,
+    k_shot: int = 0,
+    exemplar_split: str | None = None,
 ) -> RunOptions:
     """Validate raw option values (as strings/lists from the command line)."""
     from .data import DatasetError
     from .loaders.subsets import parse_class_counts
 
     _positive("--per-class", per_class, allow_none=True)
+    if k_shot < 0:
+        raise OptionError(f"--k-shot must be zero (zero-shot) or a positive number of exemplars per class, got {k_shot}.")
     try:
         class_counts = tuple(dict.fromkeys(n for v in num_classes or () for n in parse_class_counts(v)))
     except DatasetError as exc:
@@ -156,6 +164,8 @@ def build_options(
         num_classes=class_counts,
         per_class=per_class,
         background_class=background_class,
+        k_shot=k_shot,
+        exemplar_split=exemplar_split,
     )
 
 

@@ -116,6 +116,8 @@ def dataset_options(group: Any) -> None:
     group.addoption("--num-classes", action="append", default=[], metavar="N[,N...]", help="Evaluate N seeded classes (background kept); several (10,25,50) give one item per count.")
     group.addoption("--per-class", type=int, default=None, metavar="K", help="At most K items per class, seeded and balanced.")
     group.addoption("--background-class", default=None, metavar="NAME", help="The catch-all class: always kept in subsets, never asked about by binary.")
+    group.addoption("--k-shot", type=int, default=0, metavar="K", help="Prompting strategies on text: show K labelled exemplars per class before each prompt (default 0, zero-shot).")
+    group.addoption("--exemplar-split", default=None, metavar="NAME", help="Split the k-shot exemplars come from (default: K per class held out of the evaluated split).")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -144,6 +146,8 @@ def pytest_configure(config: pytest.Config) -> None:
             num_classes=config.getoption("num_classes"),
             per_class=config.getoption("per_class"),
             background_class=config.getoption("background_class"),
+            k_shot=config.getoption("k_shot"),
+            exemplar_split=config.getoption("exemplar_split"),
         )
         if not config.getoption("collectonly"):
             check_device_available(options.device)
@@ -292,9 +296,10 @@ class Evaluation:
         self.case = case
         self.record: dict[str, Any] | None = None
 
-    def _dataset(self) -> Any:
+    def _dataset(self, k_shot: int) -> tuple[Any, tuple[Any, ...]]:
+        """The item's dataset and its k-shot exemplars (loaded once per spec and options)."""
         from .data import DatasetError
-        from .loaders import DatasetOptions, resolve_dataset
+        from .loaders import DatasetOptions, with_exemplars
 
         options = self._request.config.stash[STATE].options
         dataset_options = DatasetOptions(
@@ -308,10 +313,10 @@ class Evaluation:
             seed=self.case.seed,  # the class subset is drawn with the item's seed
         )
         cache = self._request.config.stash[STATE].datasets
-        key = f"{self.case.dataset}|{dataset_options}"
+        key = f"{self.case.dataset}|{dataset_options}|k={k_shot}|{options.exemplar_split}"
         if key not in cache:
             try:
-                cache[key] = resolve_dataset(self.case.dataset, dataset_options)
+                cache[key] = with_exemplars(self.case.dataset, dataset_options, k_shot, options.exemplar_split)
             except DatasetError as exc:
                 cache[key] = str(exc)
         value = cache[key]
@@ -326,10 +331,12 @@ class Evaluation:
 
         if self._loaded.error:
             pytest.fail(self._loaded.error, pytrace=False)
-        dataset = self._dataset()
         options = self._request.config.stash[STATE].options
+        # k-shot exemplars go into prompts; a direct classifier has none, so it keeps every item.
+        prompting = catalog.STRATEGIES.get(self.case.strategy).meta.get("needs") == "generate"
+        dataset, exemplars = self._dataset(options.k_shot if prompting else 0)
         config = EvalConfig(
-            strategy=StrategyConfig(seed=self.case.seed, permutations=options.permutations),
+            strategy=StrategyConfig(seed=self.case.seed, permutations=options.permutations, exemplars=exemplars),
             batch_size=options.batch_size,
             max_new_tokens=options.max_new_tokens,
             limit=options.limit,

@@ -34,6 +34,8 @@ CLOSED_SET_TEMPLATE = (
 )
 BINARY_TEMPLATE = "Answer the question in one word: yes or no. Is the {cls} in this photo?"
 TEXT_PREFIX = "Text: {text}\n"
+EXEMPLAR = "Text: {text}\nClass: {label}\n\n"
+"""One k-shot example, shown before the item: the exemplar's text and its true class."""
 
 
 @dataclass(frozen=True)
@@ -54,17 +56,23 @@ class StrategyConfig:
     permutations: int = 3
     closed_set_template: str = CLOSED_SET_TEMPLATE
     binary_template: str = BINARY_TEMPLATE
+    exemplars: tuple[Item, ...] = ()
+    """k-shot examples (text items), shown before every prompt; empty = zero-shot."""
 
     def describe(self, strategy: str) -> dict[str, Any]:
         """The parts of the configuration that a strategy's results depend on."""
+        shots: dict[str, Any] = {}
+        if self.exemplars:
+            shots = {"exemplar_ids": [e.id for e in self.exemplars], "exemplar_template": EXEMPLAR}
         if strategy == "closed_set":
             return {
                 "seed": self.seed,
                 "permutations": self.permutations,
                 "prompt_template": self.closed_set_template,
+                **shots,
             }
         if strategy == "binary":
-            return {"seed": self.seed, "question_order": "seeded per item", "prompt_template": self.binary_template}
+            return {"seed": self.seed, "question_order": "seeded per item", "prompt_template": self.binary_template, **shots}
         return {"seed": self.seed}
 
 
@@ -85,9 +93,10 @@ def _rng(seed: int, item: Item, purpose: str) -> random.Random:
     return random.Random(f"{seed}:{purpose}:{item.id}")
 
 
-def _prompt(template: str, item: Item, **fields: str) -> str:
+def _prompt(template: str, item: Item, config: StrategyConfig, **fields: str) -> str:
     question = template.format(**fields)
-    return TEXT_PREFIX.format(text=item.text) + question if item.text else question
+    shots = "".join(EXEMPLAR.format(text=e.text, label=e.label) for e in config.exemplars)
+    return shots + (TEXT_PREFIX.format(text=item.text) + question if item.text else question)
 
 
 def class_orders(classes: Sequence[str], count: int, rng: random.Random) -> list[list[str]]:
@@ -122,7 +131,7 @@ def closed_set(dataset: Dataset, items: Sequence[Item], ask: Ask, config: Strate
     matcher = ClassMatcher(dataset.classes)
     per_item = [class_orders(dataset.classes, config.permutations, _rng(config.seed, it, "closed_set")) for it in items]
     queries = [
-        Query(item, _prompt(config.closed_set_template, item, classes=", ".join(order)))
+        Query(item, _prompt(config.closed_set_template, item, config, classes=", ".join(order)))
         for item, orders in zip(items, per_item)
         for order in orders
     ]
@@ -165,7 +174,7 @@ def binary(dataset: Dataset, items: Sequence[Item], ask: Ask, config: StrategyCo
     round_ = 0
     while pending:
         asked = [plans[i][0][round_] for i in pending]
-        answers = ask([Query(items[i], _prompt(config.binary_template, items[i], cls=cls)) for i, cls in zip(pending, asked)])
+        answers = ask([Query(items[i], _prompt(config.binary_template, items[i], config, cls=cls)) for i, cls in zip(pending, asked)])
         still_pending = []
         for i, cls, answer in zip(pending, asked, answers):
             outcome = outcomes[i]

@@ -275,3 +275,50 @@ def test_an_adapter_breaking_its_contract_fails_its_item_in_one_sentence(suite: 
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*Model 'short' returned 7 results for 8 requests; an adapter's generate() must return one answer per request, in order.*"])
     assert "Traceback" not in result.stdout.str()
+
+
+def test_k_shot_puts_held_out_exemplars_before_every_prompt(suite: pytest.Pytester) -> None:
+    suite.makeconftest(
+        CONFTEST
+        + """
+PROMPTS = []
+_inner = oracle
+def recording(request):
+    PROMPTS.append(request.prompt)
+    return _inner(request)
+MODELS.register("recording", scripted_spec("recording", recording, modalities=frozenset({"text"})), replace=True)
+
+def pytest_sessionfinish(session):
+    import json
+    with open("prompts.json", "w") as fh:
+        json.dump(PROMPTS, fh)
+"""
+    )
+    result = suite.runpytest("--model", "recording", "--strategy", "closed_set", "--k-shot", "1", "--permutations", "1", "--vlmbench-json", "out.json")
+    result.assert_outcomes(passed=1)
+    record = no_nan((suite.path / "out.json").read_text())["benchmarks"][0]["extra_info"]["vlmbench"]
+    exemplar_ids = record["config"]["exemplar_ids"]
+    assert len(exemplar_ids) == 3  # one per class
+    assert record["n_items"] == 9 - 3  # held out of the evaluated split
+    assert not set(exemplar_ids) & {p["id"] for p in record["predictions"]}
+    prompts = json.loads((suite.path / "prompts.json").read_text())
+    assert len(prompts) == 6
+    for prompt in prompts:
+        assert prompt.count("Class: ") == 3 and prompt.index("Class: ") < prompt.index("Choose one from")
+    assert record["dataset_fingerprint"]["sha256"]
+
+
+def test_k_shot_on_images_fails_its_items_in_one_sentence(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        "from pytest_vlmbench.catalog import MODELS\n"
+        "from pytest_vlmbench.models.scripted import scripted_spec\n"
+        "MODELS.register('says-no', scripted_spec('says-no', lambda r: 'no'), replace=True)\n"
+    )
+    pytester.makepyfile(test_img="def test_img(vlmbench):\n    vlmbench.run()\n")
+    result = pytester.runpytest("--model", "says-no", "--k-shot", "2", "--dataset", "digits", "--strategy", "binary", "--limit", "3")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*--k-shot puts text exemplars before the prompt, and 'digits' is an image dataset; run it with --k-shot 0.*"])
+    assert "Traceback" not in result.stdout.str()
+    result = pytester.runpytest("--k-shot", "-1")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--k-shot must be zero (zero-shot) or a positive number of exemplars per class, got -1.*"])

@@ -19,7 +19,7 @@ import inspect
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..data import Dataset, DatasetError
+from ..data import Dataset, DatasetError, Item
 from ..registry import UnknownNameError
 from .columns import Columns
 from .fingerprint import fingerprint
@@ -207,3 +207,28 @@ def resolve_dataset(spec: str, opts: DatasetOptions = DatasetOptions()) -> Datas
         background_class=opts.background_class,
         seed=opts.seed,
     )
+
+
+def with_exemplars(
+    spec: str, opts: DatasetOptions, k_shot: int, exemplar_split: str | None = None
+) -> tuple[Dataset, tuple[Item, ...]]:
+    """The dataset to evaluate and its ``k_shot`` exemplars per class (none when ``k_shot`` is 0).
+
+    Exemplars come from ``exemplar_split`` of the same source, or are held out of the
+    evaluated split (seeded, recorded in its provenance and so in the fingerprint).
+    """
+    from dataclasses import replace
+
+    dataset = resolve_dataset(spec, opts)
+    if not k_shot:
+        return dataset, ()
+    if dataset.modality != "text":
+        raise DatasetError(
+            f"--k-shot puts text exemplars before the prompt, and {dataset.name!r} is an "
+            f"{dataset.modality} dataset; run it with --k-shot 0."
+        )
+    pool = None
+    if exemplar_split:
+        pool = resolve_dataset(spec, replace(opts, split=exemplar_split, num_classes=None, per_class=None))
+    evaluated, exemplars = exemplar_pool(dataset, pool, k_shot, opts.seed)
+    return evaluated, tuple(exemplars)
