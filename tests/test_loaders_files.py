@@ -146,7 +146,7 @@ def test_image_text_items_carry_both_into_the_prompt(tmp_path: Path) -> None:
     (tmp_path / "posts.jsonl").write_text(json.dumps({"text": "Sharks in the mall", "image": "p.png", "label": "fake"}) + "\n"
                                           + json.dumps({"text": "Sunny", "image": "p.png", "label": "real"}) + "\n")  # fmt: skip
     item = resolve_dataset(str(tmp_path / "posts.jsonl")).items[0]
-    prompt = _prompt(CLOSED_SET_TEMPLATE, item, classes="fake, real")
+    prompt = _prompt(CLOSED_SET_TEMPLATE, item, StrategyConfig(), classes="fake, real")
     assert prompt.startswith("Text: Sharks in the mall\n") and item.image() is not None
 
 
