@@ -140,7 +140,7 @@ def test_csv_named_columns_and_image_paths_give_image_text_items(tmp_path: Path)
 
 
 def test_image_text_items_carry_both_into_the_prompt(tmp_path: Path) -> None:
-    from pytest_vlmbench.strategies import CLOSED_SET_TEMPLATE, _prompt
+    from pytest_vlmbench.strategies import CLOSED_SET_TEMPLATE, StrategyConfig, _prompt
 
     write_png(tmp_path / "p.png")
     (tmp_path / "posts.jsonl").write_text(json.dumps({"text": "Sharks in the mall", "image": "p.png", "label": "fake"}) + "\n"
