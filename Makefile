@@ -38,7 +38,9 @@ bench: install
 	mkdir -p $(RESULTS)
 	$(BIN)/pytest suites/ --benchmark-json=$(RESULTS)/bench.json --vlmbench-json=$(RESULTS)/vlmbench.json $(BENCH_ARGS)
 
+# Types first (mypy strict, ~30 s), so that pytest's summary is the last thing printed.
 test: install
+	$(BIN)/mypy pytest_vlmbench
 	$(BIN)/pytest tests/ $(TEST_ARGS)
 
 clean:

@@ -322,7 +322,8 @@ class Evaluation:
         value = cache[key]
         if isinstance(value, str):
             pytest.fail(value, pytrace=False)
-        return value
+        dataset, exemplars = value
+        return dataset, exemplars
 
     def run(self) -> dict[str, Any]:
         """Evaluate the item's model on its dataset with its strategy (once), record and return it."""
