@@ -122,3 +122,24 @@ def parse_yes_no(answer: str) -> bool | None:
     if has_yes != has_no:
         return has_yes
     return None
+
+
+def json_answer(text: str) -> str | None:
+    """The ``"answer"`` string of the first JSON object in ``text`` (code fences allowed), or ``None``.
+
+    Used for the JSON answer style: a reply without such an object does not follow the
+    requested format and counts as invalid, however right its words.
+    """
+    import json
+
+    decoder = json.JSONDecoder()
+    start = text.find("{")
+    while start != -1:
+        try:
+            value, _end = decoder.raw_decode(text, start)
+        except ValueError:
+            value = None
+        if isinstance(value, dict) and isinstance(value.get("answer"), str):
+            return str(value["answer"])
+        start = text.find("{", start + 1)
+    return None

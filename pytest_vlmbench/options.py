@@ -33,6 +33,8 @@ class RunOptions:
     batch_size: int = 8
     permutations: int = 3
     max_new_tokens: int = 8
+    answer_style: str = "plain"
+    """``plain`` or ``json`` (see docs/strategies.md)."""
     device: str = "auto"
     dtype: str = "auto"
     trust_remote_code: bool = False
@@ -111,7 +113,8 @@ def build_options(
     seeds: Iterable[str] | None = None,
     batch_size: int = 8,
     permutations: int = 3,
-    max_new_tokens: int = 8,
+    max_new_tokens: int | None = None,
+    answer_style: str = "plain",
     device: str = "auto",
     dtype: str = "auto",
     trust_remote_code: bool = False,
@@ -139,7 +142,13 @@ def build_options(
     _positive("--limit", limit, allow_none=True)
     _positive("--batch-size", batch_size)
     _positive("--permutations", permutations)
-    _positive("--max-new-tokens", max_new_tokens)
+    from .strategies import ANSWER_STYLES
+
+    if answer_style not in ANSWER_STYLES:
+        raise OptionError(f"--answer-style must be one of {', '.join(ANSWER_STYLES)}, got {answer_style!r}.")
+    _positive("--max-new-tokens", max_new_tokens, allow_none=True)
+    if max_new_tokens is None:  # a JSON reply needs room for its braces and key
+        max_new_tokens = 32 if answer_style == "json" else 8
     seed_values = parse_seeds(seeds)
     if not DEVICE_PATTERN.match(device):
         raise OptionError(f"--device must be auto, cpu, mps, cuda or cuda:N, got {device!r}.")
@@ -154,6 +163,7 @@ def build_options(
         batch_size=batch_size,
         permutations=permutations,
         max_new_tokens=max_new_tokens,
+        answer_style=answer_style,
         device=device,
         dtype=dtype,
         trust_remote_code=trust_remote_code,

@@ -94,7 +94,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--seed", action="append", default=[], metavar="N", help="Seed(s) for class and question orders (default 0); several (0,1,2) give one item per seed and their mean and std.")
     group.addoption("--batch-size", type=int, default=8, metavar="N", help="Prompts per model call (default 8).")
     group.addoption("--permutations", type=int, default=3, metavar="P", help="closed_set: times each item is asked with shuffled classes (default 3).")
-    group.addoption("--max-new-tokens", type=int, default=8, metavar="N", help="Tokens generated per answer (default 8).")
+    group.addoption("--max-new-tokens", type=int, default=None, metavar="N", help="Tokens generated per answer (default 8; 32 with --answer-style json).")
+    group.addoption("--answer-style", default="plain", metavar="STYLE", help="plain (default): free-text answers, parsed; json: the prompt asks for {\"answer\": ...} and anything else is invalid.")
     group.addoption("--device", default="auto", metavar="DEV", help="auto (default), cpu, cuda or cuda:N.")
     group.addoption("--dtype", default="auto", metavar="DTYPE", help="auto (default), bfloat16, float16 or float32.")
     group.addoption("--trust-remote-code", action="store_true", default=False, help="Allow models whose code lives on the hub (off by default).")
@@ -136,6 +137,7 @@ def pytest_configure(config: pytest.Config) -> None:
             batch_size=config.getoption("batch_size"),
             permutations=config.getoption("permutations"),
             max_new_tokens=config.getoption("max_new_tokens"),
+            answer_style=config.getoption("answer_style"),
             device=config.getoption("device"),
             dtype=config.getoption("dtype"),
             trust_remote_code=config.getoption("trust_remote_code"),
@@ -337,7 +339,12 @@ class Evaluation:
         prompting = catalog.STRATEGIES.get(self.case.strategy).meta.get("needs") == "generate"
         dataset, exemplars = self._dataset(options.k_shot if prompting else 0)
         config = EvalConfig(
-            strategy=StrategyConfig(seed=self.case.seed, permutations=options.permutations, exemplars=exemplars),
+            strategy=StrategyConfig(
+                seed=self.case.seed,
+                permutations=options.permutations,
+                exemplars=exemplars,
+                answer_style=options.answer_style,
+            ),
             batch_size=options.batch_size,
             max_new_tokens=options.max_new_tokens,
             limit=options.limit,

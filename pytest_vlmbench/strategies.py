@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .answers import ClassMatcher, parse_yes_no
+from .answers import ClassMatcher, json_answer, parse_yes_no
 from .data import Dataset, Item
 
 CLOSED_SET_TEMPLATE = (
@@ -35,6 +35,9 @@ CLOSED_SET_TEMPLATE = (
 BINARY_TEMPLATE = "Answer the question in one word: yes or no. Is the {cls} in this photo?"
 TEXT_PREFIX = "Text: {text}\n"
 EXEMPLAR = "Text: {text}\nClass: {label}\n\n"
+JSON_CLASS_SUFFIX = ' Respond only with JSON: {{"answer": "<one of the classes>"}}'
+JSON_YES_NO_SUFFIX = ' Respond only with JSON: {{"answer": "yes"}} or {{"answer": "no"}}'
+ANSWER_STYLES = ("plain", "json")
 """One k-shot example, shown before the item: the exemplar's text and its true class."""
 
 
@@ -58,6 +61,19 @@ class StrategyConfig:
     binary_template: str = BINARY_TEMPLATE
     exemplars: tuple[Item, ...] = ()
     """k-shot examples (text items), shown before every prompt; empty = zero-shot."""
+    answer_style: str = "plain"
+    """``plain`` (free text, parsed) or ``json`` (the prompt asks for ``{"answer": ...}``; anything else is invalid)."""
+
+    def template(self, strategy: str) -> str:
+        """The prompt template, with the JSON instruction appended for the JSON style."""
+        base = self.closed_set_template if strategy == "closed_set" else self.binary_template
+        if self.answer_style != "json":
+            return base
+        return base + (JSON_CLASS_SUFFIX if strategy == "closed_set" else JSON_YES_NO_SUFFIX)
+
+    def answer_text(self, raw: str) -> str | None:
+        """What to parse of a raw answer: all of it (plain), or its JSON ``answer`` (json; ``None`` = invalid)."""
+        return json_answer(raw) if self.answer_style == "json" else raw
 
     def describe(self, strategy: str) -> dict[str, Any]:
         """The parts of the configuration that a strategy's results depend on."""
@@ -68,11 +84,18 @@ class StrategyConfig:
             return {
                 "seed": self.seed,
                 "permutations": self.permutations,
-                "prompt_template": self.closed_set_template,
+                "prompt_template": self.template(strategy),
+                "answer_style": self.answer_style,
                 **shots,
             }
         if strategy == "binary":
-            return {"seed": self.seed, "question_order": "seeded per item", "prompt_template": self.binary_template, **shots}
+            return {
+                "seed": self.seed,
+                "question_order": "seeded per item",
+                "prompt_template": self.template(strategy),
+                "answer_style": self.answer_style,
+                **shots,
+            }
         return {"seed": self.seed}
 
 
@@ -131,7 +154,7 @@ def closed_set(dataset: Dataset, items: Sequence[Item], ask: Ask, config: Strate
     matcher = ClassMatcher(dataset.classes)
     per_item = [class_orders(dataset.classes, config.permutations, _rng(config.seed, it, "closed_set")) for it in items]
     queries = [
-        Query(item, _prompt(config.closed_set_template, item, config, classes=", ".join(order)))
+        Query(item, _prompt(config.template("closed_set"), item, config, classes=", ".join(order)))
         for item, orders in zip(items, per_item)
         for order in orders
     ]
@@ -141,7 +164,7 @@ def closed_set(dataset: Dataset, items: Sequence[Item], ask: Ask, config: Strate
     p = config.permutations
     for k, (item, orders) in enumerate(zip(items, per_item)):
         raw = answers[k * p : (k + 1) * p]
-        votes = [matcher.parse(a) for a in raw]
+        votes = [None if (text := config.answer_text(a)) is None else matcher.parse(text) for a in raw]
         outcomes.append(
             ItemOutcome(
                 item,
@@ -174,13 +197,14 @@ def binary(dataset: Dataset, items: Sequence[Item], ask: Ask, config: StrategyCo
     round_ = 0
     while pending:
         asked = [plans[i][0][round_] for i in pending]
-        answers = ask([Query(items[i], _prompt(config.binary_template, items[i], config, cls=cls)) for i, cls in zip(pending, asked)])
+        answers = ask([Query(items[i], _prompt(config.template("binary"), items[i], config, cls=cls)) for i, cls in zip(pending, asked)])
         still_pending = []
         for i, cls, answer in zip(pending, asked, answers):
             outcome = outcomes[i]
             outcome.answers.append(answer)
             outcome.detail["questions"].append(cls)
-            verdict = parse_yes_no(answer)
+            text = config.answer_text(answer)
+            verdict = None if text is None else parse_yes_no(text)
             if verdict is True:
                 outcome.prediction = cls
                 continue

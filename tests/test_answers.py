@@ -87,3 +87,24 @@ def test_any_casing_punctuation_or_plural_is_found(classes, data):
 @given(class_lists(), st.text(alphabet="0123456789 ,.!?-", max_size=30))
 def test_text_without_a_class_is_invalid(classes, text):
     assert parse_class(text, classes) is None
+
+
+def test_json_answer_extraction():
+    from pytest_vlmbench.answers import json_answer
+
+    assert json_answer('{"answer": "Dress"}') == "Dress"
+    assert json_answer('Sure! ```json\n{"answer": "ankle boot"}\n```') == "ankle boot"
+    assert json_answer('{"reason": "long sleeves"} then {"answer": "Coat"}') == "Coat"
+    assert json_answer("Dress") is None  # right word, wrong format
+    assert json_answer('{"answer": 3}') is None
+    assert json_answer('{"answer": "Dress"') is None  # cut off
+    assert json_answer("{not json}") is None
+
+
+@given(st.text(max_size=40))
+def test_json_answer_round_trips_any_string(value):
+    import json
+
+    from pytest_vlmbench.answers import json_answer
+
+    assert json_answer("Here you go: " + json.dumps({"answer": value})) == value

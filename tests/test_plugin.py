@@ -113,6 +113,8 @@ def test_help_lists_the_options(pytester: pytest.Pytester) -> None:
         (["--batch-size", "0"], "*--batch-size must be a positive whole number*"),
         (["--device", "gpu"], "*--device must be auto, cpu, mps, cuda or cuda:N, got 'gpu'.*"),
         (["--dtype", "int3"], "*--dtype must be one of auto, bfloat16, float16, float32*"),
+        (["--answer-style", "yaml"], "*--answer-style must be one of plain, json, got 'yaml'.*"),
+        (["--max-new-tokens", "0"], "*--max-new-tokens must be a positive whole number, got 0.*"),
         (["--seed", "1,x"], "*--seed takes whole numbers of zero or more (e.g. --seed 0,1,2), got 'x'.*"),
         (["--seed", "-1"], "*--seed takes whole numbers of zero or more*"),
     ],

@@ -162,3 +162,27 @@ def test_closed_set_asks_p_times(p):
     sizes = []
     closed_set(ds, ds.items, lambda qs: sizes.append(len(qs)) or ["cat"] * len(qs), StrategyConfig(permutations=p))
     assert sizes == [2 * p]
+
+
+def test_json_style_asks_for_json_and_only_accepts_json():
+    ds = make_dataset(n=3)
+    config = StrategyConfig(permutations=1, answer_style="json")
+    prompts: list[str] = []
+
+    def ask(queries):
+        prompts.extend(q.prompt for q in queries)
+        # item 0 follows the format, item 1 says the right word without JSON, item 2 is wrong JSON
+        return [
+            '{"answer": "%s"}' % q.item.label if q.item.id == "i0" else (q.item.label if q.item.id == "i1" else '{"answer": "fish"}')
+            for q in queries
+        ]
+
+    outcomes = closed_set(ds, ds.items, ask, config)
+    assert [o.prediction for o in outcomes] == ["cat", None, "fish"]
+    assert all(p.endswith('Respond only with JSON: {"answer": "<one of the classes>"}') for p in prompts)
+    assert config.describe("closed_set")["answer_style"] == "json"
+
+    yes_no = binary(ds, ds.items, lambda qs: ['{"answer": "yes"}'] * len(qs), StrategyConfig(answer_style="json"))
+    assert all(o.prediction == o.detail["questions"][0] for o in yes_no)
+    plain_yes = binary(ds, ds.items, lambda qs: ["yes"] * len(qs), StrategyConfig(answer_style="json"))
+    assert all(o.prediction is None for o in plain_yes)
