@@ -324,3 +324,13 @@ def test_k_shot_on_images_fails_its_items_in_one_sentence(pytester: pytest.Pytes
     result = pytester.runpytest("--k-shot", "-1")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--k-shot must be zero (zero-shot) or a positive number of exemplars per class, got -1.*"])
+
+
+def test_one_load_per_model_across_suite_files(suite: pytest.Pytester) -> None:
+    suite.makepyfile(test_other_suite=SUITE.replace("def test_toy", "def test_other"))
+    result = suite.runpytest("--model", "oracle,gibberish", "--vlmbench-json", "out.json", "-p", "no:randomly")
+    result.assert_outcomes(passed=8)
+    events = (suite.path / "events.txt").read_text().split()
+    assert events.count("load") == 2, events  # not once per file
+    data = no_nan((suite.path / "out.json").read_text())
+    assert {name: m["loads"] for name, m in data["vlmbench"]["models"].items()} == {"oracle": 1, "gibberish": 1}
