@@ -111,6 +111,16 @@ def model_info(model: Any, source: str, family: str, device: str) -> dict[str, A
     }
 
 
+def greedy_answers(model: Any, tokenizer: Any, inputs: Any, max_new_tokens: int) -> list[str]:
+    """Greedy generation from a left-padded batch; only the new tokens, decoded and stripped."""
+    import torch
+
+    with torch.inference_mode():
+        out = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id)
+    new_tokens = out[:, inputs["input_ids"].shape[1] :]
+    return [t.strip() for t in tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
+
+
 def release(torch_module: Any) -> None:
     """Collect garbage and return cached CUDA memory after a model's references are dropped."""
     import gc

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .base import LoadOptions, ModelSpec, Request
-from .hf_common import load_preprocessor, load_weights, model_info, release
+from .hf_common import greedy_answers, load_preprocessor, load_weights, model_info, release
 
 
 class HFCausalLM:
@@ -44,15 +44,7 @@ class HFCausalLM:
         # The chat template already wrote BOS where the model wants it; don't add a second.
         inputs = self.tokenizer(texts, padding=True, return_tensors="pt", add_special_tokens=not self.tokenizer.chat_template)
         inputs = inputs.to(self.model.device)
-        with self._torch.inference_mode():
-            out = self.model.generate(
-                **inputs,
-                max_new_tokens=max(r.max_new_tokens for r in requests),
-                do_sample=False,
-                pad_token_id=self.tokenizer.pad_token_id,
-            )
-        new_tokens = out[:, inputs["input_ids"].shape[1] :]
-        return [t.strip() for t in self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
+        return greedy_answers(self.model, self.tokenizer, inputs, max(r.max_new_tokens for r in requests))
 
     def close(self) -> None:
         self.model = None

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .base import LoadOptions, ModelSpec, Request
-from .hf_common import load_preprocessor, load_weights, model_info, release
+from .hf_common import greedy_answers, load_preprocessor, load_weights, model_info, release
 
 NESTED_IMAGE_TYPES = frozenset({"idefics2", "idefics3", "smolvlm", "mllama"})
 """``model_type`` values whose processors expect ``images=[[img], [img], ...]``."""
@@ -62,16 +62,7 @@ class HFVisionLanguageModel:
         texts = [self.processor.apply_chat_template(self._messages(r), add_generation_prompt=True) for r in requests]
         inputs = self.processor(text=texts, images=self._images(requests), padding=True, return_tensors="pt")
         inputs = inputs.to(self.model.device)
-        max_new = max(r.max_new_tokens for r in requests)
-        with self._torch.inference_mode():
-            out = self.model.generate(
-                **inputs,
-                max_new_tokens=max_new,
-                do_sample=False,
-                pad_token_id=self.tokenizer.pad_token_id,
-            )
-        new_tokens = out[:, inputs["input_ids"].shape[1] :]
-        return [t.strip() for t in self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
+        return greedy_answers(self.model, self.tokenizer, inputs, max(r.max_new_tokens for r in requests))
 
     def close(self) -> None:
         self.model = None
