@@ -124,8 +124,9 @@ def dataset_options(group: Any) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "vlmbench(models=None, datasets=None, strategies=None): the default models, datasets and "
-        "strategies of a benchmark suite; --model/--dataset/--strategy override them.",
+        "vlmbench(models=None, datasets=None, strategies=None, modality=None): the default models, "
+        "datasets and strategies of a benchmark suite (--model/--dataset/--strategy override them), "
+        "and the data it is for ('image' or 'text'), which --dataset cannot override.",
     )
     try:
         options = build_options(
@@ -187,6 +188,23 @@ def _marker_names(metafunc: pytest.Metafunc, key: str) -> tuple[str, ...]:
     return split_names([value] if isinstance(value, str) else value)
 
 
+def fits_suite(suite_modality: str | None, dataset_modality: str | None, model_modalities: frozenset[str]) -> bool:
+    """Whether a dataset belongs in a suite declared for ``image`` or ``text`` data.
+
+    An image suite takes every dataset with images (``image+text`` posts included), a text
+    suite only text-only datasets, so that ``--dataset`` given to a run of several suites
+    does not evaluate the same case twice. A path or hub id, whose modality is known only
+    once loaded, goes to the suites of the model's modalities.
+    """
+    if suite_modality is None:
+        return True
+    if dataset_modality is None:
+        return suite_modality in model_modalities
+    if suite_modality == "text":
+        return dataset_modality == "text"
+    return suite_modality in dataset_modality.split("+")
+
+
 def suite_cases(metafunc: pytest.Metafunc, options: RunOptions) -> list[Case]:
     """The (model, dataset, strategy) combinations for one suite function, grouped by model."""
     from .builtin_datasets import default_image_dataset
@@ -195,6 +213,10 @@ def suite_cases(metafunc: pytest.Metafunc, options: RunOptions) -> list[Case]:
     models = options.models or _marker_names(metafunc, "models") or catalog.DEFAULT_MODELS
     datasets = options.datasets or _marker_names(metafunc, "datasets") or (default_image_dataset(),)
     strategies = options.strategies or _marker_names(metafunc, "strategies")
+    marker = metafunc.definition.get_closest_marker("vlmbench")
+    suite_modality = marker.kwargs.get("modality") if marker is not None else None
+    if suite_modality not in (None, "image", "text"):
+        raise ValueError(f"the vlmbench marker's modality must be 'image' or 'text', not {suite_modality!r}")
     cases = []
     for model in models:
         spec = catalog.resolve_model(model)
@@ -202,6 +224,8 @@ def suite_cases(metafunc: pytest.Metafunc, options: RunOptions) -> list[Case]:
             modality = spec_modality(dataset)  # None for a path or hub id: known only once loaded
             if modality is not None and not any(part in spec.modalities for part in modality.split("+")):
                 continue  # e.g. a text-only model on an image dataset
+            if not fits_suite(suite_modality, modality, spec.modalities):
+                continue  # e.g. an image dataset given with --dataset, seen by the text suite
             for strategy in strategies or spec.strategies:
                 if strategy in spec.strategies:
                     dataset_name, strategy_name = canonical_spec(dataset), catalog.STRATEGIES.get(strategy).name
@@ -247,7 +271,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     try:
         cases = suite_cases(metafunc, options)
     except Exception as exc:  # a bad name in a suite's marker: say where
-        raise pytest.UsageError(f"{metafunc.definition.nodeid}: {exc}") from None
+        # CollectError is shown as its message alone: one sentence, no traceback.
+        raise pytest.Collector.CollectError(f"{metafunc.definition.nodeid}: {exc}") from None
     state = metafunc.config.stash[STATE]
     state.produced_strategies.update(c.strategy for c in cases)
     for model in options.models or _marker_names(metafunc, "models") or catalog.DEFAULT_MODELS:

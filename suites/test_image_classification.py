@@ -7,7 +7,7 @@ Its accuracy is chance by construction; it exercises every code path on a CPU.
 
 import pytest
 
-pytestmark = pytest.mark.vlmbench(strategies=["closed_set", "binary", "direct"])
+pytestmark = pytest.mark.vlmbench(strategies=["closed_set", "binary", "direct"], modality="image")
 
 
 def test_image_classification(vlmbench):

@@ -19,6 +19,7 @@ pytestmark = pytest.mark.vlmbench(
     models=["minilm", "tiny:bert-base-uncased"],
     datasets=["bbc_news"],
     strategies=["closed_set", "binary", "direct"],
+    modality="text",
 )
 
 

@@ -198,3 +198,13 @@ def test_text_llm_without_chat_template_uses_the_plain_prompt(tmp_path: Any) -> 
     answers = model.generate([Request("Is it sports? yes or no", max_new_tokens=3), Request("Choose one from tech, business.")])
     assert len(answers) == 2 and all(isinstance(a, str) for a in answers)
     model.close()
+
+
+def test_an_uncached_hub_model_offline_fails_in_one_sentence(monkeypatch):
+    from pytest_vlmbench.models.hf_common import from_pretrained
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    from transformers import AutoConfig
+
+    with pytest.raises(OSError, match=r"^nobody/no-such-model is not in the local Hugging Face cache and the hub is offline"):
+        from_pretrained(AutoConfig, "nobody/no-such-model", local_files_only=True)

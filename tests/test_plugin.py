@@ -334,3 +334,30 @@ def test_one_load_per_model_across_suite_files(suite: pytest.Pytester) -> None:
     assert events.count("load") == 2, events  # not once per file
     data = no_nan((suite.path / "out.json").read_text())
     assert {name: m["loads"] for name, m in data["vlmbench"]["models"].items()} == {"oracle": 1, "gibberish": 1}
+
+
+def test_suites_take_only_datasets_of_their_modality(suite: pytest.Pytester) -> None:
+    suite.makeconftest(
+        CONFTEST
+        + """
+MODELS.register("both", scripted_spec("both", oracle, modalities=frozenset({"text", "image"})), replace=True)
+"""
+    )
+    suite.makepyfile(
+        test_images="import pytest\npytestmark = pytest.mark.vlmbench(modality='image')\ndef test_img(vlmbench):\n    vlmbench.run()\n",
+        test_texts="import pytest\npytestmark = pytest.mark.vlmbench(modality='text')\ndef test_txt(vlmbench):\n    vlmbench.run()\n",
+    )
+    result = suite.runpytest("--model", "both", "--dataset", "toy,digits", "--strategy", "binary", "--collect-only", "-q")
+    collected = {line for line in result.stdout.lines if "::" in line}
+    assert collected == {
+        "test_images.py::test_img[both-digits-binary]",
+        "test_texts.py::test_txt[both-toy-binary]",
+        # A suite that declares no modality takes both.
+        "test_suite.py::test_toy[both-toy-binary]",
+        "test_suite.py::test_toy[both-digits-binary]",
+    }
+    bad = suite.makepyfile(test_bad="import pytest\npytestmark = pytest.mark.vlmbench(modality='audio')\ndef test_b(vlmbench):\n    pass\n")
+    result = suite.runpytest(str(bad), "--collect-only", "-q")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["test_bad.py::test_b: the vlmbench marker's modality must be 'image' or 'text', not 'audio'"])
+    assert "Traceback" not in result.stdout.str() and "pluggy" not in result.stdout.str()

@@ -84,6 +84,13 @@ def from_pretrained(auto_class: Any, source: str, **kwargs: Any) -> Any:
     except ValueError as exc:
         raise_if_remote_code(exc, source)
         raise
+    except OSError as exc:
+        if local_only(source) and not os.path.isdir(source):  # the hub is off and the cache lacks it
+            raise OSError(
+                f"{source} is not in the local Hugging Face cache and the hub is offline (HF_HUB_OFFLINE=1); "
+                f"download it where there is a network (or unset HF_HUB_OFFLINE there), or pass a local directory to --model."
+            ) from exc
+        raise
 
 
 def load_preprocessor(auto_class: Any, source: str, options: LoadOptions) -> Any:
