@@ -88,70 +88,11 @@ def train_tokenizer(special_tokens: list[str], chat_template: str, **named: str)
     return PreTrainedTokenizerFast(tokenizer_object=tok, chat_template=chat_template, **named)
 
 
-def build_qwen2_vl(target: Path) -> None:
-    """Qwen2-VL: 2 text layers, 1 vision block, 56x56-pixel images (4 image tokens)."""
-    import torch
-    from transformers import (
-        Qwen2VLConfig,
-        Qwen2VLForConditionalGeneration,
-        Qwen2VLImageProcessor,
-        Qwen2VLProcessor,
-        Qwen2VLVideoProcessor,
-    )
-
-    tokenizer = train_tokenizer(
-        QWEN2_VL_SPECIAL,
-        QWEN2_VL_CHAT_TEMPLATE,
-        eos_token="<|im_end|>",
-        pad_token="<|endoftext|>",
-        padding_side="left",
-    )
-    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in QWEN2_VL_SPECIAL}
-    pixels = 56 * 56
-    processor = Qwen2VLProcessor(
-        image_processor=Qwen2VLImageProcessor(min_pixels=pixels, max_pixels=pixels),
-        video_processor=Qwen2VLVideoProcessor(min_pixels=pixels, max_pixels=pixels),
-        tokenizer=tokenizer,
-        chat_template=QWEN2_VL_CHAT_TEMPLATE,
-    )
-    config = Qwen2VLConfig(
-        text_config={
-            "vocab_size": len(tokenizer),
-            "hidden_size": 64,
-            "intermediate_size": 128,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 4,
-            "num_key_value_heads": 2,
-            "max_position_embeddings": 512,
-            # mrope_section must sum to head_dim / 2 = 64 / 4 / 2.
-            "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, 3]},
-            "bos_token_id": ids["<|endoftext|>"],
-            "eos_token_id": ids["<|im_end|>"],
-            "pad_token_id": ids["<|endoftext|>"],
-        },
-        vision_config={"depth": 1, "embed_dim": 32, "hidden_size": 64, "num_heads": 2, "mlp_ratio": 2},
-        image_token_id=ids["<|image_pad|>"],
-        video_token_id=ids["<|video_pad|>"],
-        vision_start_token_id=ids["<|vision_start|>"],
-        vision_end_token_id=ids["<|vision_end|>"],
-    )
-    torch.manual_seed(0)
-    model = Qwen2VLForConditionalGeneration(config)
-    from .. import builtin_datasets
-    from .tiny_builders._common import answer_in_words
-
-    answer_in_words(model, tokenizer, [ids["<|im_end|>"]], builtin_datasets.FASHION_MNIST_CLASSES)
-    model.generation_config.eos_token_id = ids["<|im_end|>"]
-    model.generation_config.pad_token_id = ids["<|endoftext|>"]
-    model.save_pretrained(target)
-    processor.save_pretrained(target)
-
-
 _VLM = "pytest_vlmbench.models.tiny_builders.vlm"
 _TEXT = "pytest_vlmbench.models.tiny_builders.text"
 _IMAGE_TEXT = "pytest_vlmbench.models.tiny_builders.image_text"
 BUILDERS: dict[str, Callable[[Path], None] | str] = {
-    "qwen2-vl": build_qwen2_vl,
+    "qwen2-vl": f"{_VLM}:build_qwen2_vl",
     "qwen2.5-vl": f"{_VLM}:build_qwen2_5_vl",
     "llava-next-mistral": f"{_VLM}:build_llava_next_mistral",
     "llava-next-llama": f"{_VLM}:build_llava_next_llama",

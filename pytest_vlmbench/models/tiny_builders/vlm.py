@@ -1,4 +1,4 @@
-"""Tiny vision-language models: Qwen2.5-VL, LLaVA-NeXT, Idefics3 (SmolVLM) and Mllama.
+"""Tiny vision-language models: Qwen2-VL, Qwen2.5-VL, LLaVA-NeXT, Idefics3 (SmolVLM) and Mllama.
 
 Each one gets its real processor class, sized so that an image becomes a handful of
 tokens; the special tokens each processor looks up are in the trained vocabulary.
@@ -6,6 +6,7 @@ tokens; the special tokens each processor looks up are in the trained vocabulary
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +14,80 @@ from .. import tiny
 from ._common import answer_in_words, chat_template, small_text_config, tokenizer_for
 
 
-def _finish(target: Path, model: Any, processor: Any, tokenizer: Any, eos: int, pad: int) -> None:
-    answer_in_words(model, tokenizer, eos=[eos])
+def _finish(
+    target: Path, model: Any, processor: Any, tokenizer: Any, eos: int, pad: int, classes: Sequence[str] | None = None
+) -> None:
+    answer_in_words(model, tokenizer, eos=[eos], classes=classes)
     model.generation_config.eos_token_id = eos
     model.generation_config.pad_token_id = pad
     model.save_pretrained(target)
     processor.save_pretrained(target)
+
+
+def _qwen_vision_token_ids(ids: dict[str, int]) -> dict[str, Any]:
+    """The config fields through which Qwen2-VL-style models find their image tokens."""
+    return {
+        "image_token_id": ids["<|image_pad|>"],
+        "video_token_id": ids["<|video_pad|>"],
+        "vision_start_token_id": ids["<|vision_start|>"],
+        "vision_end_token_id": ids["<|vision_end|>"],
+    }
+
+
+def build_qwen2_vl(target: Path) -> None:
+    """Qwen2-VL: 2 text layers, 1 vision block, 56x56-pixel images (4 image tokens).
+
+    The default offline model: its head is restricted to Fashion-MNIST's class words and
+    yes/no, so the default run's answers name the default dataset's classes.
+    """
+    import torch
+    from transformers import (
+        Qwen2VLConfig,
+        Qwen2VLForConditionalGeneration,
+        Qwen2VLImageProcessor,
+        Qwen2VLProcessor,
+        Qwen2VLVideoProcessor,
+    )
+
+    from ... import builtin_datasets
+
+    tokenizer = tiny.train_tokenizer(
+        tiny.QWEN2_VL_SPECIAL,
+        tiny.QWEN2_VL_CHAT_TEMPLATE,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        padding_side="left",
+    )
+    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in tiny.QWEN2_VL_SPECIAL}
+    pixels = 56 * 56
+    processor = Qwen2VLProcessor(
+        image_processor=Qwen2VLImageProcessor(min_pixels=pixels, max_pixels=pixels),
+        video_processor=Qwen2VLVideoProcessor(min_pixels=pixels, max_pixels=pixels),
+        tokenizer=tokenizer,
+        chat_template=tiny.QWEN2_VL_CHAT_TEMPLATE,
+    )
+    config = Qwen2VLConfig(
+        text_config={
+            "vocab_size": len(tokenizer),
+            "hidden_size": 64,
+            "intermediate_size": 128,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 4,
+            "num_key_value_heads": 2,
+            "max_position_embeddings": 512,
+            # mrope_section must sum to head_dim / 2 = 64 / 4 / 2.
+            "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, 3]},
+            "bos_token_id": ids["<|endoftext|>"],
+            "eos_token_id": ids["<|im_end|>"],
+            "pad_token_id": ids["<|endoftext|>"],
+        },
+        vision_config={"depth": 1, "embed_dim": 32, "hidden_size": 64, "num_heads": 2, "mlp_ratio": 2},
+        **_qwen_vision_token_ids(ids),
+    )
+    torch.manual_seed(0)
+    model = Qwen2VLForConditionalGeneration(config)
+    _finish(target, model, processor, tokenizer, ids["<|im_end|>"], ids["<|endoftext|>"],
+            classes=builtin_datasets.FASHION_MNIST_CLASSES)  # fmt: skip
 
 
 def build_qwen2_5_vl(target: Path) -> None:
@@ -52,10 +121,7 @@ def build_qwen2_5_vl(target: Path) -> None:
         ),
         vision_config={"depth": 2, "hidden_size": 32, "intermediate_size": 64, "num_heads": 2,
                        "out_hidden_size": 64, "fullatt_block_indexes": [1], "window_size": 56},  # fmt: skip
-        image_token_id=ids["<|image_pad|>"],
-        video_token_id=ids["<|video_pad|>"],
-        vision_start_token_id=ids["<|vision_start|>"],
-        vision_end_token_id=ids["<|vision_end|>"],
+        **_qwen_vision_token_ids(ids),
     )
     torch.manual_seed(0)
     model = Qwen2_5_VLForConditionalGeneration(config)
