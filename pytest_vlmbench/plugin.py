@@ -212,7 +212,8 @@ def suite_cases(metafunc: pytest.Metafunc, options: RunOptions) -> list[Case]:
 
     models = options.models or _marker_names(metafunc, "models") or catalog.DEFAULT_MODELS
     datasets = options.datasets or _marker_names(metafunc, "datasets") or (default_image_dataset(),)
-    strategies = options.strategies or _marker_names(metafunc, "strategies")
+    # Canonical names, so a marker's aliases ("yes-no") select like the command line's.
+    strategies = tuple(catalog.STRATEGIES.get(s).name for s in options.strategies or _marker_names(metafunc, "strategies"))
     marker = metafunc.definition.get_closest_marker("vlmbench")
     suite_modality = marker.kwargs.get("modality") if marker is not None else None
     if suite_modality not in (None, "image", "text"):
@@ -228,10 +229,11 @@ def suite_cases(metafunc: pytest.Metafunc, options: RunOptions) -> list[Case]:
                 continue  # e.g. an image dataset given with --dataset, seen by the text suite
             for strategy in strategies or spec.strategies:
                 if strategy in spec.strategies:
-                    dataset_name, strategy_name = canonical_spec(dataset), catalog.STRATEGIES.get(strategy).name
                     for num_classes in options.num_classes or (None,):
                         for seed in options.seeds:
-                            cases.append(Case(spec.name, dataset_name, strategy_name, seed, len(options.seeds) > 1, num_classes))
+                            cases.append(
+                                Case(spec.name, canonical_spec(dataset), strategy, seed, len(options.seeds) > 1, num_classes)
+                            )
     return cases
 
 

@@ -361,3 +361,17 @@ MODELS.register("both", scripted_spec("both", oracle, modalities=frozenset({"tex
     assert result.ret == pytest.ExitCode.INTERRUPTED
     result.stdout.fnmatch_lines(["test_bad.py::test_b: the vlmbench marker's modality must be 'image' or 'text', not 'audio'"])
     assert "Traceback" not in result.stdout.str() and "pluggy" not in result.stdout.str()
+
+
+def test_marker_aliases_select_like_the_command_line(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(
+        test_alias="import pytest\npytestmark = pytest.mark.vlmbench(models=['oracle'], datasets=['toy'], strategies='yes-no')\n"
+        "def test_a(vlmbench):\n    pass\n",
+        test_typo="import pytest\npytestmark = pytest.mark.vlmbench(models=['oracle'], datasets=['toy'], strategies=['binnary'])\n"
+        "def test_t(vlmbench):\n    pass\n",
+    )
+    result = pytester.runpytest("test_alias.py", "--collect-only", "-q")
+    result.stdout.fnmatch_lines(["test_alias.py::test_a[[]oracle-toy-binary[]]", "1 test collected*"])
+    result = pytester.runpytest("test_typo.py", "--collect-only", "-q")
+    result.stdout.fnmatch_lines(["test_typo.py::test_t: Unknown strategy 'binnary'. Did you mean 'binary'?*"])
