@@ -67,6 +67,17 @@ def split_names(values: Iterable[str] | None) -> tuple[str, ...]:
     return tuple(out)
 
 
+def parse_label_map(value: str | None) -> tuple[tuple[str, str], ...]:
+    """``"LABEL_0=sport,LABEL_1=tech"`` -> ``(("LABEL_0", "sport"), ("LABEL_1", "tech"))``."""
+    pairs = []
+    for part in filter(None, (p.strip() for p in (value or "").split(","))):
+        label, sep, cls = part.partition("=")
+        if not sep or not label.strip() or not cls.strip():
+            raise OptionError(f"--label-map takes LABEL=CLASS pairs separated by commas, got {part!r}.")
+        pairs.append((label.strip(), cls.strip()))
+    return tuple(pairs)
+
+
 def parse_seeds(values: Iterable[str] | None) -> tuple[int, ...]:
     """``["0,1", "2"]`` -> ``(0, 1, 2)``; nothing given -> ``(0,)``."""
     seeds = []

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from . import catalog, gate_plugin, hookspec
-from .options import OptionError, RunOptions, build_options, check_device_available, split_names
+from .options import OptionError, RunOptions, build_options, check_device_available, parse_label_map, split_names
 from .summary import seed_spread, spread_lines, summary_lines
 
 RECORD_KEY = "vlmbench"
@@ -152,6 +152,7 @@ def pytest_configure(config: pytest.Config) -> None:
             k_shot=config.getoption("k_shot"),
             exemplar_split=config.getoption("exemplar_split"),
         )
+        parse_label_map(config.getoption("label_map"))  # checked here, used at load time
         if not config.getoption("collectonly"):
             check_device_available(options.device)
     except OptionError as exc:
@@ -239,9 +240,8 @@ def suite_cases(metafunc: pytest.Metafunc, options: RunOptions) -> list[Case]:
 
 def adapter_options(config: pytest.Config) -> dict[str, Any]:
     """The adapter-specific load options (classifier label map, API endpoint) as LoadOptions fields."""
-    pairs = [part.split("=", 1) for part in str(config.getoption("label_map") or "").split(",") if "=" in part]
     return {
-        "label_map": tuple((k.strip(), v.strip()) for k, v in pairs),
+        "label_map": parse_label_map(config.getoption("label_map")),
         "api_base": config.getoption("api_base"),
         "api_key_env": config.getoption("api_key_env"),
         "api_concurrency": config.getoption("api_concurrency"),

@@ -113,6 +113,7 @@ def test_help_lists_the_options(pytester: pytest.Pytester) -> None:
         (["--batch-size", "0"], "*--batch-size must be a positive whole number*"),
         (["--device", "gpu"], "*--device must be auto, cpu, mps, cuda or cuda:N, got 'gpu'.*"),
         (["--dtype", "int3"], "*--dtype must be one of auto, bfloat16, float16, float32*"),
+        (["--label-map", "LABEL_0=sport,tech"], "*--label-map takes LABEL=CLASS pairs separated by commas, got 'tech'.*"),
         (["--answer-style", "yaml"], "*--answer-style must be one of plain, json, got 'yaml'.*"),
         (["--max-new-tokens", "0"], "*--max-new-tokens must be a positive whole number, got 0.*"),
         (["--seed", "1,x"], "*--seed takes whole numbers of zero or more (e.g. --seed 0,1,2), got 'x'.*"),
