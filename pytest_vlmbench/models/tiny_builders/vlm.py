@@ -34,6 +34,19 @@ def _qwen_vision_token_ids(ids: dict[str, int]) -> dict[str, Any]:
     }
 
 
+def _qwen_processor(processor_cls: Any, tokenizer: Any) -> Any:
+    """A Qwen2-VL-family processor that turns every image into 56x56 pixels (4 image tokens)."""
+    from transformers import Qwen2VLImageProcessor, Qwen2VLVideoProcessor
+
+    pixels = 56 * 56
+    return processor_cls(
+        image_processor=Qwen2VLImageProcessor(min_pixels=pixels, max_pixels=pixels),
+        video_processor=Qwen2VLVideoProcessor(min_pixels=pixels, max_pixels=pixels),
+        tokenizer=tokenizer,
+        chat_template=tiny.QWEN2_VL_CHAT_TEMPLATE,
+    )
+
+
 def build_qwen2_vl(target: Path) -> None:
     """Qwen2-VL: 2 text layers, 1 vision block, 56x56-pixel images (4 image tokens).
 
@@ -44,9 +57,7 @@ def build_qwen2_vl(target: Path) -> None:
     from transformers import (
         Qwen2VLConfig,
         Qwen2VLForConditionalGeneration,
-        Qwen2VLImageProcessor,
         Qwen2VLProcessor,
-        Qwen2VLVideoProcessor,
     )
 
     from ... import builtin_datasets
@@ -59,13 +70,7 @@ def build_qwen2_vl(target: Path) -> None:
         padding_side="left",
     )
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in tiny.QWEN2_VL_SPECIAL}
-    pixels = 56 * 56
-    processor = Qwen2VLProcessor(
-        image_processor=Qwen2VLImageProcessor(min_pixels=pixels, max_pixels=pixels),
-        video_processor=Qwen2VLVideoProcessor(min_pixels=pixels, max_pixels=pixels),
-        tokenizer=tokenizer,
-        chat_template=tiny.QWEN2_VL_CHAT_TEMPLATE,
-    )
+    processor = _qwen_processor(Qwen2VLProcessor, tokenizer)
     config = Qwen2VLConfig(
         text_config={
             "vocab_size": len(tokenizer),
@@ -97,20 +102,12 @@ def build_qwen2_5_vl(target: Path) -> None:
         Qwen2_5_VLConfig,
         Qwen2_5_VLForConditionalGeneration,
         Qwen2_5_VLProcessor,
-        Qwen2VLImageProcessor,
-        Qwen2VLVideoProcessor,
     )
 
     tok = tokenizer_for("Qwen2Tokenizer", tiny.QWEN2_VL_SPECIAL, tiny.QWEN2_VL_CHAT_TEMPLATE,
                      eos_token="<|im_end|>", pad_token="<|endoftext|>", unk_token="<|endoftext|>")  # fmt: skip
     ids = {t: tok.convert_tokens_to_ids(t) for t in tiny.QWEN2_VL_SPECIAL}
-    pixels = 56 * 56
-    processor = Qwen2_5_VLProcessor(
-        image_processor=Qwen2VLImageProcessor(min_pixels=pixels, max_pixels=pixels),
-        video_processor=Qwen2VLVideoProcessor(min_pixels=pixels, max_pixels=pixels),
-        tokenizer=tok,
-        chat_template=tiny.QWEN2_VL_CHAT_TEMPLATE,
-    )
+    processor = _qwen_processor(Qwen2_5_VLProcessor, tok)
     config = Qwen2_5_VLConfig(
         text_config=small_text_config(
             len(tok),
