@@ -18,6 +18,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable
 
 from .data import Dataset
+from .hub import hub_offline
 
 if TYPE_CHECKING:
     from .loaders import DatasetOptions
@@ -100,7 +101,7 @@ def load_model(spec: ModelSpec, options: LoadOptions) -> tuple[GenerativeModel |
         try:  # weights that ship inside a Python package need no hub at all
             source = str(import_target(spec.meta["local_path"])())
         except ImportError:  # package not installed: the hub id, when the hub may be used
-            if os.environ.get("HF_HUB_OFFLINE", "0") not in ("", "0", "false", "False"):
+            if hub_offline():
                 package = spec.meta.get("local_package", spec.meta["local_path"].split(":")[0])
                 raise ModuleNotFoundError(
                     f"{spec.name}'s weights ship in the {package} package, which is not installed; "

@@ -8,12 +8,12 @@ metric and subset needs them.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..data import Dataset, DatasetError, Item, Modality
+from ..hub import datasets_offline
 from .columns import Columns, Resolved, resolve_columns
 from .fingerprint import listing_sha256
 from .images import open_rgb
@@ -178,7 +178,7 @@ def hub_failure(name: str, repo_id: str, exc: BaseException, local_copy: str | N
     which know their own column options and local folder.
     """
     reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-    offline = os.environ.get("HF_DATASETS_OFFLINE") == "1" or os.environ.get("HF_HUB_OFFLINE") == "1"
+    offline = datasets_offline()
     if offline or isinstance(exc, (ConnectionError, TimeoutError)):
         why = "offline mode is on" if offline else reason
         return DatasetError(

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..data import Dataset, DatasetError, Modality
+from ..hub import datasets_offline
 from .columns import Columns
 from .hf import from_hf_dataset, is_saved_dataset, load_hub, load_saved
 from .fingerprint import file_sha256
@@ -161,13 +162,9 @@ def data_dir() -> Path:
     return Path(os.environ.get("VLMBENCH_DATA_DIR") or Path.home() / ".cache" / "pytest_vlmbench")
 
 
-def offline() -> bool:
-    return os.environ.get("HF_DATASETS_OFFLINE") == "1" or os.environ.get("HF_HUB_OFFLINE") == "1"
-
-
 def _fetch_liar(target: Path) -> None:
     hint = f"download {LIAR_URL} into {target.parent} (or set VLMBENCH_DATA_DIR to the folder holding {LIAR_ARCHIVE})"
-    if offline():
+    if datasets_offline():
         raise DatasetError(f"Dataset 'liar' is not at {target} and the network is off (HF_DATASETS_OFFLINE/HF_HUB_OFFLINE); {hint}.")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)

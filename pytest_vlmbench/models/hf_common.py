@@ -11,6 +11,7 @@ import importlib.util
 import os
 from typing import Any
 
+from ..hub import hub_offline
 from .base import LoadOptions
 
 
@@ -40,7 +41,7 @@ def resolve_dtype(dtype: str, device: str) -> Any:
 
 def local_only(source: str) -> bool:
     """True when nothing may be fetched: a local directory, or the hub switched off."""
-    return os.path.isdir(source) or os.environ.get("HF_HUB_OFFLINE", "0") not in ("", "0", "false", "False")
+    return os.path.isdir(source) or hub_offline()
 
 
 def pretrained_kwargs(source: str, options: LoadOptions) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..hub import hub_offline
 from ..registry import UnknownNameError
 from .base import ModelSpec
 
@@ -122,10 +123,6 @@ def family_for_config(config: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _hub_offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "0") not in ("", "0", "false", "False")
-
-
 def read_checkpoint_config(source: str) -> dict[str, Any]:
     """``config.json`` of a local model directory or hub id (from the cache when offline)."""
     if os.path.isdir(source):
@@ -138,7 +135,7 @@ def read_checkpoint_config(source: str) -> dict[str, Any]:
         try:
             path = Path(hf_hub_download(source, "config.json"))
         except Exception as exc:  # noqa: BLE001 - offline, unknown repo, gated repo: one sentence each
-            if _hub_offline():
+            if hub_offline():
                 raise UnknownNameError(
                     f"Model {source!r} is not in the local Hugging Face cache and HF_HUB_OFFLINE is set; "
                     f"download it first (`hf download {source}`) or unset HF_HUB_OFFLINE."
