@@ -232,3 +232,20 @@ def test_single_file_has_no_splits(tmp_path: Path) -> None:
     path.write_text("text,label\nx,a\n")
     with pytest.raises(DatasetError, match="single file without splits; drop --split train"):
         resolve_dataset(str(path), DatasetOptions(split="train"))
+
+
+def test_a_dataset_registered_again_is_not_served_from_the_cache() -> None:
+    from pytest_vlmbench.catalog import DATASETS
+    from pytest_vlmbench.data import Dataset, Item
+
+    def make(label_text: str):
+        return lambda: Dataset("reg", ("a", "b"), [Item(id="0", label="a", text=label_text), Item(id="1", label="b", text="x")], modality="text")
+
+    DATASETS.register("reg-again", make("first"), modality="text", replace=True)
+    try:
+        assert resolve_dataset("reg-again").items[0].text == "first"
+        assert resolve_dataset("reg-again").items[0].text == "first"  # cached
+        DATASETS.register("reg-again", make("second"), modality="text", replace=True)
+        assert resolve_dataset("reg-again").items[0].text == "second"
+    finally:
+        DATASETS.unregister("reg-again")

@@ -157,7 +157,8 @@ def _call_loader(name: str, loader: object, split: str | None, columns: Columns)
     return dataset
 
 
-_CACHE: dict[tuple[object, ...], Dataset] = {}
+_CACHE: dict[tuple[object, ...], tuple[object, Dataset]] = {}
+"""(spec, split, columns, file stamp) -> (the registered loader it came from, the dataset)."""
 _CACHE_SIZE = 4
 
 
@@ -175,10 +176,13 @@ def load_base(spec: str, split: str | None = None, columns: Columns = Columns())
     # A path's modification time is part of the key, so a regenerated file is reloaded.
     stamp = path.stat().st_mtime_ns if path.exists() else None
     key = (spec, split, columns, stamp)
-    if key in _CACHE:
-        return _CACHE[key]
-
     entry = DATASETS.find(spec)
+    # A name registered again (replace=True) is a different dataset: the cached one must not answer.
+    loader = entry.target if entry is not None else None
+    cached = _CACHE.get(key)
+    if cached is not None and cached[0] is loader:
+        return cached[1]
+
     if entry is not None:
         dataset = _call_loader(entry.name, entry.load(), split, columns)
     elif path.exists():
@@ -191,9 +195,10 @@ def load_base(spec: str, split: str | None = None, columns: Columns = Columns())
         canonical_spec(spec)  # raises the one-sentence error
         raise AssertionError("unreachable")
 
+    _CACHE.pop(key, None)
     if len(_CACHE) >= _CACHE_SIZE:
         _CACHE.pop(next(iter(_CACHE)))
-    _CACHE[key] = dataset
+    _CACHE[key] = (loader, dataset)
     return dataset
 
 
