@@ -18,13 +18,16 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from . import catalog, gate_plugin, hookspec
 from .options import OptionError, RunOptions, build_options, check_device_available, parse_label_map, split_names
 from .summary import seed_spread, spread_lines, summary_lines
+
+if TYPE_CHECKING:
+    from .models.base import ModelSpec
 
 RECORD_KEY = "vlmbench"
 """Key of the record in ``benchmark.extra_info``, in ``user_properties`` and in the JSON."""
@@ -66,12 +69,15 @@ class SessionState:
     json_path: Path | None = None
     datasets: dict[str, Any] = field(default_factory=dict)
     """Loaded datasets (or the error message for one that failed), by name."""
-    records: list[dict[str, Any]] = field(default_factory=list)
-    """Records seen on reports: in-process and from xdist workers alike."""
     entries: list[dict[str, Any]] = field(default_factory=list)
+    """One pytest-benchmark-shaped entry per evaluated item, from reports: in-process and from xdist workers alike."""
     produced_strategies: set[str] = field(default_factory=set)
     """Strategies of the collected cases, to explain an explicit --strategy that fits no model."""
     model_strategies: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        return [entry["extra_info"][RECORD_KEY] for entry in self.entries]
 
 
 STATE = pytest.StashKey[SessionState]()
@@ -206,8 +212,9 @@ def fits_suite(suite_modality: str | None, dataset_modality: str | None, model_m
     return suite_modality in dataset_modality.split("+")
 
 
-def suite_cases(metafunc: pytest.Metafunc, options: RunOptions) -> list[Case]:
-    """The (model, dataset, strategy) combinations for one suite function, grouped by model."""
+def suite_cases(metafunc: pytest.Metafunc, options: RunOptions) -> tuple[list[Case], list[ModelSpec]]:
+    """The (model, dataset, strategy) combinations for one suite function, grouped by model,
+    and the specs of the selected models (cases or not)."""
     from .builtin_datasets import default_image_dataset
     from .loaders import canonical_spec, spec_modality
 
@@ -220,8 +227,8 @@ def suite_cases(metafunc: pytest.Metafunc, options: RunOptions) -> list[Case]:
     if suite_modality not in (None, "image", "text"):
         raise ValueError(f"the vlmbench marker's modality must be 'image' or 'text', not {suite_modality!r}")
     cases = []
-    for model in models:
-        spec = catalog.resolve_model(model)
+    specs = [catalog.resolve_model(model) for model in models]
+    for spec in specs:
         for dataset in datasets:
             modality = spec_modality(dataset)  # None for a path or hub id: known only once loaded
             if modality is not None and not any(part in spec.modalities for part in modality.split("+")):
@@ -235,7 +242,7 @@ def suite_cases(metafunc: pytest.Metafunc, options: RunOptions) -> list[Case]:
                             cases.append(
                                 Case(spec.name, canonical_spec(dataset), strategy, seed, len(options.seeds) > 1, num_classes)
                             )
-    return cases
+    return cases, specs
 
 
 def adapter_options(config: pytest.Config) -> dict[str, Any]:
@@ -271,15 +278,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     options = metafunc.config.stash[STATE].options
     try:
-        cases = suite_cases(metafunc, options)
+        cases, specs = suite_cases(metafunc, options)
     except Exception as exc:  # a bad name in a suite's marker: say where
         # CollectError is shown as its message alone: one sentence, no traceback.
         raise pytest.Collector.CollectError(f"{metafunc.definition.nodeid}: {exc}") from None
     state = metafunc.config.stash[STATE]
     state.produced_strategies.update(c.strategy for c in cases)
-    for model in options.models or _marker_names(metafunc, "models") or catalog.DEFAULT_MODELS:
-        spec = catalog.resolve_model(model)
-        state.model_strategies[spec.name] = spec.strategies
+    state.model_strategies.update((spec.name, spec.strategies) for spec in specs)
     metafunc.parametrize(
         ("vlmbench_model", "vlmbench_case"),
         [(c.model, c) for c in cases],
@@ -428,7 +433,6 @@ class RecordCollector:
         record = _record_from_report(report)
         if record is None:
             return
-        self.state.records.append(record)
         self.state.entries.append(
             {
                 "name": report.nodeid.split("::")[-1],
