@@ -12,7 +12,6 @@ because a prompt may hold several images.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -72,9 +71,3 @@ class HFVisionLanguageModel:
 
 def load(source: str, spec: ModelSpec, options: LoadOptions) -> HFVisionLanguageModel:
     return HFVisionLanguageModel(source, spec, options)
-
-
-def load_timed(source: str, spec: ModelSpec, options: LoadOptions) -> tuple[HFVisionLanguageModel, float]:
-    start = time.perf_counter()
-    model = load(source, spec, options)
-    return model, time.perf_counter() - start
