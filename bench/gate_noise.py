@@ -30,9 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
-from pytest_vlmbench.gate.compare import compare_records  # noqa: E402
-from pytest_vlmbench.gate.synthetic import make_record  # noqa: E402
-from pytest_vlmbench.gate.thresholds import merge_layers, parse_layer  # noqa: E402
+from pytest_vlmbench.gate.compare import compare_records
+from pytest_vlmbench.gate.synthetic import make_record
+from pytest_vlmbench.gate.thresholds import merge_layers, parse_layer
 
 CLASSES = [f"c{i}" for i in range(10)]
 ACCURACY, INVALID = 0.80, 0.02

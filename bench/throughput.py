@@ -19,12 +19,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from pytest_vlmbench import catalog  # noqa: E402
-from pytest_vlmbench.builtin_datasets import default_image_dataset  # noqa: E402
-from pytest_vlmbench.cost import peak_rss_mb  # noqa: E402
-from pytest_vlmbench.models.base import LoadOptions  # noqa: E402
-from pytest_vlmbench.runner import EvalConfig, evaluate  # noqa: E402
-from pytest_vlmbench.summary import format_table  # noqa: E402
+from pytest_vlmbench.models import catalog
+from pytest_vlmbench.datasets.builtin import default_image_dataset
+from pytest_vlmbench.evaluation.cost import peak_rss_mb
+from pytest_vlmbench.models.base import LoadOptions
+from pytest_vlmbench.evaluation.evaluate import EvalConfig, evaluate
+from pytest_vlmbench.session.summary import format_table
 
 
 def main() -> None:
@@ -36,7 +36,7 @@ def main() -> None:
     args = parser.parse_args()
 
     model, load_s = catalog.load_model(catalog.resolve_model("tiny:qwen2-vl"), LoadOptions(device="cpu"))
-    dataset = catalog.load_dataset(args.dataset).limited(args.items)
+    dataset = load_dataset(args.dataset).limited(args.items)
     sizes = [int(s) for s in args.batch_sizes.split(",")]
     configs = [(strategy, bs) for strategy in ("closed_set", "binary") for bs in sizes]
     speeds: dict[tuple[str, int], list[float]] = {c: [] for c in configs}

@@ -7,12 +7,15 @@ imports torch: models import it when they load.
 
 from __future__ import annotations
 
-from .catalog import DATASETS, MODELS, STRATEGIES, load_dataset, load_model, resolve_model
-from .data import Dataset, DatasetError, Item
+from .datasets.catalog import DATASETS
+from .models.catalog import MODELS, load_model, resolve_model
+from .strategies.catalog import STRATEGIES
+from .datasets.resolve import load_dataset
+from .datasets.base import Dataset, DatasetError, Item
 from .models.base import GenerativeModel, LoadOptions, ModelSpec, Request
 from .registry import Registry, UnknownNameError
-from .runner import EvalConfig, evaluate
-from .strategies import StrategyConfig
+from .evaluation.evaluate import EvalConfig, evaluate
+from .strategies.prompting import StrategyConfig
 
 __all__ = [
     "DATASETS",

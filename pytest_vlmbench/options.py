@@ -38,7 +38,7 @@ class RunOptions:
     device: str = "auto"
     dtype: str = "auto"
     trust_remote_code: bool = False
-    # Dataset options (docs/datasets.md): passed to loaders.resolve_dataset per item.
+    # Dataset options (docs/datasets.md): passed to loaders.load_dataset per item.
     split: str | None = None
     text_column: str | None = None
     image_column: str | None = None
@@ -97,7 +97,8 @@ def _positive(name: str, value: int | None, allow_none: bool = False) -> None:
 
 def canonical_names(kind: str, names: Sequence[str]) -> tuple[str, ...]:
     """Resolve names and aliases to canonical names, or raise :class:`OptionError`."""
-    from . import catalog
+    from .models import catalog
+    from .strategies.catalog import STRATEGIES
 
     out = []
     for name in names:
@@ -105,11 +106,11 @@ def canonical_names(kind: str, names: Sequence[str]) -> tuple[str, ...]:
             if kind == "model":
                 out.append(catalog.resolve_model(name).name)
             elif kind == "dataset":  # a registry name, a local path or a hub id
-                from .loaders import canonical_spec
+                from .datasets.catalog import canonical_spec
 
                 out.append(canonical_spec(name))
             else:
-                out.append(catalog.STRATEGIES.get(name).name)
+                out.append(STRATEGIES.get(name).name)
         except UnknownNameError as exc:
             raise OptionError(str(exc)) from None
     return tuple(dict.fromkeys(out))
@@ -140,8 +141,8 @@ def build_options(
     exemplar_split: str | None = None,
 ) -> RunOptions:
     """Validate raw option values (as strings/lists from the command line)."""
-    from .data import DatasetError
-    from .loaders.subsets import parse_class_counts
+    from .datasets.base import DatasetError
+    from .datasets.subsets import parse_class_counts
 
     _positive("--per-class", per_class, allow_none=True)
     if k_shot < 0:
@@ -153,7 +154,7 @@ def build_options(
     _positive("--limit", limit, allow_none=True)
     _positive("--batch-size", batch_size)
     _positive("--permutations", permutations)
-    from .strategies import ANSWER_STYLES
+    from .strategies.prompting import ANSWER_STYLES
 
     if answer_style not in ANSWER_STYLES:
         raise OptionError(f"--answer-style must be one of {', '.join(ANSWER_STYLES)}, got {answer_style!r}.")

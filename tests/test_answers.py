@@ -7,7 +7,7 @@ import string
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from pytest_vlmbench.answers import ClassMatcher, parse_class, parse_yes_no
+from pytest_vlmbench.strategies.answers import ClassMatcher, parse_class, parse_yes_no
 
 FASHION = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 CARS = ["car", "car tire", "bus", "dog"]
@@ -90,7 +90,7 @@ def test_text_without_a_class_is_invalid(classes, text):
 
 
 def test_json_answer_extraction():
-    from pytest_vlmbench.answers import json_answer
+    from pytest_vlmbench.strategies.answers import json_answer
 
     assert json_answer('{"answer": "Dress"}') == "Dress"
     assert json_answer('Sure! ```json\n{"answer": "ankle boot"}\n```') == "ankle boot"
@@ -105,6 +105,6 @@ def test_json_answer_extraction():
 def test_json_answer_round_trips_any_string(value):
     import json
 
-    from pytest_vlmbench.answers import json_answer
+    from pytest_vlmbench.strategies.answers import json_answer
 
     assert json_answer("Here you go: " + json.dumps({"answer": value})) == value

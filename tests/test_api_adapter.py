@@ -170,12 +170,12 @@ def test_missing_key_for_openai_is_one_sentence(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_evaluate_end_to_end_record_never_contains_the_key(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
-    from pytest_vlmbench import catalog
-    from pytest_vlmbench.runner import EvalConfig, evaluate
+    from pytest_vlmbench.datasets import load_dataset
+    from pytest_vlmbench.evaluation.evaluate import EvalConfig, evaluate
 
     server.behaviour = lambda n, body: ok("three")
     model = make_model(server, monkeypatch)
-    record = evaluate(model, catalog.load_dataset("digits"), "closed_set", EvalConfig(limit=4, batch_size=2))
+    record = evaluate(model, load_dataset("digits"), "closed_set", EvalConfig(limit=4, batch_size=2))
     text = json.dumps(record)
     assert SECRET not in text and SECRET not in repr(model)
     assert record["model_info"]["api_base"] == server.url

@@ -68,10 +68,10 @@ def test_default_suite_runs_offline(tmp_path: Path) -> None:
 @pytest.mark.skipif(sys.platform != "linux", reason="ru_maxrss units")
 def test_library_runs_without_pytest() -> None:
     code = (
-        "from pytest_vlmbench import catalog, runner\n"
+        "from pytest_vlmbench import EvalConfig, evaluate, load_dataset, load_model, resolve_model\n"
         "from pytest_vlmbench.models.base import LoadOptions\n"
-        "m, s = catalog.load_model(catalog.resolve_model('tiny:qwen2-vl'), LoadOptions(device='cpu'))\n"
-        "r = runner.evaluate(m, catalog.load_dataset('digits'), 'binary', runner.EvalConfig(limit=5), model_load_s=s)\n"
+        "m, s = load_model(resolve_model('tiny:qwen2-vl'), LoadOptions(device='cpu'))\n"
+        "r = evaluate(m, load_dataset('digits'), 'binary', EvalConfig(limit=5), model_load_s=s)\n"
         "m.close()\n"
         "import sys; assert 'pytest' not in sys.modules, 'the library imported pytest'\n"
         "print(r['n_items'], r['dataset'], r['strategy'])\n"

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_vlmbench.catalog import DATASETS, MODELS
-from pytest_vlmbench.data import Dataset, Item
+from pytest_vlmbench import DATASETS, MODELS
+from pytest_vlmbench.datasets.base import Dataset, Item
 from pytest_vlmbench.models.scripted import scripted_spec
 
 CLASSES = ("cat", "dog", "bird")

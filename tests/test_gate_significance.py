@@ -8,13 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_vlmbench.gate.significance import (
-    binomial_tail,
-    mcnemar,
-    metric_from_predictions,
-    min_changed_items,
-    paired_bootstrap,
-)
+from pytest_vlmbench.gate.significance import binomial_tail, mcnemar, metric_from_predictions, min_changed_items, paired_bootstrap
 
 
 @pytest.mark.parametrize(("k", "n"), [(0, 0), (0, 5), (3, 5), (5, 5), (6, 5), (30, 50), (700, 1200), (10, 1200)])

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_vlmbench import catalog
-from pytest_vlmbench.builtin_datasets import load_digits
+from pytest_vlmbench.models import catalog
+from pytest_vlmbench.datasets.builtin import load_digits
 from pytest_vlmbench.models.base import LoadOptions, Request
 
 

@@ -7,17 +7,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from pytest_vlmbench.data import DatasetError
-from pytest_vlmbench.loaders import (
-    DatasetOptions,
-    HubSpec,
-    canonical_spec,
-    clear_cache,
-    parse_hub_spec,
-    resolve_dataset,
-)
-from pytest_vlmbench.loaders.columns import Columns
-from pytest_vlmbench.loaders.hf import from_hf_dataset
+from pytest_vlmbench.datasets.base import DatasetError
+from pytest_vlmbench.datasets.resolve import DatasetOptions, clear_cache, load_dataset
+from pytest_vlmbench.datasets.catalog import HubSpec, canonical_spec, parse_hub_spec
+from pytest_vlmbench.datasets.columns import Columns
+from pytest_vlmbench.datasets.hf import from_hf_dataset
 from pytest_vlmbench.registry import UnknownNameError
 
 if TYPE_CHECKING:
@@ -52,7 +46,7 @@ def test_in_memory_class_label_dataset() -> None:
 
 
 def test_in_memory_images_decode_only_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
-    from pytest_vlmbench.loaders import hf, images
+    from pytest_vlmbench.datasets import hf, images
 
     calls: list[object] = []
 
@@ -87,7 +81,7 @@ def test_label_outside_explicit_class_list() -> None:
 def test_corrupt_image_bytes_are_an_item_error() -> None:
     import datasets
 
-    from pytest_vlmbench.data import ItemError
+    from pytest_vlmbench.datasets.base import ItemError
 
     features = datasets.Features({"image": datasets.Image(decode=False), "label": datasets.ClassLabel(names=["a", "b"])})
     table = datasets.Dataset.from_dict(
@@ -105,19 +99,19 @@ def test_save_to_disk_dataset_dict_and_single(tmp_path: Path) -> None:
 
     dd = datasets.DatasetDict({"train": image_dataset(6), "test": image_dataset(3)})
     dd.save_to_disk(tmp_path / "dd")
-    test = resolve_dataset(str(tmp_path / "dd"))
+    test = load_dataset(str(tmp_path / "dd"))
     assert test.provenance["split"] == "test" and len(test) == 3 and test.classes == tuple(SHAPES)
     assert test.source.startswith("save_to_disk:") and test.provenance["hf_fingerprint"]
-    train = resolve_dataset(str(tmp_path / "dd"), DatasetOptions(split="train"))
+    train = load_dataset(str(tmp_path / "dd"), DatasetOptions(split="train"))
     assert len(train) == 6 and train.items[0].id == "train/0"
     image = train.items[5].image()
     assert image is not None and image.mode == "RGB"
 
     image_dataset(4).save_to_disk(tmp_path / "single")
-    single = resolve_dataset(str(tmp_path / "single"))
+    single = load_dataset(str(tmp_path / "single"))
     assert len(single) == 4 and single.items[0].id == "0"
     with pytest.raises(DatasetError, match="single split; drop --split train"):
-        resolve_dataset(str(tmp_path / "single"), DatasetOptions(split="train"))
+        load_dataset(str(tmp_path / "single"), DatasetOptions(split="train"))
 
 
 def test_save_to_disk_text_and_image_columns(tmp_path: Path) -> None:
@@ -130,17 +124,17 @@ def test_save_to_disk_text_and_image_columns(tmp_path: Path) -> None:
     datasets.Dataset.from_dict(
         {"caption": ["storm", "aliens"], "photo": [Image.new("RGB", (3, 3))] * 2, "label": [0, 1]}, features=features
     ).save_to_disk(tmp_path / "posts")
-    ds = resolve_dataset(str(tmp_path / "posts"))
+    ds = load_dataset(str(tmp_path / "posts"))
     assert ds.modality == "image+text" and ds.items[1].text == "aliens" and ds.items[1].image() is not None
 
 
 @pytest.mark.parametrize("name", ["caltech256", "cifar10", "cifar100", "ag_news", "sst2", "imdb"])
 def test_hub_registry_entries_fail_offline_in_one_sentence(name: str) -> None:
-    from pytest_vlmbench.catalog import DATASETS
+    from pytest_vlmbench.datasets.catalog import DATASETS
 
     target = DATASETS.get(name).load()
     with pytest.raises(DatasetError) as info:
-        resolve_dataset(name)
+        load_dataset(name)
     message = str(info.value)
     assert message.startswith(f"Dataset {name!r} (Hugging Face {target.repo_id!r}) is not cached")  # type: ignore[attr-defined]
     assert "--dataset DIR" in message and f"keeps --dataset {name}" in message
@@ -149,12 +143,12 @@ def test_hub_registry_entries_fail_offline_in_one_sentence(name: str) -> None:
 
 def test_raw_hub_id_fails_offline_in_one_sentence() -> None:
     with pytest.raises(DatasetError, match=r"^Dataset 'someone/data:cfg@test' \(Hugging Face 'someone/data'\) is not cached.*pass --dataset DIR\.$"):
-        resolve_dataset("someone/data:cfg@test")
+        load_dataset("someone/data:cfg@test")
 
 
 def test_liar_fails_offline_in_one_sentence() -> None:
     with pytest.raises(DatasetError, match=r"^Dataset 'liar' is not at .*liar_dataset.zip and the network is off.*VLMBENCH_DATA_DIR"):
-        resolve_dataset("liar")
+        load_dataset("liar")
 
 
 def test_registry_entry_uses_a_saved_local_copy(tmp_path: Path) -> None:
@@ -168,11 +162,11 @@ def test_registry_entry_uses_a_saved_local_copy(tmp_path: Path) -> None:
         features=datasets.Features({"image": datasets.Image(), "label": datasets.Value("int64"), "text": datasets.Value("string")}),
     )
     datasets.DatasetDict({"train": table, "test": table}).save_to_disk(tmp_path / "data" / "caltech256")
-    ds = resolve_dataset("caltech256")
+    ds = load_dataset("caltech256")
     assert ds.classes == ("airplanes", "ak47", "clutter") and ds.background_class == "clutter"
     assert ds.modality == "image" and all(it.text is None for it in ds.items)  # "text" is the class name
     assert ds.provenance["split"] == "test"
-    sub = resolve_dataset("caltech256", DatasetOptions(num_classes=2, seed=3))
+    sub = load_dataset("caltech256", DatasetOptions(num_classes=2, seed=3))
     assert "clutter" in sub.classes and len(sub.classes) == 2
 
 
@@ -200,7 +194,7 @@ def test_columns_merge() -> None:
 
 
 def test_spec_helpers_for_the_plugin(tmp_path: Path) -> None:
-    from pytest_vlmbench.loaders import case_label, spec_is_offline, spec_modality
+    from pytest_vlmbench.datasets.catalog import case_label, spec_is_offline, spec_modality
 
     assert spec_modality("bbc_news") == "text" and spec_modality("caltech256") == "image"
     assert spec_modality("owner/name") is None and spec_modality(str(tmp_path)) is None

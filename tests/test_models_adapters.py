@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_vlmbench.batching import BatchPlan, is_out_of_memory, run_batched
-from pytest_vlmbench.data import Dataset, Item
+from pytest_vlmbench.evaluation.batching import BatchPlan, is_out_of_memory, run_batched
+from pytest_vlmbench.datasets.base import Dataset, Item
 from pytest_vlmbench.models.base import DirectClassifier, GenerativeModel, Request
 from pytest_vlmbench.models.labels import LabelMismatch, map_labels
-from pytest_vlmbench.runner import AdapterError, EvalConfig, evaluate
+from pytest_vlmbench.evaluation.evaluate import AdapterError, EvalConfig, evaluate
 
 CLASSES = ("business", "sports", "tech")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_vlmbench import catalog
+from pytest_vlmbench.models import catalog
 from pytest_vlmbench.models.base import LoadOptions
 from pytest_vlmbench.models.hf_common import RemoteCodeRequired
 from pytest_vlmbench.models.zoo import ZOO, family_for_config

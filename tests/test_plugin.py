@@ -11,8 +11,8 @@ pytest_plugins = ["pytester"]
 
 CONFTEST = r'''
 import os, re
-from pytest_vlmbench.catalog import DATASETS, MODELS
-from pytest_vlmbench.data import Dataset, Item
+from pytest_vlmbench import DATASETS, MODELS
+from pytest_vlmbench.datasets.base import Dataset, Item
 from pytest_vlmbench.models.scripted import ScriptedModel, scripted_spec
 
 CLASSES = ("cat", "dog", "bird")
@@ -313,7 +313,7 @@ def pytest_sessionfinish(session):
 
 def test_k_shot_on_images_fails_its_items_in_one_sentence(pytester: pytest.Pytester) -> None:
     pytester.makeconftest(
-        "from pytest_vlmbench.catalog import MODELS\n"
+        "from pytest_vlmbench.models.catalog import MODELS\n"
         "from pytest_vlmbench.models.scripted import scripted_spec\n"
         "MODELS.register('says-no', scripted_spec('says-no', lambda r: 'no'), replace=True)\n"
     )

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_vlmbench import catalog
+from pytest_vlmbench.models import catalog
 from pytest_vlmbench.registry import Registry, UnknownNameError
 
 

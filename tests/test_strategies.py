@@ -8,15 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_vlmbench.data import Dataset, Item
-from pytest_vlmbench.strategies import (
-    Query,
-    StrategyConfig,
-    binary,
-    class_orders,
-    closed_set,
-    majority_vote,
-)
+from pytest_vlmbench.datasets.base import Dataset, Item
+from pytest_vlmbench.strategies.prompting import Query, StrategyConfig, binary, class_orders, closed_set, majority_vote
 
 CLASSES = ("cat", "dog", "bird", "fish")
 

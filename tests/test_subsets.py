@@ -8,16 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_vlmbench.data import Dataset, DatasetError, Item
-from pytest_vlmbench.loaders import fingerprint
-from pytest_vlmbench.loaders.subsets import (
-    choose_classes,
-    exemplar_pool,
-    holdout_split,
-    parse_class_counts,
-    select_exemplars,
-    subset,
-)
+from pytest_vlmbench.datasets.base import Dataset, DatasetError, Item
+from pytest_vlmbench.datasets.fingerprint import fingerprint
+from pytest_vlmbench.datasets.subsets import choose_classes, exemplar_pool, holdout_split, parse_class_counts, select_exemplars, subset
 
 
 def make_dataset(n_classes: int, per_class: int = 3, background: bool = False, split: str = "test") -> Dataset:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_vlmbench import catalog
+from pytest_vlmbench.models import catalog
 from pytest_vlmbench.models import tiny
 from pytest_vlmbench.models.zoo import ZOO
 

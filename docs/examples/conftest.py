@@ -8,9 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from pytest_vlmbench.catalog import DATASETS, MODELS
-from pytest_vlmbench.data import Dataset, Item
-from pytest_vlmbench.models.base import LoadOptions, ModelSpec, Request
+from pytest_vlmbench import DATASETS, MODELS, Dataset, Item, LoadOptions, ModelSpec, Request
 
 
 class KeywordModel:

@@ -1,7 +1,7 @@
 """Regression gate and comparisons across saved runs (issue #5).
 
-A plain library: no pytest, no torch. :mod:`pytest_vlmbench.gate_plugin` puts it into
-pytest, :mod:`pytest_vlmbench.cli_compare` into the ``vlmbench`` command. The method is
+A plain library: no pytest, no torch. :mod:`pytest_vlmbench.plugin.gate` puts it into
+pytest, :mod:`pytest_vlmbench.cli.compare` into the ``vlmbench`` command. The method is
 documented in docs/gate.md.
 """
 

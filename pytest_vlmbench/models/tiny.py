@@ -57,7 +57,8 @@ def cache_dir() -> Path:
 
 def _corpus() -> list[str]:
     """Text for the tokenizer: prompts, answers, and common class names."""
-    from .. import builtin_datasets, strategies
+    from ..datasets import builtin as builtin_datasets
+    from ..strategies import prompting as strategies
 
     words = [
         *builtin_datasets.FASHION_MNIST_CLASSES,

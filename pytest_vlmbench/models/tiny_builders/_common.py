@@ -19,7 +19,7 @@ BBC_CLASSES = ("business", "entertainment", "politics", "sports", "tech")
 
 def answer_classes() -> tuple[str, ...]:
     """Every built-in dataset's class names: what tiny generative models answer with."""
-    from ... import builtin_datasets
+    from ...datasets import builtin as builtin_datasets
 
     return (*builtin_datasets.FASHION_MNIST_CLASSES, *builtin_datasets.DIGIT_CLASSES, *BBC_CLASSES)
 

@@ -60,7 +60,7 @@ def build_qwen2_vl(target: Path) -> None:
         Qwen2VLProcessor,
     )
 
-    from ... import builtin_datasets
+    from ...datasets import builtin as builtin_datasets
 
     tokenizer = tiny.train_tokenizer(
         tiny.QWEN2_VL_SPECIAL,

@@ -22,12 +22,14 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from . import catalog, gate_plugin, hookspec
-from .options import OptionError, RunOptions, build_options, check_device_available, parse_label_map, split_names
-from .summary import seed_spread, spread_lines, summary_lines
+from ..models import catalog
+from ..strategies.catalog import STRATEGIES
+from . import gate as gate_plugin, hookspec
+from ..options import OptionError, RunOptions, build_options, check_device_available, parse_label_map, split_names
+from ..session.summary import seed_spread, spread_lines, summary_lines
 
 if TYPE_CHECKING:
-    from .models.base import ModelSpec
+    from ..models.base import ModelSpec
 
 RECORD_KEY = "vlmbench"
 """Key of the record in ``benchmark.extra_info``, in ``user_properties`` and in the JSON."""
@@ -48,7 +50,7 @@ class Case:
 
     @property
     def id(self) -> str:
-        from .loaders import case_label
+        from ..datasets.catalog import case_label
 
         base = f"{self.model}-{case_label(self.dataset, self.num_classes)}-{self.strategy}"
         return f"{base}-seed{self.seed}" if self.show_seed else base
@@ -181,7 +183,7 @@ def _default_offline(options: RunOptions) -> None:
     """
     if all(m.startswith(catalog.TINY_PREFIX) or os.path.isdir(m) for m in options.models):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from .loaders import spec_is_offline
+    from ..datasets.catalog import spec_is_offline
 
     if all(spec_is_offline(d) for d in options.datasets):
         os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -215,13 +217,13 @@ def fits_suite(suite_modality: str | None, dataset_modality: str | None, model_m
 def suite_cases(metafunc: pytest.Metafunc, options: RunOptions) -> tuple[list[Case], list[ModelSpec]]:
     """The (model, dataset, strategy) combinations for one suite function, grouped by model,
     and the specs of the selected models (cases or not)."""
-    from .builtin_datasets import default_image_dataset
-    from .loaders import canonical_spec, spec_modality
+    from ..datasets.builtin import default_image_dataset
+    from ..datasets.catalog import canonical_spec, spec_modality
 
     models = options.models or _marker_names(metafunc, "models") or catalog.DEFAULT_MODELS
     datasets = options.datasets or _marker_names(metafunc, "datasets") or (default_image_dataset(),)
     # Canonical names, so a marker's aliases ("yes-no") select like the command line's.
-    strategies = tuple(catalog.STRATEGIES.get(s).name for s in options.strategies or _marker_names(metafunc, "strategies"))
+    strategies = tuple(STRATEGIES.get(s).name for s in options.strategies or _marker_names(metafunc, "strategies"))
     marker = metafunc.definition.get_closest_marker("vlmbench")
     suite_modality = marker.kwargs.get("modality") if marker is not None else None
     if suite_modality not in (None, "image", "text"):
@@ -297,7 +299,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 @pytest.fixture(scope="session")
 def vlmbench_model(request: pytest.FixtureRequest) -> Iterator[LoadedModel]:
     """The model named by the item's parameter, loaded once and closed after its last item."""
-    from .models.base import LoadOptions
+    from ..models.base import LoadOptions
 
     options = request.config.stash[STATE].options
     name: str = request.param
@@ -332,8 +334,8 @@ class Evaluation:
 
     def _dataset(self, k_shot: int) -> tuple[Any, tuple[Any, ...]]:
         """The item's dataset and its k-shot exemplars (loaded once per spec and options)."""
-        from .data import DatasetError
-        from .loaders import DatasetOptions, with_exemplars
+        from ..datasets.base import DatasetError
+        from ..datasets.resolve import DatasetOptions, with_exemplars
 
         options = self._request.config.stash[STATE].options
         dataset_options = DatasetOptions(
@@ -361,14 +363,14 @@ class Evaluation:
 
     def run(self) -> dict[str, Any]:
         """Evaluate the item's model on its dataset with its strategy (once), record and return it."""
-        from .runner import AdapterError, EvalConfig, evaluate
-        from .strategies import StrategyConfig
+        from ..evaluation.evaluate import AdapterError, EvalConfig, evaluate
+        from ..strategies.prompting import StrategyConfig
 
         if self._loaded.error:
             pytest.fail(self._loaded.error, pytrace=False)
         options = self._request.config.stash[STATE].options
         # k-shot exemplars go into prompts; a direct classifier has none, so it keeps every item.
-        prompting = catalog.STRATEGIES.get(self.case.strategy).meta.get("needs") == "generate"
+        prompting = STRATEGIES.get(self.case.strategy).meta.get("needs") == "generate"
         dataset, exemplars = self._dataset(options.k_shot if prompting else 0)
         config = EvalConfig(
             strategy=StrategyConfig(
@@ -445,7 +447,7 @@ class RecordCollector:
 
 def top_level_block(state: SessionState) -> dict[str, Any]:
     """The ``vlmbench`` key at the top of the JSON: schema, options, per-model loads."""
-    from .runner import SCHEMA_VERSION
+    from ..evaluation.evaluate import SCHEMA_VERSION
 
     models: dict[str, dict[str, Any]] = {}
     for record in state.records:
@@ -472,7 +474,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     state = session.config.stash.get(STATE, None)
     if state is None or state.json_path is None or hasattr(session.config, "workerinput"):
         return
-    from .runner import plain_json
+    from ..evaluation.evaluate import plain_json
 
     payload = {RECORD_KEY: top_level_block(state), "benchmarks": state.entries}
     state.json_path.parent.mkdir(parents=True, exist_ok=True)

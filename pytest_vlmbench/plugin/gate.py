@@ -27,11 +27,11 @@ from typing import Any
 
 import pytest
 
-from .gate.baseline import Run, load_run, record_label
-from .gate.compare import compare_records
-from .gate.metrics import GateError
-from .gate.significance import DEFAULT_ALPHA
-from .gate.thresholds import Threshold, merge_layers, parse_alpha, parse_layer
+from ..gate.baseline import Run, load_run, record_label
+from ..gate.compare import compare_records
+from ..gate.metrics import GateError
+from ..gate.significance import DEFAULT_ALPHA
+from ..gate.thresholds import Threshold, merge_layers, parse_alpha, parse_layer
 
 REPORT_KEY = "vlmbench_gate"
 """Key of the gate's verdicts in a test report's ``__dict__``."""

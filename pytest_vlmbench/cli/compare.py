@@ -10,12 +10,12 @@ import argparse
 import sys
 from typing import Any
 
-from .gate.baseline import Run, load_run
-from .gate.flips import render_flips, run_flips
-from .gate.metrics import DEFAULT_DISPLAY, METRICS, GateError, get_metric
-from .gate.series import FORMATS, compare_series, render
-from .gate.significance import DEFAULT_ALPHA
-from .gate.thresholds import Threshold, merge_layers, parse_alpha, parse_threshold
+from ..gate.baseline import Run, load_run
+from ..gate.flips import render_flips, run_flips
+from ..gate.metrics import DEFAULT_DISPLAY, METRICS, GateError, get_metric
+from ..gate.series import FORMATS, compare_series, render
+from ..gate.significance import DEFAULT_ALPHA
+from ..gate.thresholds import Threshold, merge_layers, parse_alpha, parse_threshold
 
 EXIT_OK, EXIT_REGRESSION, EXIT_BAD_INPUT = 0, 1, 2
 

@@ -14,7 +14,7 @@ import importlib.util
 from importlib import metadata
 from pathlib import Path
 
-from ..data import Dataset, DatasetError
+from .base import Dataset, DatasetError
 from .files import load_folder
 
 TEXTILE_CLASSES = {"global": "global defect", "local": "local defect", "nominal": "nominal"}

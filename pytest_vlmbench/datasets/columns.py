@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..data import DatasetError
+from .base import DatasetError
 
 LABEL_NAMES = ("label", "labels", "fine_label", "class", "category", "target", "y")
 TEXT_NAMES = ("text", "sentence", "statement", "content", "review", "document", "post", "body", "caption", "title")

@@ -1,51 +1,21 @@
-"""Turn a ``--dataset`` value into a :class:`~pytest_vlmbench.data.Dataset`.
-
-A value is, in this order of precedence:
-
-1. a registry name (``fashion_mnist``, ``caltech256``, ``bbc_news`` ...; see ``catalog.DATASETS``);
-2. a local path: a class folder, a CSV/TSV/JSONL/Parquet file, or a ``save_to_disk`` folder;
-3. a Hugging Face dataset id, optionally with a config and a split:
-   ``owner/name``, ``owner/name:config``, ``owner/name:config@split``; ``hf:name`` for an id
-   without an owner.
+"""Load what a ``--dataset`` value names (see :mod:`.catalog`) as a :class:`~.base.Dataset`.
 
 Then the class subset, background class and per-class cap are applied
-(:func:`~pytest_vlmbench.loaders.subsets.subset`). Importing this package imports neither
-``datasets`` nor PIL: they load when a dataset does.
+(:func:`.subsets.subset`), and k-shot exemplars drawn. Importing this module imports
+neither ``datasets`` nor PIL: they load when a dataset does.
 """
 
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ..data import Dataset, DatasetError, Item
-from ..registry import UnknownNameError
+from . import files, hf
+from .base import Dataset, DatasetError, Item
+from .catalog import DATASETS, canonical_spec, looks_like_path, parse_hub_spec
 from .columns import Columns
-from .fingerprint import fingerprint
-from .subsets import exemplar_pool, holdout_split, parse_class_counts, select_exemplars, subset
-
-__all__ = [
-    "Columns",
-    "DatasetOptions",
-    "HubSpec",
-    "canonical_spec",
-    "case_label",
-    "clear_cache",
-    "exemplar_pool",
-    "fingerprint",
-    "holdout_split",
-    "load_base",
-    "parse_class_counts",
-    "parse_hub_spec",
-    "resolve_dataset",
-    "select_exemplars",
-    "spec_is_offline",
-    "spec_modality",
-    "subset",
-]
-
-HF_PREFIX = "hf:"
+from .subsets import exemplar_pool, subset
 
 
 @dataclass(frozen=True)
@@ -68,76 +38,6 @@ class DatasetOptions:
     @property
     def columns(self) -> Columns:
         return Columns(label=self.label_column, text=self.text_column, image=self.image_column)
-
-
-@dataclass(frozen=True)
-class HubSpec:
-    repo_id: str
-    config: str | None = None
-    split: str | None = None
-
-
-def parse_hub_spec(spec: str) -> HubSpec | None:
-    """``owner/name[:config][@split]`` or ``hf:name[...]`` -> :class:`HubSpec`; anything else -> None."""
-    explicit = spec.startswith(HF_PREFIX)
-    body = spec[len(HF_PREFIX) :] if explicit else spec
-    body, _, split = body.partition("@")
-    repo_id, _, config = body.partition(":")
-    parts = repo_id.split("/")
-    if not repo_id or len(parts) > 2 or any(not p or p in (".", "..") for p in parts):
-        return None
-    if not explicit and len(parts) != 2:
-        return None
-    return HubSpec(repo_id=repo_id, config=config or None, split=split or None)
-
-
-def _looks_like_path(spec: str) -> bool:
-    return spec.startswith((".", "/", "~")) or Path(spec).suffix.lower() in (".csv", ".tsv", ".jsonl", ".json", ".parquet")
-
-
-def canonical_spec(spec: str) -> str:
-    """The canonical form of a ``--dataset`` value, checked without loading anything.
-
-    Registry names resolve to their canonical name; paths and hub ids are kept as given.
-    Raises :class:`UnknownNameError` (one sentence) for anything else.
-    """
-    from ..catalog import DATASETS
-
-    entry = DATASETS.find(spec)
-    if entry is not None:
-        return entry.name
-    if Path(spec).expanduser().exists():
-        return spec
-    if _looks_like_path(spec):
-        raise UnknownNameError(f"No file or folder at {spec!r} (--dataset).")
-    if parse_hub_spec(spec) is not None:
-        return spec
-    raise UnknownNameError(
-        DATASETS.unknown_message(spec) + " A --dataset may also be a local path or a Hugging Face id (owner/name)."
-    )
-
-
-def spec_modality(spec: str) -> str | None:
-    """A registry entry's modality, known without loading; ``None`` for paths and hub ids."""
-    from ..catalog import DATASETS
-
-    entry = DATASETS.find(spec)
-    return None if entry is None else str(entry.meta.get("modality", "image"))
-
-
-def spec_is_offline(spec: str) -> bool:
-    """True when loading ``spec`` cannot need the network: an offline registry entry or a local path."""
-    from ..catalog import DATASETS
-
-    entry = DATASETS.find(spec)
-    if entry is not None:
-        return bool(entry.meta.get("offline", False))
-    return Path(spec).expanduser().exists()
-
-
-def case_label(spec: str, num_classes: int | None = None) -> str:
-    """The dataset part of an item id: ``caltech256``, or ``caltech256-21cls`` for a sweep point."""
-    return spec if num_classes is None else f"{spec}-{num_classes}cls"
 
 
 def _call_loader(name: str, loader: object, split: str | None, columns: Columns) -> Dataset:
@@ -169,9 +69,6 @@ def clear_cache() -> None:
 
 def load_base(spec: str, split: str | None = None, columns: Columns = Columns()) -> Dataset:
     """The whole dataset (one split) that ``spec`` names, before any subset."""
-    from ..catalog import DATASETS
-    from . import files, hf
-
     path = Path(spec).expanduser()
     # A path's modification time is part of the key, so a regenerated file is reloaded.
     stamp = path.stat().st_mtime_ns if path.exists() else None
@@ -187,7 +84,7 @@ def load_base(spec: str, split: str | None = None, columns: Columns = Columns())
         dataset = _call_loader(entry.name, entry.load(), split, columns)
     elif path.exists():
         dataset = files.load_path(path, split=split, columns=columns)
-    elif (hub := parse_hub_spec(spec)) is not None and not _looks_like_path(spec):
+    elif (hub := parse_hub_spec(spec)) is not None and not looks_like_path(spec):
         if hub.split and split and hub.split != split:
             raise DatasetError(f"--dataset {spec} names split {hub.split!r} but --split is {split!r}; give one.")
         dataset = hf.load_hub(hub.repo_id, name=spec, config=hub.config, split=hub.split or split, columns=columns)
@@ -202,7 +99,7 @@ def load_base(spec: str, split: str | None = None, columns: Columns = Columns())
     return dataset
 
 
-def resolve_dataset(spec: str, opts: DatasetOptions = DatasetOptions()) -> Dataset:
+def load_dataset(spec: str, opts: DatasetOptions = DatasetOptions()) -> Dataset:
     """Load ``spec`` and apply the class subset, background class and per-class cap of ``opts``."""
     base = load_base(spec, opts.split, opts.columns)
     return subset(
@@ -222,9 +119,7 @@ def with_exemplars(
     Exemplars come from ``exemplar_split`` of the same source, or are held out of the
     evaluated split (seeded, recorded in its provenance and so in the fingerprint).
     """
-    from dataclasses import replace
-
-    dataset = resolve_dataset(spec, opts)
+    dataset = load_dataset(spec, opts)
     if not k_shot:
         return dataset, ()
     if dataset.modality != "text":
@@ -234,6 +129,6 @@ def with_exemplars(
         )
     pool = None
     if exemplar_split:
-        pool = resolve_dataset(spec, replace(opts, split=exemplar_split, num_classes=None, per_class=None))
+        pool = load_dataset(spec, replace(opts, split=exemplar_split, num_classes=None, per_class=None))
     evaluated, exemplars = exemplar_pool(dataset, pool, k_shot, opts.seed)
     return evaluated, tuple(exemplars)

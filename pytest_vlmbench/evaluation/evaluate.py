@@ -19,13 +19,13 @@ from importlib import metadata
 from typing import Any
 
 from .batching import BatchPlan, run_batched
-from .catalog import STRATEGIES
+from ..strategies.catalog import STRATEGIES
 from .cost import CostMeter
-from .data import Dataset, ItemError
-from .loaders.fingerprint import fingerprint
-from .metrics import classification_report
-from .models.base import DirectClassifier, GenerativeModel, Request
-from .strategies import Query, StrategyConfig
+from ..datasets.base import Dataset, ItemError
+from ..datasets.fingerprint import fingerprint
+from .scores import classification_report
+from ..models.base import DirectClassifier, GenerativeModel, Request
+from ..strategies.prompting import Query, StrategyConfig
 
 SCHEMA_VERSION = 1
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..data import Dataset, DatasetError, Item, Modality
+from .base import Dataset, DatasetError, Item, Modality
 from ..hub import datasets_offline
 from .columns import Columns, Resolved, resolve_columns
 from .fingerprint import listing_sha256

@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import replace
 
-from ..data import Dataset, DatasetError, Item
+from .base import Dataset, DatasetError, Item
 from .fingerprint import sha256_json
 
 MIN_CLASSES = 2

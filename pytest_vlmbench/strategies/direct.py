@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from .data import Dataset, Item
-from .strategies import ItemOutcome, Query, StrategyConfig
+from ..datasets.base import Dataset, Item
+from .prompting import ItemOutcome, Query, StrategyConfig
 
 Classify = Callable[[Sequence[Query]], "list[str | None]"]
 """Sends queries to a direct classifier in batches; returns one class (or ``None``) per query."""

@@ -9,12 +9,12 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from .cli_compare import add_compare_parsers
-from .summary import format_table
+from .compare import add_compare_parsers
+from ..session.summary import format_table
 
 
 def _list_models(args: argparse.Namespace) -> int:
-    from .catalog import MODELS
+    from ..models.catalog import MODELS
 
     rows = []
     for entry in MODELS:
@@ -36,7 +36,7 @@ def _list_models(args: argparse.Namespace) -> int:
 
 
 def _list_datasets(args: argparse.Namespace) -> int:
-    from .catalog import DATASETS
+    from ..datasets.catalog import DATASETS
 
     rows = [
         (e.name, ", ".join(e.aliases) or "-", str(e.meta.get("modality", "?")), "yes" if e.meta.get("offline") else "no")
@@ -47,7 +47,7 @@ def _list_datasets(args: argparse.Namespace) -> int:
 
 
 def _list_strategies(args: argparse.Namespace) -> int:
-    from .catalog import STRATEGIES
+    from ..strategies.catalog import STRATEGIES
 
     rows = [(e.name, ", ".join(e.aliases) or "-", str(e.meta.get("needs", "?"))) for e in STRATEGIES]
     print("\n".join(format_table(("name", "aliases", "needs"), rows)))

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .data import Dataset, DatasetError, Item
+from .base import Dataset, DatasetError, Item
 
 if TYPE_CHECKING:
     import numpy as np
@@ -76,7 +76,7 @@ def load_fashion_mnist(split: str | None = None) -> Dataset:
     if split not in FASHION_MNIST_FILES:
         raise DatasetError(f"Fashion-MNIST has no split {split!r}; its splits are {list(FASHION_MNIST_FILES)}.")
     if not fashion_mnist_available():
-        from .loaders.hub_catalog import fashion_mnist_hub
+        from .hub_catalog import fashion_mnist_hub
 
         try:
             return fashion_mnist_hub(split=split)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..data import Dataset, DatasetError, Item, Modality
+from .base import Dataset, DatasetError, Item, Modality
 from .columns import Columns
 from .fingerprint import file_sha256, listing_sha256
 from .hf import SPLIT_PREFERENCE, default_split, from_hf_dataset, is_saved_dataset, load_saved

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..data import Dataset, DatasetError, Modality
+from .base import Dataset, DatasetError, Modality
 from ..hub import datasets_offline
 from .columns import Columns
 from .hf import from_hf_dataset, is_saved_dataset, load_hub, load_saved

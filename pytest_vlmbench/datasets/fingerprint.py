@@ -4,7 +4,7 @@ The fingerprint is computed from what was actually evaluated (after class select
 per-class caps and ``--limit``): the source, its split and revision or file hashes, the
 class list and every item's id and label. Images are not re-read: for hub and
 ``save_to_disk`` data the ``datasets`` fingerprint covers the content, for local files a
-content or listing hash does (see :mod:`pytest_vlmbench.loaders.files`).
+content or listing hash does (see :mod:`pytest_vlmbench.datasets.files`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..data import Dataset
+from .base import Dataset
 
 FINGERPRINT_KEYS = ("split", "revision", "hf_fingerprint", "files_sha256", "selection")
 """The provenance entries that go into the fingerprint (others are informational)."""

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .answers import ClassMatcher, json_answer, parse_yes_no
-from .data import Dataset, Item
+from ..datasets.base import Dataset, Item
 
 CLOSED_SET_TEMPLATE = (
     "Question: Answer this question in one word: What type of object is in this photo? "

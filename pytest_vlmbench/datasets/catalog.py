@@ -1,0 +1,103 @@
+"""The dataset registry, and what a ``--dataset`` value names, decided without loading it.
+
+A value is, in this order of precedence:
+
+1. a registry name (``fashion_mnist``, ``caltech256``, ``bbc_news`` ...);
+2. a local path: a class folder, a CSV/TSV/JSONL/Parquet file, or a ``save_to_disk`` folder;
+3. a Hugging Face dataset id, optionally with a config and a split:
+   ``owner/name``, ``owner/name:config``, ``owner/name:config@split``; ``hf:name`` for an id
+   without an owner.
+
+Loading is :mod:`.resolve`'s business. Extend the registry from a ``conftest.py``
+(``DATASETS.register("mine", load_mine, modality="text", offline=True)``) or from a
+package through the entry-point group ``pytest_vlmbench.datasets``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..registry import Registry, UnknownNameError
+from .base import Dataset
+
+DatasetLoader = Callable[[], Dataset]
+
+DATASETS: Registry[DatasetLoader] = Registry("dataset", "pytest_vlmbench.datasets")
+
+DATASETS.register("fashion_mnist", "pytest_vlmbench.datasets.builtin:load_fashion_mnist", modality="image", offline=True)
+DATASETS.register("digits", "pytest_vlmbench.datasets.builtin:load_digits", modality="image", offline=True)
+DATASETS.register("bbc_news", "pytest_vlmbench.datasets.offline:load_bbc_news", modality="text", offline=True)
+DATASETS.register("textiles", "pytest_vlmbench.datasets.offline:load_textiles", modality="image", offline=True)
+# Hub datasets: each target is a HubDataset (or load_liar), imported only when used.
+for _name, _modality in (("caltech256", "image"), ("cifar10", "image"), ("cifar100", "image"),
+                         ("ag_news", "text"), ("sst2", "text"), ("imdb", "text")):  # fmt: skip
+    DATASETS.register(_name, f"pytest_vlmbench.datasets.hub_catalog:{_name}", modality=_modality, offline=False)
+DATASETS.register("liar", "pytest_vlmbench.datasets.hub_catalog:load_liar", modality="text", offline=False)
+
+HF_PREFIX = "hf:"
+
+
+@dataclass(frozen=True)
+class HubSpec:
+    repo_id: str
+    config: str | None = None
+    split: str | None = None
+
+
+def parse_hub_spec(spec: str) -> HubSpec | None:
+    """``owner/name[:config][@split]`` or ``hf:name[...]`` -> :class:`HubSpec`; anything else -> None."""
+    explicit = spec.startswith(HF_PREFIX)
+    body = spec[len(HF_PREFIX) :] if explicit else spec
+    body, _, split = body.partition("@")
+    repo_id, _, config = body.partition(":")
+    parts = repo_id.split("/")
+    if not repo_id or len(parts) > 2 or any(not p or p in (".", "..") for p in parts):
+        return None
+    if not explicit and len(parts) != 2:
+        return None
+    return HubSpec(repo_id=repo_id, config=config or None, split=split or None)
+
+
+def looks_like_path(spec: str) -> bool:
+    return spec.startswith((".", "/", "~")) or Path(spec).suffix.lower() in (".csv", ".tsv", ".jsonl", ".json", ".parquet")
+
+
+def canonical_spec(spec: str) -> str:
+    """The canonical form of a ``--dataset`` value, checked without loading anything.
+
+    Registry names resolve to their canonical name; paths and hub ids are kept as given.
+    Raises :class:`UnknownNameError` (one sentence) for anything else.
+    """
+    entry = DATASETS.find(spec)
+    if entry is not None:
+        return entry.name
+    if Path(spec).expanduser().exists():
+        return spec
+    if looks_like_path(spec):
+        raise UnknownNameError(f"No file or folder at {spec!r} (--dataset).")
+    if parse_hub_spec(spec) is not None:
+        return spec
+    raise UnknownNameError(
+        DATASETS.unknown_message(spec) + " A --dataset may also be a local path or a Hugging Face id (owner/name)."
+    )
+
+
+def spec_modality(spec: str) -> str | None:
+    """A registry entry's modality, known without loading; ``None`` for paths and hub ids."""
+    entry = DATASETS.find(spec)
+    return None if entry is None else str(entry.meta.get("modality", "image"))
+
+
+def spec_is_offline(spec: str) -> bool:
+    """True when loading ``spec`` cannot need the network: an offline registry entry or a local path."""
+    entry = DATASETS.find(spec)
+    if entry is not None:
+        return bool(entry.meta.get("offline", False))
+    return Path(spec).expanduser().exists()
+
+
+def case_label(spec: str, num_classes: int | None = None) -> str:
+    """The dataset part of an item id: ``caltech256``, or ``caltech256-21cls`` for a sweep point."""
+    return spec if num_classes is None else f"{spec}-{num_classes}cls"

@@ -1,0 +1,1 @@
+"""A benchmark session without pytest: planning the cases, running them, keeping the records."""
