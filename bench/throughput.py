@@ -21,6 +21,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from pytest_vlmbench.models import catalog
 from pytest_vlmbench.datasets.builtin import default_image_dataset
+from pytest_vlmbench.datasets.resolve import load_dataset
 from pytest_vlmbench.evaluation.cost import peak_rss_mb
 from pytest_vlmbench.models.base import LoadOptions
 from pytest_vlmbench.evaluation.evaluate import EvalConfig, evaluate
@@ -44,8 +45,8 @@ def main() -> None:
     for _ in range(args.rounds):
         for strategy, bs in configs:
             record = evaluate(model, dataset, strategy, EvalConfig(batch_size=bs))
-            speeds[(strategy, bs)].append(record["throughput"]["items_per_s"])
-            requests[(strategy, bs)] = record["throughput"]["n_requests"]
+            speeds[(strategy, bs)].append(record.throughput.items_per_s)
+            requests[(strategy, bs)] = record.throughput.n_requests
     model.close()
 
     rows = []

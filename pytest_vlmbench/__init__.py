@@ -2,20 +2,22 @@
 
 The library runs without pytest; the pytest plugin (``pytest_vlmbench.plugin``, registered
 through the ``pytest11`` entry point) turns it into items, fixtures and JSON. Nothing here
-imports torch: models import it when they load.
+imports torch: models import it when they load. docs/development.md maps the layers.
 """
 
 from __future__ import annotations
 
-from .datasets.catalog import DATASETS
-from .models.catalog import MODELS, load_model, resolve_model
-from .strategies.catalog import STRATEGIES
-from .datasets.resolve import load_dataset
 from .datasets.base import Dataset, DatasetError, Item
-from .models.base import GenerativeModel, LoadOptions, ModelSpec, Request
-from .registry import Registry, UnknownNameError
+from .datasets.catalog import DATASETS
+from .datasets.resolve import DatasetOptions, load_dataset
 from .evaluation.evaluate import EvalConfig, evaluate
-from .strategies.prompting import StrategyConfig
+from .models.base import DirectClassifier, GenerativeModel, LoadOptions, ModelSpec, Request
+from .models.catalog import MODELS, load_model, resolve_model
+from .options import RunOptions
+from .record import Record
+from .registry import Registry, UnknownNameError
+from .strategies.base import Strategy, StrategyConfig
+from .strategies.catalog import STRATEGIES
 
 __all__ = [
     "DATASETS",
@@ -23,13 +25,18 @@ __all__ = [
     "STRATEGIES",
     "Dataset",
     "DatasetError",
+    "DatasetOptions",
+    "DirectClassifier",
     "EvalConfig",
     "GenerativeModel",
     "Item",
     "LoadOptions",
     "ModelSpec",
+    "Record",
     "Registry",
     "Request",
+    "RunOptions",
+    "Strategy",
     "StrategyConfig",
     "UnknownNameError",
     "evaluate",

@@ -1,17 +1,26 @@
-"""Run options: parsed and validated once, shared by the pytest plugin and the CLI.
+"""Every option of pytest-vlmbench, defined once: the pytest flags and ini keys, the ``vlmbench``
+command's arguments, and the parsed :class:`RunOptions` all come from :data:`OPTIONS`.
 
-Every problem is reported as :class:`OptionError` carrying one sentence for the user; the
-plugin turns it into ``pytest.UsageError``, the CLI into exit status 2.
+Each problem with a value is an :class:`OptionError` carrying one sentence for the user;
+the plugin turns it into ``pytest.UsageError``, the command line into exit status 2.
 """
 
 from __future__ import annotations
 
+import argparse
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Literal
 
+from .datasets.base import DatasetError
+from .datasets.catalog import canonical_spec
+from .datasets.subsets import parse_class_counts
+from .models.base import LoadOptions
+from .models.catalog import resolve_model
 from .registry import UnknownNameError
+from .strategies.catalog import STRATEGIES
+from .strategies.base import ANSWER_STYLES
 
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 DTYPES = ("auto", "bfloat16", "float16", "float32")
@@ -23,6 +32,8 @@ class OptionError(ValueError):
 
 @dataclass(frozen=True)
 class RunOptions:
+    """What the command line selected and set for a run; recorded in every record's ``options``."""
+
     models: tuple[str, ...] = ()
     """Selected models; empty means the suite's (or the built-in) default."""
     datasets: tuple[str, ...] = ()
@@ -34,11 +45,9 @@ class RunOptions:
     permutations: int = 3
     max_new_tokens: int = 8
     answer_style: str = "plain"
-    """``plain`` or ``json`` (see docs/strategies.md)."""
     device: str = "auto"
     dtype: str = "auto"
     trust_remote_code: bool = False
-    # Dataset options (docs/datasets.md): passed to loaders.load_dataset per item.
     split: str | None = None
     text_column: str | None = None
     image_column: str | None = None
@@ -56,10 +65,13 @@ class RunOptions:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
 
-def split_names(values: Iterable[str] | None) -> tuple[str, ...]:
+# -- value parsers: raw command-line value -> typed value, or OptionError -----------------
+
+
+def split_names(values: Iterable[str] | str | None) -> tuple[str, ...]:
     """``["a,b", "c"]`` -> ``("a", "b", "c")``, order kept, duplicates dropped."""
     out: list[str] = []
-    for value in values or ():
+    for value in [values] if isinstance(values, str) else values or ():
         for name in value.split(","):
             name = name.strip()
             if name and name not in out:
@@ -67,128 +79,245 @@ def split_names(values: Iterable[str] | None) -> tuple[str, ...]:
     return tuple(out)
 
 
-def parse_label_map(value: str | None) -> tuple[tuple[str, str], ...]:
-    """``"LABEL_0=sport,LABEL_1=tech"`` -> ``(("LABEL_0", "sport"), ("LABEL_1", "tech"))``."""
-    pairs = []
-    for part in filter(None, (p.strip() for p in (value or "").split(","))):
-        label, sep, cls = part.partition("=")
-        if not sep or not label.strip() or not cls.strip():
-            raise OptionError(f"--label-map takes LABEL=CLASS pairs separated by commas, got {part!r}.")
-        pairs.append((label.strip(), cls.strip()))
-    return tuple(pairs)
+def _canonical(resolve: Callable[[str], str]) -> Callable[[str, Any], tuple[str, ...]]:
+    def parse(flag: str, values: Any) -> tuple[str, ...]:
+        try:
+            return tuple(dict.fromkeys(resolve(name) for name in split_names(values)))
+        except UnknownNameError as exc:
+            raise OptionError(str(exc)) from None
+
+    return parse
 
 
-def parse_seeds(values: Iterable[str] | None) -> tuple[int, ...]:
+def _positive(allow_none: bool) -> Callable[[str, Any], int | None]:
+    def parse(flag: str, value: Any) -> int | None:
+        if value is None and allow_none:
+            return None
+        if not isinstance(value, int) or value < 1:
+            raise OptionError(f"{flag} must be a positive whole number, got {value}.")
+        return value
+
+    return parse
+
+
+def _choice(choices: Sequence[str]) -> Callable[[str, Any], str]:
+    def parse(flag: str, value: Any) -> str:
+        if value not in choices:
+            raise OptionError(f"{flag} must be one of {', '.join(choices)}, got {value!r}.")
+        return str(value)
+
+    return parse
+
+
+def parse_seeds(flag: str, values: Any) -> tuple[int, ...]:
     """``["0,1", "2"]`` -> ``(0, 1, 2)``; nothing given -> ``(0,)``."""
     seeds = []
     for name in split_names(values):
         if not name.isdigit():
-            raise OptionError(f"--seed takes whole numbers of zero or more (e.g. --seed 0,1,2), got {name!r}.")
+            raise OptionError(f"{flag} takes whole numbers of zero or more (e.g. {flag} 0,1,2), got {name!r}.")
         seeds.append(int(name))
     return tuple(seeds) or (0,)
 
 
-def _positive(name: str, value: int | None, allow_none: bool = False) -> None:
-    if value is None and allow_none:
-        return
-    if value is None or value < 1:
-        raise OptionError(f"{name} must be a positive whole number, got {value}.")
-
-
-def canonical_names(kind: str, names: Sequence[str]) -> tuple[str, ...]:
-    """Resolve names and aliases to canonical names, or raise :class:`OptionError`."""
-    from .models import catalog
-    from .strategies.catalog import STRATEGIES
-
-    out = []
-    for name in names:
-        try:
-            if kind == "model":
-                out.append(catalog.resolve_model(name).name)
-            elif kind == "dataset":  # a registry name, a local path or a hub id
-                from .datasets.catalog import canonical_spec
-
-                out.append(canonical_spec(name))
-            else:
-                out.append(STRATEGIES.get(name).name)
-        except UnknownNameError as exc:
-            raise OptionError(str(exc)) from None
-    return tuple(dict.fromkeys(out))
-
-
-def build_options(
-    *,
-    models: Iterable[str] | None = None,
-    datasets: Iterable[str] | None = None,
-    strategies: Iterable[str] | None = None,
-    limit: int | None = None,
-    seeds: Iterable[str] | None = None,
-    batch_size: int = 8,
-    permutations: int = 3,
-    max_new_tokens: int | None = None,
-    answer_style: str = "plain",
-    device: str = "auto",
-    dtype: str = "auto",
-    trust_remote_code: bool = False,
-    split: str | None = None,
-    text_column: str | None = None,
-    image_column: str | None = None,
-    label_column: str | None = None,
-    num_classes: Iterable[str] | None = None,
-    per_class: int | None = None,
-    background_class: str | None = None,
-    k_shot: int = 0,
-    exemplar_split: str | None = None,
-) -> RunOptions:
-    """Validate raw option values (as strings/lists from the command line)."""
-    from .datasets.base import DatasetError
-    from .datasets.subsets import parse_class_counts
-
-    _positive("--per-class", per_class, allow_none=True)
-    if k_shot < 0:
-        raise OptionError(f"--k-shot must be zero (zero-shot) or a positive number of exemplars per class, got {k_shot}.")
+def parse_class_count_list(flag: str, values: Any) -> tuple[int, ...]:
     try:
-        class_counts = tuple(dict.fromkeys(n for v in num_classes or () for n in parse_class_counts(v)))
+        return tuple(dict.fromkeys(n for v in values or () for n in parse_class_counts(v)))
     except DatasetError as exc:
         raise OptionError(str(exc)) from None
-    _positive("--limit", limit, allow_none=True)
-    _positive("--batch-size", batch_size)
-    _positive("--permutations", permutations)
-    from .strategies.prompting import ANSWER_STYLES
 
-    if answer_style not in ANSWER_STYLES:
-        raise OptionError(f"--answer-style must be one of {', '.join(ANSWER_STYLES)}, got {answer_style!r}.")
-    _positive("--max-new-tokens", max_new_tokens, allow_none=True)
-    if max_new_tokens is None:  # a JSON reply needs room for its braces and key
-        max_new_tokens = 32 if answer_style == "json" else 8
-    seed_values = parse_seeds(seeds)
-    if not DEVICE_PATTERN.match(device):
-        raise OptionError(f"--device must be auto, cpu, mps, cuda or cuda:N, got {device!r}.")
-    if dtype not in DTYPES:
-        raise OptionError(f"--dtype must be one of {', '.join(DTYPES)}, got {dtype!r}.")
-    return RunOptions(
-        models=canonical_names("model", split_names(models)),
-        datasets=canonical_names("dataset", split_names(datasets)),
-        strategies=canonical_names("strategy", split_names(strategies)),
-        limit=limit,
-        seeds=seed_values,
-        batch_size=batch_size,
-        permutations=permutations,
-        max_new_tokens=max_new_tokens,
-        answer_style=answer_style,
-        device=device,
-        dtype=dtype,
-        trust_remote_code=trust_remote_code,
-        split=split,
-        text_column=text_column,
-        image_column=image_column,
-        label_column=label_column,
-        num_classes=class_counts,
-        per_class=per_class,
-        background_class=background_class,
-        k_shot=k_shot,
-        exemplar_split=exemplar_split,
-    )
+
+def parse_device(flag: str, value: Any) -> str:
+    if not isinstance(value, str) or not DEVICE_PATTERN.match(value):
+        raise OptionError(f"{flag} must be auto, cpu, mps, cuda or cuda:N, got {value!r}.")
+    return value
+
+
+def parse_k_shot(flag: str, value: Any) -> int:
+    if not isinstance(value, int) or value < 0:
+        raise OptionError(f"{flag} must be zero (zero-shot) or a positive number of exemplars per class, got {value}.")
+    return value
+
+
+def parse_label_map(flag: str, value: Any) -> tuple[tuple[str, str], ...]:
+    """``"LABEL_0=sport,LABEL_1=tech"`` -> ``(("LABEL_0", "sport"), ("LABEL_1", "tech"))``."""
+    pairs = []
+    for part in filter(None, (p.strip() for p in str(value or "").split(","))):
+        label, sep, cls = part.partition("=")
+        if not sep or not label.strip() or not cls.strip():
+            raise OptionError(f"{flag} takes LABEL=CLASS pairs separated by commas, got {part!r}.")
+        pairs.append((label.strip(), cls.strip()))
+    return tuple(pairs)
+
+
+def _same(flag: str, value: Any) -> Any:
+    return value
+
+
+# -- the table ---------------------------------------------------------------------------
+
+Kind = Literal["value", "int", "list", "flag"]
+"""``list``: repeatable and comma-separated; ``flag``: on when given."""
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option: its flag, help and default, where it goes, and how its value is checked."""
+
+    dest: str
+    """The name pytest's ``config.getoption`` and argparse's namespace use."""
+    flag: str
+    help: str
+    default: Any = None
+    metavar: str | None = None
+    kind: Kind = "value"
+    parse: Callable[[str, Any], Any] = _same
+    """Raw value -> checked value; raises :class:`OptionError` with one sentence."""
+    run_field: str | None = None
+    """The :class:`RunOptions` field it fills, if any."""
+    load_field: str | None = None
+    """The :class:`~pytest_vlmbench.models.base.LoadOptions` field it fills, if any."""
+    ini: str | None = None
+    """An ini key that sets it too (lower precedence than the flag)."""
+    cli_flag: str | None = None
+    """Its spelling in the ``vlmbench`` command, where it exists there too."""
+
+    def add_argument_kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"dest": self.dest, "help": self.help}
+        if self.kind == "flag":
+            return {**kwargs, "action": "store_true", "default": False}
+        kwargs["metavar"] = self.metavar
+        if self.kind == "list":
+            return {**kwargs, "action": "append", "default": []}
+        if self.kind == "int":
+            kwargs["type"] = int
+        return {**kwargs, "default": self.default}
+
+
+def _run(dest: str, flag: str, help: str, *, field: str | None = None, **kw: Any) -> Option:
+    return Option(dest, flag, help, run_field=field or dest, **kw)
+
+
+OPTIONS: tuple[Option, ...] = (
+    # Selection (docs/usage.md)
+    _run("model", "--model", "Model(s) to evaluate: a registry name or alias, tiny:NAME, api:MODEL, a local model "
+         "directory or a hub id. Repeat or separate with commas. Default: the suite's models, else tiny:qwen2-vl.",
+         field="models", kind="list", metavar="NAME", parse=_canonical(lambda n: resolve_model(n).name)),
+    _run("dataset", "--dataset", "Dataset(s): a registry name, a local path or a hub id (repeatable, comma-separated).",
+         field="datasets", kind="list", metavar="NAME", parse=_canonical(canonical_spec)),
+    _run("strategy", "--strategy", "Strategy(ies): closed_set, binary (generative models), direct (classifiers); "
+         "repeatable, comma-separated.", field="strategies", kind="list", metavar="NAME",
+         parse=_canonical(lambda n: STRATEGIES.get(n).name)),
+    _run("limit", "--limit", "Evaluate at most N items per dataset (the first N).", kind="int", metavar="N",
+         parse=_positive(allow_none=True)),
+    _run("seed", "--seed", "Seed(s) for class and question orders (default 0); several (0,1,2) give one item per "
+         "seed and their mean and std.", field="seeds", kind="list", metavar="N", parse=parse_seeds),
+    # How models are asked (docs/strategies.md)
+    _run("batch_size", "--batch-size", "Prompts per model call (default 8).", default=8, kind="int", metavar="N",
+         parse=_positive(allow_none=False)),
+    _run("permutations", "--permutations", "closed_set: times each item is asked with shuffled classes (default 3).",
+         default=3, kind="int", metavar="P", parse=_positive(allow_none=False)),
+    _run("max_new_tokens", "--max-new-tokens", "Tokens generated per answer (default 8; 32 with --answer-style json).",
+         kind="int", metavar="N", parse=_positive(allow_none=True)),
+    _run("answer_style", "--answer-style", 'plain (default): free-text answers, parsed; json: the prompt asks for '
+         '{"answer": ...} and anything else is invalid.', default="plain", metavar="STYLE", parse=_choice(ANSWER_STYLES)),
+    _run("k_shot", "--k-shot", "Prompting strategies on text: show K labelled exemplars per class before each "
+         "prompt (default 0, zero-shot).", default=0, kind="int", metavar="K", parse=parse_k_shot),
+    _run("exemplar_split", "--exemplar-split", "Split the k-shot exemplars come from (default: K per class held "
+         "out of the evaluated split).", metavar="NAME"),
+    # Datasets (docs/datasets.md)
+    _run("split", "--split", "Dataset split to evaluate (default: test, else validation, else train).", metavar="NAME"),
+    _run("text_column", "--text-column", "Text column of a table / hub dataset (default: detected).", metavar="COL"),
+    _run("image_column", "--image-column", "Image column: an Image feature or file paths (default: detected).",
+         metavar="COL"),
+    _run("label_column", "--label-column", "Label column (default: the ClassLabel, else 'label').", metavar="COL"),
+    _run("num_classes", "--num-classes", "Evaluate N seeded classes (background kept); several (10,25,50) give one "
+         "item per count.", kind="list", metavar="N[,N...]", parse=parse_class_count_list),
+    _run("per_class", "--per-class", "At most K items per class, seeded and balanced.", kind="int", metavar="K",
+         parse=_positive(allow_none=True)),
+    _run("background_class", "--background-class", "The catch-all class: always kept in subsets, never asked "
+         "about by binary.", metavar="NAME"),
+    # Loading models (docs/models.md)
+    _run("device", "--device", "auto (default), cpu, cuda or cuda:N.", default="auto", metavar="DEV",
+         parse=parse_device),
+    _run("dtype", "--dtype", "auto (default), bfloat16, float16 or float32.", default="auto", metavar="DTYPE",
+         parse=_choice(DTYPES)),
+    _run("trust_remote_code", "--trust-remote-code", "Allow models whose code lives on the hub (off by default).",
+         kind="flag"),
+    Option("label_map", "--label-map", "Classifier heads: map the model's id2label names to the dataset's classes.",
+           default="", metavar="LABEL=CLASS,...", parse=parse_label_map, load_field="label_map"),
+    Option("api_base", "--api-base", "OpenAI-compatible API base URL (default $OPENAI_BASE_URL, else "
+           "api.openai.com/v1).", metavar="URL", load_field="api_base"),
+    Option("api_key_env", "--api-key-env", "Environment variable that holds the API key (default OPENAI_API_KEY); "
+           "the key is never recorded.", default="OPENAI_API_KEY", metavar="VAR", load_field="api_key_env"),
+    Option("api_concurrency", "--api-concurrency", "API requests in flight at once (default 4).", default=4,
+           kind="int", metavar="N", parse=_positive(allow_none=False), load_field="api_concurrency"),
+    # Output
+    Option("vlmbench_json", "--vlmbench-json", "Also write all records to PATH (works without pytest-benchmark "
+           "and under xdist).", metavar="PATH"),
+    # The regression gate (docs/gate.md); parsed by pytest_vlmbench.gate.thresholds.
+    Option("vlmbench_baseline", "--vlmbench-baseline", "Compare every evaluation with the matching record in PATH "
+           "(a pytest-benchmark or --vlmbench-json file) and fail regressed items. Default: the run "
+           "--benchmark-compare selects, if given.", metavar="PATH"),
+    Option("vlmbench_fail_on", "--vlmbench-fail-on", "Regression threshold: absolute (accuracy:0.02) or relative "
+           "(items_per_s:10%%); repeatable; METRIC:off disables one. In pytest the default is accuracy:0 (any "
+           "significant drop); `vlmbench compare` gates only the metrics given.", kind="list", metavar="METRIC:DROP",
+           ini="vlmbench_fail_on", cli_flag="--fail-on"),
+    Option("vlmbench_alpha", "--vlmbench-alpha", "Significance level for quality drops on the paired predictions "
+           "(default 0.05).", metavar="ALPHA", ini="vlmbench_alpha", cli_flag="--alpha"),
+    Option("vlmbench_require_baseline", "--vlmbench-require-baseline", "Fail items that have no matching baseline "
+           "record (default: report and pass).", kind="flag"),
+)  # fmt: skip
+
+BY_DEST: dict[str, Option] = {option.dest: option for option in OPTIONS}
+
+INI_HELP = {
+    "vlmbench_fail_on": ("Regression thresholds, METRIC:DROP or METRIC:N%, one per line.", "linelist", []),
+    "vlmbench_alpha": ("Significance level of the regression gate (default 0.05).", "string", ""),
+}
+
+
+def add_pytest_options(addoption: Callable[..., Any], addini: Callable[..., Any]) -> None:
+    """Register every option with pytest (``group.addoption``, ``parser.addini``)."""
+    for option in OPTIONS:
+        kwargs = option.add_argument_kwargs()
+        addoption(option.flag, **kwargs)
+        if option.ini:
+            help, type_, default = INI_HELP[option.ini]
+            addini(option.ini, help, type=type_, default=default)
+
+
+def add_cli_arguments(parser: argparse.ArgumentParser, *dests: str) -> None:
+    """Add the named options to a ``vlmbench`` subcommand, under their CLI spelling."""
+    for dest in dests:
+        option = BY_DEST[dest]
+        kwargs = option.add_argument_kwargs()
+        parser.add_argument(option.cli_flag or option.flag, **kwargs)
+
+
+def read_run_options(get: Callable[[str], Any]) -> RunOptions:
+    """Check every raw value (``get(dest)``, e.g. ``config.getoption``) and build :class:`RunOptions`."""
+    values: dict[str, Any] = {}
+    for option in OPTIONS:
+        if option.run_field is not None:
+            values[option.run_field] = option.parse(option.flag, get(option.dest))
+    if values["max_new_tokens"] is None:  # a JSON reply needs room for its braces and key
+        values["max_new_tokens"] = 32 if values["answer_style"] == "json" else 8
+    return RunOptions(**values)
+
+
+def read_load_options(get: Callable[[str], Any], run: RunOptions) -> LoadOptions:
+    """The model-loading options: the run's device/dtype/remote code and the adapter options."""
+    adapters = {o.load_field: o.parse(o.flag, get(o.dest)) for o in OPTIONS if o.load_field is not None}
+    return LoadOptions(device=run.device, dtype=run.dtype, trust_remote_code=run.trust_remote_code, **adapters)
+
+
+def run_options_from(values: Mapping[str, Any]) -> RunOptions:
+    """:class:`RunOptions` from keyword values by ``dest`` (library use; missing ones take their defaults)."""
+    defaults = {o.dest: o.add_argument_kwargs()["default"] for o in OPTIONS}
+    unknown = set(values) - set(defaults)
+    if unknown:
+        raise OptionError(f"Unknown option(s) {sorted(unknown)}; known: {', '.join(sorted(defaults))}.")
+    return read_run_options(lambda dest: values.get(dest, defaults[dest]))
 
 
 def check_device_available(device: str) -> None:
@@ -202,3 +331,4 @@ def check_device_available(device: str) -> None:
     index = int(device.split(":")[1]) if ":" in device else 0
     if index >= torch.cuda.device_count():
         raise OptionError(f"--device {device} was given, but only {torch.cuda.device_count()} CUDA device(s) exist.")
+

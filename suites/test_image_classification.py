@@ -12,5 +12,5 @@ pytestmark = pytest.mark.vlmbench(strategies=["closed_set", "binary", "direct"],
 
 def test_image_classification(vlmbench):
     record = vlmbench.run()
-    assert record["n_items"] > 0
-    assert 0.0 <= record["metrics"]["accuracy"] <= 1.0
+    assert record.n_items > 0
+    assert 0.0 <= record.metrics.accuracy <= 1.0

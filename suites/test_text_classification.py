@@ -25,5 +25,5 @@ pytestmark = pytest.mark.vlmbench(
 
 def test_text_classification(vlmbench):
     record = vlmbench.run()
-    assert record["n_items"] > 0
-    assert 0.0 <= record["metrics"]["accuracy"] <= 1.0
+    assert record.n_items > 0
+    assert 0.0 <= record.metrics.accuracy <= 1.0

@@ -176,11 +176,11 @@ def test_evaluate_end_to_end_record_never_contains_the_key(server: Server, monke
     server.behaviour = lambda n, body: ok("three")
     model = make_model(server, monkeypatch)
     record = evaluate(model, load_dataset("digits"), "closed_set", EvalConfig(limit=4, batch_size=2))
-    text = json.dumps(record)
-    assert SECRET not in text and SECRET not in repr(model)
-    assert record["model_info"]["api_base"] == server.url
-    assert record["n_items"] == 4 and record["metrics"]["accuracy"] in (0.0, 0.25, 0.5, 0.75, 1.0)
-    assert all(p["prediction"] == "three" for p in record["predictions"])
+    text = json.dumps(record.to_json())
+    assert SECRET not in text and SECRET not in repr(model) and SECRET not in repr(record)
+    assert record.model_info["api_base"] == server.url
+    assert record.n_items == 4 and record.metrics.accuracy in (0.0, 0.25, 0.5, 0.75, 1.0)
+    assert all(p.prediction == "three" for p in record.predictions)
 
 
 def test_pytest_run_through_api_prefix(server: Server, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -190,7 +190,7 @@ def test_pytest_run_through_api_prefix(server: Server, pytester: pytest.Pytester
     pytester.makepyfile(
         test_suite="""
         def test_suite(vlmbench):
-            assert vlmbench.run()["n_items"] == 3
+            assert vlmbench.run().n_items == 3
         """
     )
     result = pytester.runpytest(

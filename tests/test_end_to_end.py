@@ -25,18 +25,20 @@ def test_collect_only_imports_no_torch_and_loads_nothing(tmp_path: Path) -> None
     probe = tmp_path / "probe.py"
     probe.write_text(
         "import sys\n"
-        "def pytest_collection_finish(session):\n"
-        "    heavy = sorted(m for m in ('torch', 'transformers', 'PIL', 'sklearn') if m in sys.modules)\n"
-        "    print('HEAVY_MODULES=' + ','.join(heavy))\n"
+        "def pytest_sessionfinish(session):\n"  # `datasets` is the Hugging Face library, not pytest_vlmbench.datasets
+        "    heavy = ('torch', 'transformers', 'datasets', 'sklearn', 'PIL', 'numpy', 'tokenizers', 'huggingface_hub',\n"
+        "             'safetensors', 'pyarrow', 'pynvml')\n"
+        "    print('HEAVY_MODULES=' + ','.join(sorted(m for m in heavy if m in sys.modules)))\n"
     )
     env_path = f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "probe", "-p", "no:cacheprovider", "suites/", "--collect-only", "-q"],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": env_path, "VLMBENCH_CACHE_DIR": str(tmp_path / "cache")},
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": env_path, "VLMBENCH_CACHE_DIR": str(tmp_path / "cache"),
+                      "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"},
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "HEAVY_MODULES=\n" in result.stdout
+    assert "HEAVY_MODULES=\n" in result.stdout, [line for line in result.stdout.splitlines() if "HEAVY_MODULES=" in line]
     assert "test_image_classification.py::test_image_classification[tiny:qwen2-vl-" in result.stdout
     assert "closed_set]" in result.stdout and "binary]" in result.stdout
     assert not (tmp_path / "cache").exists()  # no tiny model was built
@@ -74,7 +76,7 @@ def test_library_runs_without_pytest() -> None:
         "r = evaluate(m, load_dataset('digits'), 'binary', EvalConfig(limit=5), model_load_s=s)\n"
         "m.close()\n"
         "import sys; assert 'pytest' not in sys.modules, 'the library imported pytest'\n"
-        "print(r['n_items'], r['dataset'], r['strategy'])\n"
+        "print(r.n_items, r.dataset, r.strategy)\n"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300,
                             env={**os.environ, "HF_HUB_OFFLINE": "1"})

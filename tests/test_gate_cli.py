@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import random
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -116,8 +117,8 @@ def test_bad_files_give_one_sentence_and_status_two(tmp_path: Path, capsys: pyte
 
 def test_gate_against_other_gpu_type_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     record = make_record(["cat", "dog"] * 10, ["cat", "dog"] * 10, classes=CLASSES, device="cuda:0")
-    a, b = json.loads(json.dumps(record)), json.loads(json.dumps(record))
-    a["model_info"]["gpu_name"], b["model_info"]["gpu_name"] = "NVIDIA A100", "NVIDIA L4"
+    a = replace(record, model_info={"device": "cuda:0", "gpu_name": "NVIDIA A100"})
+    b = replace(record, model_info={"device": "cuda:0", "gpu_name": "NVIDIA L4"})
     pa, pb = tmp_path / "a.json", tmp_path / "b.json"
     pa.write_text(json.dumps(run_document([a])))
     pb.write_text(json.dumps(run_document([b])))

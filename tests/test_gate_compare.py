@@ -4,37 +4,50 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_vlmbench.gate.baseline import load_run, parse_run, record_key
+from pytest_vlmbench.gate.baseline import hardware, load_run, parse_run
 from pytest_vlmbench.gate.compare import compare_records
 from pytest_vlmbench.gate.metrics import METRICS, GateError
 from pytest_vlmbench.gate.synthetic import make_record, run_document, with_predictions
 from pytest_vlmbench.gate.thresholds import merge_layers, parse_layer
+from pytest_vlmbench.gate.verdict import Verdict, gate_report_lines, judge_record
+from pytest_vlmbench.record import Memory, Record
 
 CLASSES = ["cat", "dog", "bird", "fish"]
 
 
-def sample(n: int = 400, acc: float = 0.85, seed: int = 0) -> dict:
+def sample(n: int = 400, acc: float = 0.85, seed: int = 0) -> Record:
     rng = random.Random(seed)
     labels = [rng.choice(CLASSES) for _ in range(n)]
     preds = [t if rng.random() < acc else rng.choice(CLASSES) for t in labels]
     return make_record(labels, preds, classes=CLASSES)
 
 
-def break_items(record: dict, count: int, **changes: object) -> dict:
+def break_items(record: Record, count: int, **changes: Any) -> Record:
     """A copy of ``record`` with ``count`` of its right answers made wrong."""
-    preds = [p["prediction"] for p in record["predictions"]]
+    preds = [p.prediction for p in record.predictions]
     done = 0
-    for i, p in enumerate(record["predictions"]):
-        if done < count and p["prediction"] == p["label"]:
-            preds[i] = "dog" if p["label"] != "dog" else "cat"
+    for i, p in enumerate(record.predictions):
+        if done < count and p.prediction == p.label:
+            preds[i] = "dog" if p.label != "dog" else "cat"
             done += 1
     return with_predictions(record, preds, **changes)
+
+
+def predictions(record: Record) -> list[str | None]:
+    return [p.prediction for p in record.predictions]
+
+
+def copy(record: Record) -> Record:
+    """The record as it comes back from a file."""
+    return Record.from_json(json.loads(json.dumps(record.to_json())))
 
 
 def gate(*texts: str) -> dict:
@@ -48,21 +61,21 @@ def test_unchanged_run_passes_and_a_significant_drop_regresses() -> None:
     (finding,) = worse.regressions
     assert finding.metric.name == "accuracy"
     line = finding.line()
-    assert line.startswith(f"accuracy {base['metrics']['accuracy']:.3f} -> ")
+    assert line.startswith(f"accuracy {base.metrics.accuracy:.3f} -> ")
     assert "(-0.050 > 0.02, p=" in line
 
 
 def test_a_drop_past_the_threshold_but_not_significant_passes() -> None:
     base = sample(n=400)
-    preds = [p["prediction"] for p in base["predictions"]]
+    preds = predictions(base)
     # 30 items break and 22 others get fixed: accuracy -0.02, but 30 vs 22 is noise.
     broke = fixed = 0
-    for i, p in enumerate(base["predictions"]):
-        if p["prediction"] == p["label"] and broke < 30:
-            preds[i] = "dog" if p["label"] != "dog" else "cat"
+    for i, p in enumerate(base.predictions):
+        if p.prediction == p.label and broke < 30:
+            preds[i] = "dog" if p.label != "dog" else "cat"
             broke += 1
-        elif p["prediction"] != p["label"] and fixed < 22:
-            preds[i] = p["label"]
+        elif p.prediction != p.label and fixed < 22:
+            preds[i] = p.label
             fixed += 1
     case = compare_records(base, with_predictions(base, preds), gate("accuracy:0.01"))
     (finding,) = case.findings
@@ -80,7 +93,7 @@ def test_too_few_items_to_decide_is_said_not_hidden() -> None:
 
 def test_cost_metrics_gate_on_threshold_alone_in_their_direction() -> None:
     base = sample()
-    slower = with_predictions(base, [p["prediction"] for p in base["predictions"]], items_per_s=40.0, latency_ms=130.0)
+    slower = with_predictions(base, predictions(base), items_per_s=40.0, latency_ms=130.0)
     case = compare_records(base, slower, gate("items_per_s:10%", "latency_p50_ms:20%", "peak_memory_mb:5%"))
     assert [f.line() for f in case.regressions] == [
         "items_per_s 50.00 -> 40.00 (-20.0% > 10%)",
@@ -92,27 +105,24 @@ def test_cost_metrics_gate_on_threshold_alone_in_their_direction() -> None:
 
 def test_batch_size_change_compares_quality_but_not_cost() -> None:
     base = sample()
-    other = with_predictions(base, [p["prediction"] for p in base["predictions"]], batch_size=32, items_per_s=5.0)
-    assert record_key(base) == record_key(other)
+    other = with_predictions(base, predictions(base), batch_size=32, items_per_s=5.0)
+    assert base.match_key() == other.match_key()
     case = compare_records(base, other, gate("accuracy:0", "items_per_s:10%"))
     assert [f.metric.name for f in case.findings] == ["accuracy"]
     assert case.notes == ["batch size 8 -> 32: speed, memory and energy not compared"]
 
 
 def test_other_hardware_or_changed_dataset_is_said_instead_of_compared() -> None:
-    base = sample()
-    base["model_info"] = {"device": "cuda:0", "gpu_name": "NVIDIA A100-SXM4-80GB"}
-    other = json.loads(json.dumps(base))
-    other["model_info"]["gpu_name"] = "NVIDIA H100 80GB HBM3"
+    base = replace(sample(), model_info={"device": "cuda:0", "gpu_name": "NVIDIA A100-SXM4-80GB"})
+    other = replace(base, model_info={"device": "cuda:0", "gpu_name": "NVIDIA H100 80GB HBM3"})
     case = compare_records(base, other, gate("accuracy:0"))
     assert case.problem_kind == "hardware" and "A100" in (case.problem or "") and not case.findings
-    unnamed = json.loads(json.dumps(base))
-    del unnamed["model_info"]["gpu_name"]  # unknown GPU name never counts as different
+    unnamed = replace(base, model_info={"device": "cuda:0"})  # unknown GPU name never counts as different
     assert compare_records(base, unnamed, gate("accuracy:0")).problem is None
-    cpu = json.loads(json.dumps(base))
-    cpu["model_info"] = {"device": "cpu"}
+    cpu = replace(base, model_info={"device": "cpu"})
     assert compare_records(base, cpu, gate("accuracy:0")).problem_kind == "hardware"
-    fp_a, fp_b = dict(base, dataset_fingerprint="aaaa"), dict(base, dataset_fingerprint="bbbb")
+    fp_a = replace(base, dataset_fingerprint={"items_sha256": "aaaa", "sha256": "a"})
+    fp_b = replace(base, dataset_fingerprint={"items_sha256": "bbbb", "sha256": "b"})
     changed = compare_records(fp_a, fp_b, gate("accuracy:0"))
     assert changed.problem_kind == "dataset" and "dataset changed" in (changed.problem or "")
 
@@ -121,24 +131,25 @@ def test_dataset_fingerprints_compare_content_not_paths() -> None:
     base = sample()
     fp = {"name": "toy", "source": "/home/a/data", "n_items": 400, "items_sha256": "x1", "sha256": "s1"}
     moved = dict(fp, source="/mnt/ci/data")  # same data, another machine's path
-    assert compare_records(dict(base, dataset_fingerprint=fp), dict(base, dataset_fingerprint=moved), gate("accuracy:0")).problem is None
+    assert compare_records(replace(base, dataset_fingerprint=fp), replace(base, dataset_fingerprint=moved), gate("accuracy:0")).problem is None
     fewer = dict(fp, n_items=380, items_sha256="x2", sha256="s2")
-    case = compare_records(dict(base, dataset_fingerprint=fp), dict(base, dataset_fingerprint=fewer), gate("accuracy:0"))
+    case = compare_records(replace(base, dataset_fingerprint=fp), replace(base, dataset_fingerprint=fewer), gate("accuracy:0"))
     assert case.problem == "the dataset changed (n_items 400 -> 380, items_sha256 differs), so results are not comparable"
-    assert compare_records(base, dict(base, dataset_fingerprint=fp), gate("accuracy:0")).problem is None
+    assert compare_records(base, replace(base, dataset_fingerprint=fp), gate("accuracy:0")).problem is None
 
 
 def test_matching_key_ignores_versions_and_batch_size_only() -> None:
     base = sample()
-    same = json.loads(json.dumps(base))
-    same["config"]["versions"] = {"torch": "9.9"}
-    same["config"]["batch_size"] = 1
-    assert record_key(same) == record_key(base)
-    for change in ({"seed": 1}, {"num_classes": 10}, {"max_new_tokens": 4}, {"limit": 100}):
-        other = json.loads(json.dumps(base))
-        other["config"].update(change)
-        assert record_key(other) != record_key(base), change
-    assert record_key(dict(base, strategy="binary")) != record_key(base)
+    same = replace(base, config=replace(base.config, versions={"torch": "9.9"}, batch_size=1))
+    assert same.match_key() == base.match_key()
+    changes: list[dict[str, Any]] = [
+        {"seed": 1}, {"num_classes": 10}, {"max_new_tokens": 4}, {"limit": 100}, {"extra": {"future_key": 1}}
+    ]
+    for change in changes:
+        other = replace(base, config=replace(base.config, **change))
+        assert other.match_key() != base.match_key(), change
+    assert replace(base, strategy="binary").match_key() != base.match_key()
+    assert copy(base).match_key() == base.match_key()  # a key survives the file
 
 
 # -- loading --------------------------------------------------------------------------
@@ -156,8 +167,9 @@ def test_load_accepts_benchmark_and_vlmbench_json_shapes(tmp_path: Path) -> None
     doc["benchmarks"].append({"name": "test_other", "fullname": "t.py::test_other", "stats": {}, "extra_info": {}})
     run = load_run(write(tmp_path, "bench.json", doc))
     assert len(run.entries) == 1 and run.label == "01234567" and run.find(record) is not None
-    own = {"vlmbench": {"schema": 1}, "benchmarks": [{"name": "n", "fullname": "f", "outcome": "passed", "extra_info": {"vlmbench": record}}]}
-    assert load_run(write(tmp_path, "own.json", own)).entries[0].fullname == "f"
+    own = {"vlmbench": {"schema": 1}, "benchmarks": [{"name": "n", "fullname": "f", "outcome": "passed", "extra_info": {"vlmbench": record.to_json()}}]}
+    (saved,) = load_run(write(tmp_path, "own.json", own)).entries
+    assert saved.fullname == "f" and saved.record == record
 
 
 @pytest.mark.parametrize(
@@ -178,9 +190,17 @@ def test_bad_baselines_give_one_sentence(tmp_path: Path, content: object, fragme
 def test_missing_baseline_and_record_schema(tmp_path: Path) -> None:
     with pytest.raises(GateError, match=r"^File '.*nope.json' does not exist\.$"):
         load_run(tmp_path / "nope.json")
-    record = dict(sample(n=5), schema=3)
-    with pytest.raises(GateError, match="schema 3"):
+    record = dict(sample(n=5).to_json(), schema=3)
+    with pytest.raises(GateError, match=r"^'x.json' holds vlmbench schema 3 results, .*; re-create it with this version\.$"):
         parse_run({"benchmarks": [{"extra_info": {"vlmbench": record}}]}, "'x.json'")
+
+
+def test_a_malformed_record_is_one_sentence_naming_the_entry_and_field() -> None:
+    record = sample(n=5).to_json()
+    del record["metrics"]["accuracy"]
+    with pytest.raises(GateError) as info:
+        parse_run({"benchmarks": [{"name": "test_a[m-d-s]", "extra_info": {"vlmbench": record}}]}, "'x.json'")
+    assert str(info.value) == "'x.json' (test_a[m-d-s]): 'metrics.accuracy' is missing."
 
 
 # -- properties -------------------------------------------------------------------------
@@ -196,7 +216,7 @@ PREDICTIONS = st.lists(st.tuples(st.sampled_from(CLASSES), st.sampled_from([*CLA
 @given(pairs=PREDICTIONS, texts=st.lists(THRESHOLD_TEXTS, min_size=1, max_size=4), alpha=st.sampled_from([0.01, 0.05, 0.2]))
 def test_identical_runs_never_fail(pairs: list, texts: list[str], alpha: float) -> None:
     record = make_record([t for t, _ in pairs], [p for _, p in pairs], classes=CLASSES)
-    case = compare_records(record, json.loads(json.dumps(record)), gate(*texts), alpha=alpha)
+    case = compare_records(record, copy(record), gate(*texts), alpha=alpha)
     assert case.regressions == [] and case.improvements == []
 
 
@@ -220,7 +240,7 @@ def test_a_larger_drop_never_passes_where_a_smaller_one_failed(
     fixed = [i for i, (t, p) in enumerate(zip(labels, base)) if p != t][:fixes]
     right = [i for i, (t, p) in enumerate(zip(labels, base)) if p == t]
 
-    def current(breaks: int) -> dict:
+    def current(breaks: int) -> Record:
         preds = list(base)
         for i in fixed:
             preds[i] = labels[i]
@@ -241,7 +261,7 @@ def test_cost_gate_is_monotone(base: float, drop: float, more: float, limit: str
     record = make_record(["cat"], ["cat"], classes=CLASSES, items_per_s=base)
 
     def regressed(value: float) -> bool:
-        other = dict(record, throughput=dict(record["throughput"], items_per_s=value))
+        other = replace(record, throughput=replace(record.throughput, items_per_s=value))
         return bool(compare_records(record, other, gate(limit)).regressions)
 
     if regressed(base * (1 - drop)):
@@ -270,10 +290,45 @@ def test_paired_items_moving_the_other_way_never_prove_a_regression() -> None:
 
 
 def test_gpu_name_recorded_by_the_cost_meter_is_read() -> None:
-    from pytest_vlmbench.gate.baseline import hardware
-
-    a = {"model_info": {"device": "cuda:0"}, "memory": {"device": "cuda:0", "gpu_name": "NVIDIA H100 80GB HBM3"}}
-    b = {"model_info": {"device": "cuda:0"}, "memory": {"device": "cuda:0", "gpu_name": "NVIDIA L4"}}
+    base = make_record(["cat"], ["cat"], classes=CLASSES, device="cuda:0")
+    a = replace(base, memory=Memory("cuda:0", 1000.0, gpu_name="NVIDIA H100 80GB HBM3", torch_peak_mb=10.0))
+    b = replace(base, memory=Memory("cuda:0", 1000.0, gpu_name="NVIDIA L4", torch_peak_mb=10.0))
     assert str(hardware(a)) == "NVIDIA H100 80GB HBM3"
     assert hardware(a).differs(hardware(b))
     assert not hardware(a).differs(hardware(a))
+    assert str(hardware(base, {"gpu": "NVIDIA T4"})) == "NVIDIA T4"  # else the machine info's
+    assert METRICS["peak_memory_mb"].value(a) == 10.0  # torch's peak on CUDA
+
+
+# -- the pytest gate's verdict ----------------------------------------------------------
+
+
+def test_verdicts_judge_a_record_against_a_run_and_travel_as_json(tmp_path: Path) -> None:
+    base = sample(n=200)
+    run = load_run(write(tmp_path, "base.json", run_document([base], commit="0123456789abcdef")))
+    thresholds = gate("accuracy:0.02")
+
+    same = judge_record(copy(base), run, thresholds, 0.05, nodeid="t.py::a")
+    assert same == Verdict("t.py::a", base.label, "ok")
+    worse = judge_record(break_items(base, 20), run, thresholds, 0.05, nodeid="t.py::b")
+    assert worse.status == "regressed" and worse.fail == worse.regressions and len(worse.fail) == 1
+    missing = judge_record(replace(base, model="other"), run, thresholds, 0.05, nodeid="t.py::c")
+    assert missing.status == "missing" and not missing.fail
+    strict = judge_record(replace(base, model="other"), run, thresholds, 0.05, nodeid="t.py::c", require_baseline=True)
+    assert strict.fail == ("no baseline record for other digits closed_set (with this config) in " + run.source,)
+    gpu = judge_record(replace(base, model_info={"device": "cuda:0"}), run, thresholds, 0.05, nodeid="t.py::d")
+    assert gpu.status == "not compared" and gpu.fail[0].startswith("not compared with the baseline: the baseline was")
+
+    verdicts = [same, worse, missing, gpu]
+    for v in verdicts:
+        assert Verdict.from_json(json.loads(json.dumps(v.to_json()))) == v
+    with pytest.raises(GateError, match="unknown status 'fine'"):
+        Verdict.from_json(dict(same.to_json(), status="fine"))
+    lines = gate_report_lines(run, "--vlmbench-baseline", verdicts)
+    assert lines[:3] == [
+        "== vlmbench gate ==",
+        f"baseline: {run.source} (commit 01234567, 2026-11-25T00:00:00, from --vlmbench-baseline)",
+        "4 compared: 1 missing, 1 not compared, 1 ok, 1 regressed",
+    ]
+    assert "REGRESSED t.py::b:" in lines and "no baseline t.py::c: other digits closed_set is not in the baseline" in lines
+    assert "not compared t.py::d:" in lines

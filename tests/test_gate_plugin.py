@@ -59,20 +59,31 @@ def plant(pytester: pytest.Pytester, *item_numbers: int) -> None:
     pytester.path.joinpath("wrong.txt").write_text(" ".join(str(k) for k in item_numbers))
 
 
-_BASELINE: dict[str, str] = {}
-"""base.json of the first test, reused by the others: the run is the same, and pytester runs are slow."""
+@pytest.fixture(scope="module")
+def all_right_baseline(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """``base.json`` of a run in which the model answered everything right, made once for the module.
+
+    Every test starts from the same file, whichever runs first; it is made in a pytest of
+    its own (pytester is per test), in a folder of its own.
+    """
+    folder = tmp_path_factory.mktemp("all-right-baseline")
+    folder.joinpath("conftest.py").write_text(CONFTEST)
+    folder.joinpath("test_suite.py").write_text(SUITE)
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider", "--vlmbench-json", "base.json"],
+        cwd=folder, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0 and "1 passed" in run.stdout, run.stdout[-3000:] + run.stderr[-3000:]
+    return folder.joinpath("base.json").read_text()
 
 
 @pytest.fixture
-def project(pytester: pytest.Pytester) -> pytest.Pytester:
+def project(pytester: pytest.Pytester, all_right_baseline: str) -> pytest.Pytester:
     """A suite with a baseline (``base.json``) in which the model answered everything right."""
     pytester.makeconftest(CONFTEST)
     pytester.makepyfile(test_suite=SUITE)
     plant(pytester)
-    if "base.json" not in _BASELINE:
-        pytester.runpytest("--vlmbench-json", "base.json").assert_outcomes(passed=1)
-        _BASELINE["base.json"] = pytester.path.joinpath("base.json").read_text()
-    pytester.path.joinpath("base.json").write_text(_BASELINE["base.json"])
+    pytester.path.joinpath("base.json").write_text(all_right_baseline)
     return pytester
 
 

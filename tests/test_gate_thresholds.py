@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from pytest_vlmbench.gate.metrics import METRICS, GateError, get_metric
@@ -72,8 +74,8 @@ def test_directions_and_values_from_a_record() -> None:
     assert METRICS["invalid_rate"].value(record) == 0.5
     assert METRICS["latency_p50_ms"].value(record) == 50.0
     assert METRICS["peak_memory_mb"].value(record) == 512.0
-    record["memory"]["torch_peak_mb"] = 300.0  # on CUDA the torch figure is the one gated
-    assert METRICS["peak_memory_mb"].value(record) == 300.0
+    on_cuda = replace(record, memory=replace(record.memory, torch_peak_mb=300.0))
+    assert METRICS["peak_memory_mb"].value(on_cuda) == 300.0  # on CUDA the torch figure is the one gated
     assert METRICS["energy_j"].value(record) is None
     assert METRICS["latency_p50_ms"].worsening(50.0, 60.0) == 10.0
     assert METRICS["accuracy"].worsening(0.9, 0.8) == pytest.approx(0.1)

@@ -141,13 +141,13 @@ def test_csv_named_columns_and_image_paths_give_image_text_items(tmp_path: Path)
 
 
 def test_image_text_items_carry_both_into_the_prompt(tmp_path: Path) -> None:
-    from pytest_vlmbench.strategies.prompting import CLOSED_SET_TEMPLATE, StrategyConfig, _prompt
+    from pytest_vlmbench.strategies.prompts import CLOSED_SET_TEMPLATE, build_prompt
 
     write_png(tmp_path / "p.png")
     (tmp_path / "posts.jsonl").write_text(json.dumps({"text": "Sharks in the mall", "image": "p.png", "label": "fake"}) + "\n"
                                           + json.dumps({"text": "Sunny", "image": "p.png", "label": "real"}) + "\n")  # fmt: skip
     item = load_dataset(str(tmp_path / "posts.jsonl")).items[0]
-    prompt = _prompt(CLOSED_SET_TEMPLATE, item, StrategyConfig(), classes="fake, real")
+    prompt = build_prompt(CLOSED_SET_TEMPLATE, item, (), classes="fake, real")
     assert prompt.startswith("Text: Sharks in the mall\n") and item.image() is not None
 
 

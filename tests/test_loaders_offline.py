@@ -135,10 +135,11 @@ def test_runner_lists_unreadable_images_and_scores_the_rest(tmp_path: Path) -> N
     dataset: Dataset = load_dataset(str(tmp_path / "shapes"))
     model = _AlwaysCircle()
     record = evaluate(model, dataset, "closed_set", EvalConfig(batch_size=8))  # type: ignore[arg-type]
-    assert record["n_errors"] == 1 and record["n_items"] == 3
-    assert record["errors"][0]["id"] == "square/1.png" and "1.png" in record["errors"][0]["error"]
-    assert {p["id"] for p in record["predictions"]} == {"circle/0.png", "circle/1.png", "square/0.png"}
-    assert record["metrics"]["accuracy"] == pytest.approx(2 / 3)
-    assert record["dataset_fingerprint"]["n_items"] == 4 and len(record["dataset_fingerprint"]["sha256"]) == 64
-    assert record["config"]["num_classes"] == 2
+    assert record.n_errors == 1 and record.n_items == 3
+    assert record.errors[0].id == "square/1.png" and "1.png" in record.errors[0].error
+    assert {p.id for p in record.predictions} == {"circle/0.png", "circle/1.png", "square/0.png"}
+    assert record.metrics.accuracy == pytest.approx(2 / 3)
+    assert record.dataset_fingerprint is not None
+    assert record.dataset_fingerprint["n_items"] == 4 and len(record.dataset_fingerprint["sha256"]) == 64
+    assert record.config.num_classes == 2
     assert sum(model.seen) == 3 * 3  # the broken item never reached the model (3 permutations each)

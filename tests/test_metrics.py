@@ -1,4 +1,4 @@
-"""Metrics agree with scikit-learn and stay plain JSON."""
+"""Metrics agree with scikit-learn and are plain Python numbers (plain JSON once written)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score
 
 from pytest_vlmbench.evaluation.scores import classification_report
+from pytest_vlmbench.record import ClassScores, plain_json
 
 CLASSES = ["a", "b", "c"]
 
@@ -21,27 +22,31 @@ def test_against_sklearn_on_random_labels(pairs):
     y_true = [t for t, _ in pairs]
     y_pred = [p for _, p in pairs]
     out = classification_report(y_true, y_pred, CLASSES)
-    m = out["metrics"]
+    m = out.metrics
     sk_pred = ["<invalid>" if p is None else p for p in y_pred]
-    assert m["accuracy"] == pytest.approx(accuracy_score(y_true, sk_pred))
+    assert m.accuracy == pytest.approx(accuracy_score(y_true, sk_pred))
     for avg in ("macro", "weighted"):
         kw = {"labels": CLASSES, "average": avg, "zero_division": 0}
-        assert m[f"{avg}_precision"] == pytest.approx(precision_score(y_true, sk_pred, **kw))
-        assert m[f"{avg}_recall"] == pytest.approx(recall_score(y_true, sk_pred, **kw))
-        assert m[f"{avg}_f1"] == pytest.approx(f1_score(y_true, sk_pred, **kw))
-    assert m["invalid_rate"] == pytest.approx(sum(p is None for p in y_pred) / len(y_pred))
-    matrix = np.array(out["confusion"]["matrix"])
+        assert getattr(m, f"{avg}_precision") == pytest.approx(precision_score(y_true, sk_pred, **kw))
+        assert getattr(m, f"{avg}_recall") == pytest.approx(recall_score(y_true, sk_pred, **kw))
+        assert getattr(m, f"{avg}_f1") == pytest.approx(f1_score(y_true, sk_pred, **kw))
+    assert m.invalid_rate == pytest.approx(sum(p is None for p in y_pred) / len(y_pred))
+    matrix = np.array(out.confusion.matrix)
     assert matrix.shape == (3, 4)
     assert matrix.sum() == len(pairs)
     assert matrix[:, 3].sum() == sum(p is None for p in y_pred)
     assert np.trace(matrix[:, :3]) == sum(t == p for t, p in pairs)
-    assert [out["per_class"][c]["support"] for c in CLASSES] == [y_true.count(c) for c in CLASSES]
-    json.dumps(out, allow_nan=False)  # plain JSON: raises on NaN or numpy types
+    assert [out.per_class[c].support for c in CLASSES] == [y_true.count(c) for c in CLASSES]
+    parts = [out.metrics, *out.per_class.values(), out.confusion]
+    for part in parts:  # plain Python values already, not numpy scalars
+        for value in vars(part).values():
+            assert type(value) in (float, int, tuple), (part, value)
+    json.dumps(plain_json(parts), allow_nan=False)
 
 
 def test_invalid_answers_lower_recall_not_precision():
     out = classification_report(["a", "a", "b", "b"], ["a", None, "b", "b"], ["a", "b"])
-    assert out["per_class"]["a"] == {"precision": 1.0, "recall": 0.5, "f1": pytest.approx(2 / 3), "support": 2}
-    assert out["metrics"]["accuracy"] == 0.75
-    assert out["confusion"]["columns"] == ["a", "b", "invalid"]
-    assert out["confusion"]["matrix"] == [[1, 0, 1], [0, 2, 0]]
+    assert out.per_class["a"] == ClassScores(precision=1.0, recall=0.5, f1=pytest.approx(2 / 3), support=2)
+    assert out.metrics.accuracy == 0.75
+    assert out.confusion.columns == ("a", "b", "invalid")
+    assert out.confusion.matrix == ((1, 0, 1), (0, 2, 0))

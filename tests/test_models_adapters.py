@@ -71,24 +71,24 @@ def test_protocols_are_distinct() -> None:
 
 def test_direct_strategy_scores_the_classifier() -> None:
     record = evaluate(KeywordClassifier(), text_dataset(), "direct", EvalConfig(batch_size=4))
-    assert record["strategy"] == "direct"
-    assert record["metrics"]["accuracy"] == 1.0
-    assert record["throughput"]["oom_retries"] == 0 and record["throughput"]["final_batch_size"] == 4
+    assert record.strategy == "direct"
+    assert record.metrics.accuracy == 1.0
+    assert record.throughput.oom_retries == 0 and record.throughput.final_batch_size == 4
 
 
 def test_out_of_memory_halves_the_batch_and_is_recorded() -> None:
     model = KeywordClassifier(max_batch=2)
     record = evaluate(model, text_dataset(9), "direct", EvalConfig(batch_size=8))
-    assert record["metrics"]["accuracy"] == 1.0 and record["n_items"] == 9
-    assert record["throughput"]["oom_retries"] == 2  # 8 -> 4 -> 2
-    assert record["throughput"]["final_batch_size"] == 2
+    assert record.metrics.accuracy == 1.0 and record.n_items == 9
+    assert record.throughput.oom_retries == 2  # 8 -> 4 -> 2
+    assert record.throughput.final_batch_size == 2
     assert max(model.batches) == 2 and sum(model.batches) == 9
 
 
 def test_out_of_memory_on_generation_too() -> None:
     model = EchoGenerator(max_batch=3)
     record = evaluate(model, text_dataset(4), "closed_set", EvalConfig(batch_size=8))
-    assert record["throughput"]["oom_retries"] == 2 and record["throughput"]["final_batch_size"] == 2
+    assert record.throughput.oom_retries == 2 and record.throughput.final_batch_size == 2
 
 
 def test_out_of_memory_at_batch_one_is_raised() -> None:

@@ -78,7 +78,7 @@ pytestmark = pytest.mark.vlmbench(datasets=["toy"], models=["oracle"])
 
 def test_toy(vlmbench):
     record = vlmbench.run()
-    assert record["n_items"] > 0
+    assert record.n_items > 0
 '''
 
 
@@ -242,8 +242,8 @@ def test_evaluated_hook_can_fail_an_item(suite: pytest.Pytester) -> None:
         + '''
 import pytest
 def pytest_vlmbench_evaluated(item, record):
-    if record["metrics"]["invalid_rate"] > 0.5:
-        pytest.fail(f"{record['model']} answered off-list too often", pytrace=False)
+    if record.metrics.invalid_rate > 0.5:
+        pytest.fail(f"{record.model} answered off-list too often", pytrace=False)
 '''
     )
     result = suite.runpytest("--model", "gibberish,oracle", "--strategy", "closed_set")

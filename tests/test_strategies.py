@@ -1,15 +1,23 @@
-"""closed_set and binary: seeded orders, the vote and its tie rule, the question budget."""
+"""The strategies: seeded orders, the vote and its tie rule, the question budget, and what
+each :class:`Strategy` declares (needs, template, record description)."""
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import pytest_vlmbench
 from pytest_vlmbench.datasets.base import Dataset, Item
-from pytest_vlmbench.strategies.prompting import Query, StrategyConfig, binary, class_orders, closed_set, majority_vote
+from pytest_vlmbench.registry import UnknownNameError
+from pytest_vlmbench.strategies import STRATEGIES, Query, Strategy, StrategyConfig, get_strategy
+from pytest_vlmbench.strategies.binary import BINARY, binary
+from pytest_vlmbench.strategies.closed_set import CLOSED_SET, class_orders, closed_set, majority_vote
+from pytest_vlmbench.strategies.direct import DIRECT
 
 CLASSES = ("cat", "dog", "bird", "fish")
 
@@ -30,25 +38,36 @@ def test_class_orders_differ_and_are_seeded():
     assert len({tuple(o) for o in class_orders(("a", "b"), 5, random.Random(1))}) == 2
 
 
+def _prompts_by_item(asked: list[tuple[str, str]]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for item_id, prompt in asked:
+        out.setdefault(item_id, []).append(prompt)
+    return out
+
+
 def test_closed_set_orders_depend_on_seed_and_item_not_position():
     ds = make_dataset()
-    asked: list[str] = []
+    asked: list[tuple[str, str]] = []
 
     def ask(queries: Sequence[Query]) -> list[str]:
-        asked.extend(q.prompt for q in queries)
+        asked.extend((q.item.id, q.prompt) for q in queries)
         return [q.item.label for q in queries]
 
     out0 = closed_set(ds, ds.items, ask, StrategyConfig(seed=0, permutations=3))
-    first_run = list(asked)
+    first_run = _prompts_by_item(asked)
+    assert len(asked) == 3 * len(ds.items)
+    assert all(len(set(prompts)) == 3 for prompts in first_run.values())  # three different class orders
     asked.clear()
-    closed_set(ds, list(reversed(ds.items)), ask, StrategyConfig(seed=0, permutations=3))
+    out_rev = closed_set(ds, list(reversed(ds.items)), ask, StrategyConfig(seed=0, permutations=3))
+    # Reversing the items changes nothing about any one item: same prompts, same orders.
+    assert _prompts_by_item(asked) == first_run
+    assert [o.item.id for o in out_rev] == [it.id for it in reversed(ds.items)]
     by_item = {o.item.id: o.detail["orders"] for o in out0}
-    out_rev = closed_set(ds, list(reversed(ds.items)), lambda qs: [q.item.label for q in qs], StrategyConfig(seed=0))
     assert {o.item.id: o.detail["orders"] for o in out_rev} == by_item
     out1 = closed_set(ds, ds.items, lambda qs: [q.item.label for q in qs], StrategyConfig(seed=1))
     assert {o.item.id: o.detail["orders"] for o in out1} != by_item
-    assert len(first_run) == 3 * len(ds.items)
     assert all(o.prediction == o.item.label for o in out0)
+    assert all(o.prediction == o.item.label for o in out_rev)
 
 
 def test_majority_vote_and_tie_rule():
@@ -144,7 +163,7 @@ def test_prompt_template_is_configurable_and_text_items_carry_their_text():
         seen.extend(q.prompt for q in queries)
         return ["cat"] * len(queries)
 
-    [outcome] = closed_set(ds, ds.items, ask, StrategyConfig(permutations=1, closed_set_template="Pick one of: {classes}"))
+    [outcome] = closed_set(ds, ds.items, ask, StrategyConfig(permutations=1, prompt_template="Pick one of: {classes}"))
     order = [CLASSES[i] for i in outcome.detail["orders"][0]]
     assert seen == ["Text: item 0\nPick one of: " + ", ".join(order)]
 
@@ -173,9 +192,189 @@ def test_json_style_asks_for_json_and_only_accepts_json():
     outcomes = closed_set(ds, ds.items, ask, config)
     assert [o.prediction for o in outcomes] == ["cat", None, "fish"]
     assert all(p.endswith('Respond only with JSON: {"answer": "<one of the classes>"}') for p in prompts)
-    assert config.describe("closed_set")["answer_style"] == "json"
+    assert CLOSED_SET.describe(config)["answer_style"] == "json"
 
     yes_no = binary(ds, ds.items, lambda qs: ['{"answer": "yes"}'] * len(qs), StrategyConfig(answer_style="json"))
     assert all(o.prediction == o.detail["questions"][0] for o in yes_no)
     plain_yes = binary(ds, ds.items, lambda qs: ["yes"] * len(qs), StrategyConfig(answer_style="json"))
     assert all(o.prediction is None for o in plain_yes)
+
+
+# -- what each Strategy declares -----------------------------------------------------------
+
+CLOSED_SET_TEXT = (
+    "Question: Answer this question in one word: What type of object is in this photo? "
+    "Choose one from {classes}. Answer:"
+)
+BINARY_TEXT = "Answer the question in one word: yes or no. Is the {cls} in this photo?"
+EXEMPLARS = (Item(id="e1", label="cat", text="meow"), Item(id="e2", label="dog", text="woof"))
+
+
+@pytest.mark.parametrize(
+    ("name", "needs", "declared"),
+    [("closed_set", "generate", CLOSED_SET), ("binary", "generate", BINARY), ("direct", "classify", DIRECT)],
+)
+def test_each_registered_strategy_declares_what_it_needs(name, needs, declared):
+    strategy = get_strategy(name)
+    assert isinstance(strategy, Strategy)
+    assert strategy is declared and strategy.name == name and strategy.needs == needs
+
+
+def test_every_registered_strategy_loads_as_a_strategy_and_aliases_resolve():
+    assert {"binary", "closed_set", "direct"} <= set(STRATEGIES.names())
+    assert all(isinstance(get_strategy(e.name), Strategy) for e in STRATEGIES)
+    assert {name: get_strategy(name).needs for name in ("binary", "closed_set", "direct")} == {
+        "binary": "generate",
+        "closed_set": "generate",
+        "direct": "classify",
+    }
+    assert get_strategy("closed-set") is CLOSED_SET
+    assert get_strategy("Yes-No") is BINARY and get_strategy("yes_no") is BINARY
+    assert get_strategy("classify") is DIRECT
+    with pytest.raises(UnknownNameError, match="Did you mean 'binary'"):
+        get_strategy("binnary")
+
+
+def _ordered(d: dict) -> list:
+    return list(d.items())  # the record's JSON keeps this order, so compare it too
+
+
+@pytest.mark.parametrize(
+    ("strategy", "config", "expected"),
+    [
+        (CLOSED_SET, StrategyConfig(seed=2), {
+            "seed": 2, "permutations": 3, "prompt_template": CLOSED_SET_TEXT, "answer_style": "plain",
+        }),
+        (CLOSED_SET, StrategyConfig(permutations=5, answer_style="json", exemplars=EXEMPLARS), {
+            "seed": 0,
+            "permutations": 5,
+            "prompt_template": CLOSED_SET_TEXT + ' Respond only with JSON: {{"answer": "<one of the classes>"}}',
+            "answer_style": "json",
+            "exemplar_ids": ["e1", "e2"],
+            "exemplar_template": "Text: {text}\nClass: {label}\n\n",
+        }),
+        (BINARY, StrategyConfig(seed=1, permutations=7), {
+            "seed": 1, "question_order": "seeded per item", "prompt_template": BINARY_TEXT, "answer_style": "plain",
+        }),
+        (BINARY, StrategyConfig(answer_style="json", exemplars=EXEMPLARS[:1]), {
+            "seed": 0,
+            "question_order": "seeded per item",
+            "prompt_template": BINARY_TEXT + ' Respond only with JSON: {{"answer": "yes"}} or {{"answer": "no"}}',
+            "answer_style": "json",
+            "exemplar_ids": ["e1"],
+            "exemplar_template": "Text: {text}\nClass: {label}\n\n",
+        }),
+        (DIRECT, StrategyConfig(seed=4), {"seed": 4}),
+        (DIRECT, StrategyConfig(seed=4, answer_style="json", exemplars=EXEMPLARS, prompt_template="x {classes}"), {
+            "seed": 4,
+        }),
+    ],
+)  # fmt: skip
+def test_describe_gives_exactly_the_recorded_config(strategy, config, expected):
+    assert _ordered(strategy.describe(config)) == _ordered(expected)
+
+
+def test_prompt_template_override_is_used_in_prompts_and_recorded():
+    ds = make_dataset(n=2)
+    seen: list[str] = []
+
+    def ask(queries):
+        seen.extend(q.prompt for q in queries)
+        return ["no"] * len(queries)
+
+    config = StrategyConfig(prompt_template="Is it a {cls}?")
+    outcomes = binary(ds, ds.items, ask, config)
+    expected = [f"Text: {o.item.text}\nIs it a {cls}?" for o in outcomes for cls in o.detail["questions"]]
+    assert sorted(seen) == sorted(expected) and len(seen) == 2 * (len(CLASSES) - 1)
+    assert BINARY.describe(config)["prompt_template"] == "Is it a {cls}?"
+
+    # The JSON instruction is still appended to an override, and recorded with it.
+    json_config = StrategyConfig(permutations=1, prompt_template="Pick: {classes}.", answer_style="json", exemplars=EXEMPLARS)
+    seen.clear()
+    [outcome, _] = closed_set(ds, ds.items, ask, json_config)
+    order = ", ".join(CLASSES[i] for i in outcome.detail["orders"][0])
+    assert seen[0] == (
+        "Text: meow\nClass: cat\n\nText: woof\nClass: dog\n\n"
+        f'Text: item 0\nPick: {order}. Respond only with JSON: {{"answer": "<one of the classes>"}}'
+    )
+    assert CLOSED_SET.describe(json_config)["prompt_template"] == (
+        'Pick: {classes}. Respond only with JSON: {{"answer": "<one of the classes>"}}'
+    )
+
+
+def test_direct_has_no_template_and_sends_the_items_text():
+    ds = make_dataset(n=3)
+    with pytest.raises(ValueError, match="no prompt template"):
+        DIRECT.template(StrategyConfig())
+    sent: list[str] = []
+
+    def classify(queries):
+        sent.extend(q.prompt for q in queries)
+        return [q.item.label if q.item.id != "i1" else None for q in queries]
+
+    outcomes = DIRECT(ds, ds.items, classify, StrategyConfig(prompt_template="ignored {classes}"))
+    assert sent == ["item 0", "item 1", "item 2"]
+    assert [o.prediction for o in outcomes] == ["cat", None, "bird"]
+    assert [o.answers for o in outcomes] == [["cat"], [""], ["bird"]]
+
+
+def test_a_registered_strategy_takes_its_registered_name_and_a_bare_function_is_refused():
+    mine = Strategy(name="mine", needs="classify", run=lambda ds, items, ask, config: [])
+    STRATEGIES.register("my-direct", mine)
+    STRATEGIES.register("bare-function", lambda ds, items, ask, config: [])
+    try:
+        got = get_strategy("MY-DIRECT")
+        assert got.name == "my-direct" and got.needs == "classify" and got.run is mine.run
+        with pytest.raises(TypeError, match="'bare-function' is function, not a pytest_vlmbench.strategies.Strategy"):
+            get_strategy("bare-function")
+    finally:
+        STRATEGIES.unregister("my-direct")
+        STRATEGIES.unregister("bare-function")
+
+
+# -- nothing outside the strategies decides by a strategy's name ------------------------------
+
+# Names and aliases; not the alias "classify", which is also a value of Strategy.needs.
+STRATEGY_NAMES = frozenset({"closed_set", "closed-set", "binary", "yes-no", "yes_no", "direct"})
+STRATEGY_MODULES = frozenset({"closed_set.py", "binary.py", "direct.py"})
+
+
+def _name_comparisons(source: str) -> list[str]:
+    """``Compare`` nodes between something named like a strategy and a strategy-name literal."""
+
+    def literals(node: ast.expr) -> set[str]:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return {node.value}
+        if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+            return {e.value for e in node.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)}
+        return set()
+
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Compare):
+            continue
+        operands = [node.left, *node.comparators]
+        named = any("strateg" in ast.unparse(o).lower() for o in operands if not literals(o))
+        if named and any(literals(o) & STRATEGY_NAMES for o in operands):
+            found.append(f"line {node.lineno}: {ast.unparse(node)}")
+    return found
+
+
+def test_the_name_scan_catches_branching_on_a_strategy_name():
+    assert _name_comparisons('if strategy == "closed_set":\n    pass\n')
+    assert _name_comparisons('x = "binary" != self.case.strategy\n')
+    assert _name_comparisons('ok = entry_strategy.name in ("direct", "other")\n')
+    assert not _name_comparisons('if strategy.needs == "generate":\n    pass\n')
+    assert not _name_comparisons('if model == "binary":\n    pass\n')
+
+
+def test_no_module_outside_the_strategies_compares_a_strategy_name_to_a_literal():
+    root = Path(pytest_vlmbench.__file__).parent
+    offenders = {
+        str(path.relative_to(root)): hits
+        for path in sorted(root.rglob("*.py"))
+        if not (path.parent.name == "strategies" and path.name in STRATEGY_MODULES)
+        for hits in [_name_comparisons(path.read_text(encoding="utf-8"))]
+        if hits
+    }
+    assert offenders == {}, "ask the Strategy object (get_strategy(name).needs, .describe(...)) instead"

@@ -5,4 +5,4 @@ pytestmark = pytest.mark.vlmbench(models=["keyword"], datasets=["headlines"], st
 
 def test_headlines(vlmbench):
     record = vlmbench.run()
-    assert record["metrics"]["accuracy"] >= 0.5, "the keyword baseline should get the easy headlines"
+    assert record.metrics.accuracy >= 0.5, "the keyword baseline should get the easy headlines"

@@ -15,24 +15,10 @@ from ..gate.flips import render_flips, run_flips
 from ..gate.metrics import DEFAULT_DISPLAY, METRICS, GateError, get_metric
 from ..gate.series import FORMATS, compare_series, render
 from ..gate.significance import DEFAULT_ALPHA
-from ..gate.thresholds import Threshold, merge_layers, parse_alpha, parse_threshold
+from ..gate.thresholds import merge_layers, parse_alpha, parse_layer
+from ..options import add_cli_arguments
 
 EXIT_OK, EXIT_REGRESSION, EXIT_BAD_INPUT = 0, 1, 2
-
-
-def _threshold(text: str) -> tuple[str, Threshold | None]:
-    try:
-        spec, threshold = parse_threshold(text, "threshold")
-    except GateError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return spec.name, threshold
-
-
-def _alpha(text: str) -> float:
-    try:
-        return parse_alpha(text, "--alpha")
-    except GateError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _metric_list(text: str) -> list[str]:
@@ -58,7 +44,7 @@ def run_compare(args: argparse.Namespace) -> int:
     runs = _load_all(args.files)
     if runs is None:
         return EXIT_BAD_INPUT
-    thresholds = merge_layers(dict(args.fail_on)) if args.fail_on else {}
+    thresholds = merge_layers(args.fail_on) if args.fail_on else {}
     metrics = args.metrics or ([] if thresholds else list(DEFAULT_DISPLAY))
     series = compare_series(runs, thresholds, metrics=metrics, alpha=args.alpha, against=args.against)
     sys.stdout.write(render(series, args.format))
@@ -93,11 +79,7 @@ def add_compare_parsers(subparsers: Any) -> None:
     )
     compare.add_argument("files", nargs="+", metavar="RUN.json", help="Two or more saved runs, oldest first.")
     compare.add_argument("--format", choices=FORMATS, default="terminal", help="Output format (default: terminal).")
-    compare.add_argument(
-        "--fail-on", action="append", type=_threshold, default=[], metavar="METRIC:DROP",
-        help="Regression threshold, e.g. accuracy:0.02 or items_per_s:10%% (repeatable).",
-    )  # fmt: skip
-    compare.add_argument("--alpha", type=_alpha, default=DEFAULT_ALPHA, help="Significance level (default 0.05).")
+    add_cli_arguments(compare, "vlmbench_fail_on", "vlmbench_alpha")  # defined once, with the pytest gate's
     compare.add_argument(
         "--metrics", type=_metric_list, default=None, metavar="A,B",
         help=f"Metrics to show (default: those of --fail-on, else a standard set). Known: {', '.join(METRICS)}.",
@@ -117,11 +99,23 @@ def add_compare_parsers(subparsers: Any) -> None:
 
 
 def _checked(func: Any, parser: argparse.ArgumentParser) -> Any:
-    """Checks argparse cannot express (two files at least), as usage errors."""
+    """Checks argparse cannot express (two files at least, the gate options), as usage errors.
+
+    The gate options arrive raw from the option table and are parsed by the gate's own
+    parsers, as in pytest, so both read ``--fail-on accuracy:0.02,items_per_s:10%`` alike.
+    """
 
     def run(args: argparse.Namespace) -> int:
         if len(args.files) < 2:
             parser.error("give at least two runs to compare.")
+        try:
+            args.fail_on = parse_layer(args.vlmbench_fail_on, "threshold")
+        except GateError as exc:
+            parser.error(f"argument --fail-on: {exc}")
+        try:
+            args.alpha = DEFAULT_ALPHA if args.vlmbench_alpha is None else parse_alpha(args.vlmbench_alpha, "--alpha")
+        except GateError as exc:
+            parser.error(f"argument --alpha: {exc}")
         return int(func(args))
 
     return run

@@ -19,25 +19,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .base import Dataset, DatasetError, Item
+from .class_names import DIGIT_CLASSES, FASHION_MNIST_CLASSES
+from .hub_catalog import fashion_mnist_hub
 
 if TYPE_CHECKING:
     import numpy as np
     from PIL import Image
 
 FASHION_MNIST_DIR = Path(os.environ.get("VLMBENCH_FASHION_MNIST_DIR", "/usr/share/datasets/fashion-mnist"))
-FASHION_MNIST_CLASSES = (
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
-)
-DIGIT_CLASSES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
 
 def fashion_mnist_available() -> bool:
@@ -76,8 +65,6 @@ def load_fashion_mnist(split: str | None = None) -> Dataset:
     if split not in FASHION_MNIST_FILES:
         raise DatasetError(f"Fashion-MNIST has no split {split!r}; its splits are {list(FASHION_MNIST_FILES)}.")
     if not fashion_mnist_available():
-        from .hub_catalog import fashion_mnist_hub
-
         try:
             return fashion_mnist_hub(split=split)
         except DatasetError as exc:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .base import Dataset, DatasetError, Modality
+from .class_names import FASHION_MNIST_CLASSES
 from ..hub import datasets_offline
 from .columns import Columns
 from .hf import from_hf_dataset, is_saved_dataset, load_hub, load_saved
@@ -142,7 +143,7 @@ fashion_mnist_hub = HubDataset(
     modality="image",
     columns=Columns(label="label", image="image", text=""),
     # The Debian package's names, so results compare whichever source was used.
-    classes=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
+    classes=FASHION_MNIST_CLASSES,
     description="Fashion-MNIST from the hub (used when the Debian package is absent).",
 )
 

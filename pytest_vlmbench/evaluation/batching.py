@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
+
+from ..record import Throughput
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -36,8 +38,9 @@ class BatchPlan:
     size: int
     oom_retries: int = 0
 
-    def as_json(self) -> dict[str, int]:
-        return {"oom_retries": self.oom_retries, "final_batch_size": self.size}
+    def apply_to(self, throughput: Throughput) -> Throughput:
+        """``throughput`` with this plan's halvings and final batch size filled in."""
+        return replace(throughput, oom_retries=self.oom_retries, final_batch_size=self.size)
 
 
 def run_batched(items: Sequence[T], plan: BatchPlan, send: Callable[[Sequence[T]], list[R]]) -> list[R]:

@@ -19,6 +19,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..record import Energy, LatencyMs, Memory, Throughput
+
 
 def _percentile(sorted_values: list[float], q: float) -> float:
     if not sorted_values:
@@ -97,40 +99,43 @@ class CostMeter:
         self.sync()
         self._wall_s = time.perf_counter() - self._start
 
-    def throughput(self, n_items: int, model_load_s: float | None) -> dict[str, Any]:
+    def throughput(self, n_items: int, model_load_s: float | None) -> Throughput:
+        """Speed over the batches recorded so far (the batch plan adds its own part)."""
         lat = sorted(self.latencies_s)
         wall = self._wall_s
-        return {
-            "items_per_s": n_items / wall if wall > 0 else 0.0,
-            "wall_s": wall,
-            "model_time_s": sum(lat),
-            "n_batches": len(lat),
-            "n_requests": sum(self.batch_sizes),
-            "batch_latency_ms": {
-                "mean": 1000 * sum(lat) / len(lat) if lat else 0.0,
-                "p50": 1000 * _percentile(lat, 0.50),
-                "p90": 1000 * _percentile(lat, 0.90),
-                "p99": 1000 * _percentile(lat, 0.99),
-                "max": 1000 * (lat[-1] if lat else 0.0),
-            },
-            "model_load_s": model_load_s,
-        }
+        return Throughput(
+            items_per_s=n_items / wall if wall > 0 else 0.0,
+            wall_s=wall,
+            model_time_s=sum(lat),
+            n_batches=len(lat),
+            n_requests=sum(self.batch_sizes),
+            batch_latency_ms=LatencyMs(
+                mean=1000 * sum(lat) / len(lat) if lat else 0.0,
+                p50=1000 * _percentile(lat, 0.50),
+                p90=1000 * _percentile(lat, 0.90),
+                p99=1000 * _percentile(lat, 0.99),
+                max=1000 * (lat[-1] if lat else 0.0),
+            ),
+            model_load_s=model_load_s,
+        )
 
-    def memory(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"device": self.device, "peak_rss_mb": peak_rss_mb()}
-        if self.gpu_name is not None:
-            out["gpu_name"] = self.gpu_name
-        if self._torch is not None:
-            out["torch_peak_mb"] = self._torch.cuda.max_memory_allocated() / 2**20
-            out["torch_peak_reserved_mb"] = self._torch.cuda.max_memory_reserved() / 2**20
-        if self._nvml_handle is not None:
-            out["nvml_peak_mb"] = self._nvml_peak / 2**20
-        return out
+    def memory(self) -> Memory:
+        """The high-water marks; the CUDA ones only when the meter ran on CUDA (NVML's when it is readable)."""
+        cuda = self._torch is not None
+        return Memory(
+            device=self.device,
+            peak_rss_mb=peak_rss_mb(),
+            gpu_name=self.gpu_name,
+            torch_peak_mb=self._torch.cuda.max_memory_allocated() / 2**20 if cuda else None,
+            torch_peak_reserved_mb=self._torch.cuda.max_memory_reserved() / 2**20 if cuda else None,
+            nvml_peak_mb=self._nvml_peak / 2**20 if self._nvml_handle is not None else None,
+        )
 
-    def energy(self) -> dict[str, Any] | None:
+    def energy(self) -> Energy | None:
+        """GPU energy since :meth:`start`; ``None`` without NVML's energy counter."""
         if self._nvml_handle is None or self._energy_start_mj is None:
             return None
         import pynvml
 
         joules = (pynvml.nvmlDeviceGetTotalEnergyConsumption(self._nvml_handle) - self._energy_start_mj) / 1000
-        return {"joules": joules, "source": "nvml total energy (whole GPU)"}
+        return Energy(joules=joules, source="nvml total energy (whole GPU)")

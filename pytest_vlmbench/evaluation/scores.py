@@ -8,8 +8,10 @@ extra ``invalid`` column so those answers stay visible.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from ..record import ClassScores, Confusion, Metrics
 
 INVALID_LABEL = "invalid"
 _SENTINEL = "\x00invalid"  # cannot collide with a real class name
@@ -20,10 +22,18 @@ def _plain(x: float) -> float:
     return 0.0 if math.isnan(value) else value
 
 
-def classification_report(
-    y_true: Sequence[str], y_pred: Sequence[str | None], classes: Sequence[str]
-) -> dict[str, Any]:
-    """``metrics``, ``per_class`` and ``confusion`` blocks as plain JSON values."""
+@dataclass(frozen=True)
+class Report:
+    """The record's quality parts: overall metrics, one row per class, the confusion matrix."""
+
+    metrics: Metrics
+    per_class: Mapping[str, ClassScores]
+    """By class, in the dataset's class order."""
+    confusion: Confusion
+
+
+def classification_report(y_true: Sequence[str], y_pred: Sequence[str | None], classes: Sequence[str]) -> Report:
+    """The ``metrics``, ``per_class`` and ``confusion`` parts of a record, as plain Python numbers."""
     from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
     labels = list(classes)
@@ -40,14 +50,13 @@ def classification_report(
 
     p, r, f, s = precision_recall_fscore_support(true, pred, labels=labels, average=None, zero_division=0)
     per_class = {
-        cls: {"precision": _plain(p[i]), "recall": _plain(r[i]), "f1": _plain(f[i]), "support": int(s[i])}
-        for i, cls in enumerate(labels)
+        cls: ClassScores(_plain(p[i]), _plain(r[i]), _plain(f[i]), int(s[i])) for i, cls in enumerate(labels)
     }
     matrix = confusion_matrix(true, pred, labels=[*labels, _SENTINEL]) if n else None
-    confusion = {
-        "rows": labels,
-        "columns": [*labels, INVALID_LABEL],
+    confusion = Confusion(
+        rows=tuple(labels),
+        columns=(*labels, INVALID_LABEL),
         # The last row (true label "invalid") is always zero and is dropped.
-        "matrix": [[int(v) for v in row] for row in matrix[:-1]] if matrix is not None else [],
-    }
-    return {"metrics": metrics, "per_class": per_class, "confusion": confusion}
+        matrix=tuple(tuple(int(v) for v in row) for row in matrix[:-1]) if matrix is not None else (),
+    )
+    return Report(Metrics(**metrics), per_class, confusion)

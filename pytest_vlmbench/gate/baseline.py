@@ -4,16 +4,20 @@ Accepted files: anything pytest-benchmark writes (``--benchmark-json``, ``--benc
 ``--benchmark-autosave``) and the plugin's own ``--vlmbench-json``. A benchmark entry whose
 ``extra_info`` has no ``vlmbench`` record is not ours and is ignored.
 
-Matching key -- what must be equal for two records to be "the same case":
-model, dataset, strategy and the whole ``config`` except
+Each record is read with :meth:`Record.from_json <pytest_vlmbench.record.Record.from_json>`;
+its one-sentence :class:`~pytest_vlmbench.record.RecordError` becomes a :class:`GateError`.
+
+Matching key -- what must be equal for two records to be "the same case": the record's
+:meth:`~pytest_vlmbench.record.Record.match_key`, i.e. model, dataset, strategy and the
+whole ``config`` except :attr:`RecordConfig.NOT_IN_KEY <pytest_vlmbench.record.RecordConfig.NOT_IN_KEY>`:
 
 - ``versions``: library versions are what a nightly gate exists to catch changing;
 - ``batch_size``: it changes speed and memory, not which answer an item gets. Quality is
   compared across batch sizes; cost metrics are not (see :mod:`.compare`).
 
 Everything else in ``config`` (seed, permutations, prompt template, max_new_tokens, limit,
-and keys added later such as ``num_classes``/``per_class_cap``) is part of the key. Node ids
-are not: renaming a test or reordering parameters does not lose its baseline.
+``num_classes``, ``per_class``, and keys added later) is part of the key. Node ids are not:
+renaming a test or reordering parameters does not lose its baseline.
 """
 
 from __future__ import annotations
@@ -25,29 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..record import Record, RecordError, check_schema
 from .metrics import GateError
-
-SCHEMA_VERSION = 1
-"""The record schema this module reads (``pytest_vlmbench.runner.SCHEMA_VERSION``)."""
-
-KEY_EXCLUDED = ("versions", "batch_size")
-
-
-def record_key(record: Mapping[str, Any]) -> str:
-    """The matching key of a record, as canonical JSON (hashable, stable across runs)."""
-    config = {k: v for k, v in (record.get("config") or {}).items() if k not in KEY_EXCLUDED}
-    key = {
-        "model": record.get("model"),
-        "dataset": record.get("dataset"),
-        "strategy": record.get("strategy"),
-        "config": config,
-    }
-    return json.dumps(key, sort_keys=True, default=str)
-
-
-def record_label(record: Mapping[str, Any]) -> str:
-    """A short human name for a record's case: ``model dataset strategy``."""
-    return f"{record.get('model')} {record.get('dataset')} {record.get('strategy')}"
 
 
 @dataclass(frozen=True)
@@ -68,32 +51,28 @@ class Hardware:
         return bool(self.gpu_name and other.gpu_name and self.gpu_name != other.gpu_name)
 
 
-def hardware(record: Mapping[str, Any], machine_info: Mapping[str, Any] | None = None) -> Hardware:
+def hardware(record: Record, machine_info: Mapping[str, Any] | None = None) -> Hardware:
     """The hardware a record was measured on.
 
-    pytest-benchmark's machine id ignores the GPU, so the GPU name is read from the record's
-    ``memory["gpu_name"]`` (written by the cost meter on CUDA) or ``model_info["gpu_name"]``
-    and, failing that, from ``machine_info`` (``gpu_name``/``gpu``).
+    pytest-benchmark's machine id ignores the GPU, so the GPU name is the record's
+    :attr:`~pytest_vlmbench.record.Record.gpu_name` (``memory.gpu_name``, written by the cost
+    meter on CUDA, or ``model_info.gpu_name``) and, failing that, ``machine_info``'s
+    ``gpu_name``/``gpu``.
     """
-    info = record.get("model_info") or {}
-    gpu = (
-        (record.get("memory") or {}).get("gpu_name")
-        or info.get("gpu_name")
-        or (machine_info or {}).get("gpu_name")
-        or (machine_info or {}).get("gpu")
-    )
-    device = str(info.get("device") or (record.get("memory") or {}).get("device") or "")
-    kind = device.split(":")[0] or None
+    gpu = record.gpu_name or (machine_info or {}).get("gpu_name") or (machine_info or {}).get("gpu")
+    kind = record.device.split(":")[0] or None
     return Hardware(kind, str(gpu) if gpu and kind != "cpu" else None)
 
 
 @dataclass(frozen=True)
-class Entry:
+class SavedRecord:
     """One benchmark entry of a saved run that carries a vlmbench record."""
 
     name: str
+    """The test's name (``test_x[model-dataset-strategy]``)."""
     fullname: str
-    record: dict[str, Any]
+    """Its node id."""
+    record: Record
 
 
 @dataclass(frozen=True)
@@ -102,15 +81,16 @@ class Run:
 
     source: str
     """The file path (or storage name) it was read from."""
-    entries: list[Entry]
+    entries: list[SavedRecord]
     machine_info: dict[str, Any] = field(default_factory=dict)
     commit_info: dict[str, Any] = field(default_factory=dict)
     datetime: str | None = None
-    by_key: dict[str, Entry] = field(default_factory=dict, compare=False, repr=False)
+    by_key: dict[str, SavedRecord] = field(default_factory=dict, compare=False, repr=False)
+    """Entries by :meth:`Record.match_key <pytest_vlmbench.record.Record.match_key>`."""
 
     def __post_init__(self) -> None:
         for entry in self.entries:  # a later entry with the same key wins
-            self.by_key[record_key(entry.record)] = entry
+            self.by_key[entry.record.match_key()] = entry
 
     @property
     def label(self) -> str:
@@ -119,25 +99,17 @@ class Run:
         if commit:
             short = commit[:8] if all(c in "0123456789abcdef" for c in commit.lower()) else commit
             return short + ("+" if self.commit_info.get("dirty") else "")
-        return Path(self.source).name
+        return Path(self.source.strip("'\"")).name  # the source is quoted for messages
 
-    def find(self, record: Mapping[str, Any]) -> Entry | None:
+    def find(self, record: Record) -> SavedRecord | None:
         """The entry matching ``record``'s key, if this run has one."""
-        return self.by_key.get(record_key(record))
+        return self.by_key.get(record.match_key())
 
-    def __iter__(self) -> Iterator[Entry]:
+    def __iter__(self) -> Iterator[SavedRecord]:
         return iter(self.entries)
 
-    def hardware(self, entry: Entry) -> Hardware:
+    def hardware(self, entry: SavedRecord) -> Hardware:
         return hardware(entry.record, self.machine_info)
-
-
-def _check_schema(value: Any, source: str) -> None:
-    if value != SCHEMA_VERSION:
-        raise GateError(
-            f"{source} holds vlmbench schema {value!r} results, but this pytest-vlmbench reads schema "
-            f"{SCHEMA_VERSION}; re-create the baseline with this version."
-        )
 
 
 def parse_run(data: Any, source: str) -> Run:
@@ -145,17 +117,22 @@ def parse_run(data: Any, source: str) -> Run:
     if not isinstance(data, dict) or not isinstance(data.get("benchmarks"), list):
         raise GateError(f"{source} is not a pytest-benchmark JSON file (it has no 'benchmarks' list).")
     meta = data.get("vlmbench")
-    if isinstance(meta, dict) and "schema" in meta:
-        _check_schema(meta["schema"], source)
     entries = []
-    for bench in data["benchmarks"]:
-        extra = bench.get("extra_info") if isinstance(bench, dict) else None
-        record = extra.get("vlmbench") if isinstance(extra, dict) else None
-        if not isinstance(record, dict):
-            continue
-        _check_schema(record.get("schema"), source)
-        name = str(bench.get("name") or bench.get("fullname") or record_label(record))
-        entries.append(Entry(name, str(bench.get("fullname") or name), record))
+    try:
+        if isinstance(meta, dict) and "schema" in meta:
+            check_schema(meta["schema"], source)
+        for bench in data["benchmarks"]:
+            extra = bench.get("extra_info") if isinstance(bench, dict) else None
+            raw = extra.get("vlmbench") if isinstance(extra, dict) else None
+            if not isinstance(raw, dict):
+                continue
+            check_schema(raw.get("schema"), source)  # said once for the file, not per entry
+            given = str(bench.get("name") or bench.get("fullname") or "")
+            record = Record.from_json(raw, f"{source} ({given})" if given else source)
+            name = given or record.label
+            entries.append(SavedRecord(name, str(bench.get("fullname") or name), record))
+    except RecordError as exc:
+        raise GateError(str(exc)) from None
     if not entries:
         raise GateError(f"{source} holds no vlmbench results (no benchmark has extra_info.vlmbench).")
     machine_info, commit_info = data.get("machine_info"), data.get("commit_info")

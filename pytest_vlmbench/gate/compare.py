@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, Literal
 
+from ..record import Record
 from .baseline import hardware
 from .metrics import METRICS, MetricSpec
 from .significance import DEFAULT_ALPHA, Direction, TestResult, mcnemar, paired_bootstrap
@@ -125,22 +126,21 @@ class Pairs:
     n_current: int
 
 
-def pair_predictions(baseline: Mapping[str, Any], current: Mapping[str, Any]) -> Pairs | None:
+def pair_predictions(baseline: Record, current: Record) -> Pairs | None:
     """Pair the two records' predictions on item id; ``None`` when either has none."""
-    base_preds, cur_preds = baseline.get("predictions"), current.get("predictions")
-    if not isinstance(base_preds, list) or not isinstance(cur_preds, list):
+    if not baseline.predictions or not current.predictions:
         return None
-    by_id = {str(p.get("id")): p for p in cur_preds if isinstance(p, dict)}
-    labels, b, c = [], [], []
-    for pred in base_preds:
-        if not isinstance(pred, dict):
-            continue
-        other = by_id.get(str(pred.get("id")))
+    by_id = {p.id: p for p in current.predictions}
+    labels: list[str] = []
+    b: list[str | None] = []
+    c: list[str | None] = []
+    for pred in baseline.predictions:
+        other = by_id.get(pred.id)
         if other is not None:
-            labels.append(str(pred.get("label")))
-            b.append(pred.get("prediction"))
-            c.append(other.get("prediction"))
-    return Pairs(labels, b, c, len(base_preds), len(cur_preds))
+            labels.append(pred.label)
+            b.append(pred.prediction)
+            c.append(other.prediction)
+    return Pairs(labels, b, c, len(baseline.predictions), len(current.predictions))
 
 
 def significance(
@@ -200,17 +200,15 @@ def judge(
     return Finding(spec, baseline, current, "ok", threshold, None, alpha)
 
 
-def dataset_change(before: Any, after: Any) -> str | None:
+def dataset_change(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> str | None:
     """What differs between two dataset fingerprints, or ``None`` when the data is the same.
 
-    A fingerprint is a dict with a ``sha256`` summary (``loaders.fingerprint``) or a plain
-    string. The name and source are not compared: a local path differs between machines
-    while the data is the same. An absent fingerprint is never a change.
+    A fingerprint is a mapping with a ``sha256`` summary (``datasets.fingerprint``). The name
+    and source are not compared: a local path differs between machines while the data is the
+    same. An absent fingerprint is never a change.
     """
     if not before or not after:
         return None
-    if not isinstance(before, Mapping) or not isinstance(after, Mapping):
-        return None if before == after else f"fingerprint {str(before)[:12]} -> {str(after)[:12]}"
     if before.get("sha256") and before.get("sha256") == after.get("sha256"):
         return None
     keys = [k for k in dict.fromkeys([*before, *after]) if k not in ("name", "source", "sha256")]
@@ -225,8 +223,8 @@ def dataset_change(before: Any, after: Any) -> str | None:
 
 
 def compare_records(
-    baseline: Mapping[str, Any],
-    current: Mapping[str, Any],
+    baseline: Record,
+    current: Record,
     thresholds: Mapping[str, Threshold],
     *,
     alpha: float = DEFAULT_ALPHA,
@@ -241,9 +239,7 @@ def compare_records(
     ``always_test`` runs the significance test for every quality metric shown, not only
     for changes past a threshold (the ``vlmbench compare`` table marks them all).
     """
-    from .baseline import record_label
-
-    case = CaseComparison(label or record_label(current))
+    case = CaseComparison(label or current.label)
     hw_base, hw_cur = hardware(baseline, baseline_machine), hardware(current, current_machine)
     if hw_base.differs(hw_cur):
         case.problem = (
@@ -252,18 +248,17 @@ def compare_records(
         )
         case.problem_kind = "hardware"
         return case
-    changed = dataset_change(baseline.get("dataset_fingerprint"), current.get("dataset_fingerprint"))
+    changed = dataset_change(baseline.dataset_fingerprint, current.dataset_fingerprint)
     if changed is not None:
         case.problem = f"the dataset changed ({changed}), so results are not comparable"
         case.problem_kind = "dataset"
         return case
-    if list(baseline.get("classes") or []) != list(current.get("classes") or []):
+    if baseline.classes != current.classes:
         case.problem = "the class list changed, so results are not comparable"
         case.problem_kind = "dataset"
         return case
 
-    batch_base = (baseline.get("config") or {}).get("batch_size")
-    batch_cur = (current.get("config") or {}).get("batch_size")
+    batch_base, batch_cur = baseline.config.batch_size, current.config.batch_size
     compare_cost = batch_base == batch_cur
     if not compare_cost:
         case.notes.append(f"batch size {batch_base} -> {batch_cur}: speed, memory and energy not compared")
@@ -273,7 +268,7 @@ def compare_records(
         case.notes.append(
             f"only {len(pairs.labels)} of {pairs.n_baseline} baseline and {pairs.n_current} current items pair up by id"
         )
-    classes = [str(c) for c in current.get("classes") or []]
+    classes = list(current.classes)
     names = list(dict.fromkeys([*thresholds, *show]))
     for name in names:
         spec = METRICS[name]

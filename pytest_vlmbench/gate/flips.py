@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
-from .baseline import Run, record_key, record_label
+from ..record import Record
+from .baseline import Run
 from .metrics import GateError
 
 
@@ -32,19 +31,19 @@ class CaseFlips:
     """Wrong both times, but a different wrong answer."""
 
 
-def case_flips(before: Mapping[str, Any], after: Mapping[str, Any], label: str | None = None) -> CaseFlips:
+def case_flips(before: Record, after: Record, label: str | None = None) -> CaseFlips:
     """Pair two records' predictions on item id and collect the changes."""
-    out = CaseFlips(label or record_label(after))
-    now = {str(p.get("id")): p for p in after.get("predictions") or [] if isinstance(p, dict)}
-    for pred in before.get("predictions") or []:
-        other = now.get(str(pred.get("id"))) if isinstance(pred, dict) else None
+    out = CaseFlips(label or after.label)
+    now = {p.id: p for p in after.predictions}
+    for pred in before.predictions:
+        other = now.get(pred.id)
         if other is None:
             continue
         out.n_paired += 1
-        truth, old, new = pred.get("label"), pred.get("prediction"), other.get("prediction")
+        truth, old, new = pred.label, pred.prediction, other.prediction
         if old == new:
             continue
-        flip = Flip(str(pred.get("id")), str(truth), old, new)
+        flip = Flip(pred.id, truth, old, new)
         if old == truth:
             out.broke.append(flip)
         elif new == truth:
@@ -58,10 +57,10 @@ def run_flips(before: Run, after: Run, select: str | None = None) -> list[CaseFl
     """Flips for every case in both runs, optionally only those whose name or label contains ``select``."""
     out = []
     for entry in after:
-        old = before.by_key.get(record_key(entry.record))
+        old = before.find(entry.record)
         if old is None:
             continue
-        label = record_label(entry.record)
+        label = entry.record.label
         if select and not any(select in text for text in (entry.name, entry.fullname, label, old.name)):
             continue
         out.append(case_flips(old.record, entry.record, f"{label} ({entry.name})"))

@@ -9,33 +9,16 @@ from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
+
+from ..record import Record
 
 Test = Literal["mcnemar", "bootstrap", "none"]
 
-
-def _path(*keys: str) -> Callable[[Mapping[str, Any]], Any]:
-    def get(record: Mapping[str, Any]) -> Any:
-        value: Any = record
-        for key in keys:
-            if not isinstance(value, Mapping):
-                return None
-            value = value.get(key)
-        return value
-
-    return get
-
-
-def _peak_memory(record: Mapping[str, Any]) -> Any:
-    # On CUDA the tensor memory torch allocated is what a model change moves; the
-    # process RSS is the only figure on CPU. Both runs of a pair are on the same device
-    # (a hardware mismatch is refused before metrics are read), so they use the same source.
-    memory = record.get("memory") or {}
-    if memory.get("torch_peak_mb") is not None:
-        return memory["torch_peak_mb"]
-    return memory.get("peak_rss_mb")
+Getter = Callable[[Record], float | None]
+"""Reads one metric from a record; ``None`` when the record does not have it."""
 
 
 @dataclass(frozen=True)
@@ -48,7 +31,7 @@ class MetricSpec:
     """Direction: True for accuracy and throughput, False for latency, memory, energy."""
     test: Test
     """Significance test on paired predictions: ``mcnemar``, ``bootstrap``, or ``none`` (cost)."""
-    getter: Callable[[Mapping[str, Any]], Any]
+    getter: Getter
     """Reads the value from a record; ``None`` when the record does not have it."""
     description: str
 
@@ -56,7 +39,7 @@ class MetricSpec:
     def quality(self) -> bool:
         return self.test != "none"
 
-    def value(self, record: Mapping[str, Any]) -> float | None:
+    def value(self, record: Record) -> float | None:
         """The metric's value in ``record``, or ``None`` when absent or not a finite number."""
         raw = self.getter(record)
         if isinstance(raw, bool) or not isinstance(raw, (int, float)):
@@ -70,11 +53,19 @@ class MetricSpec:
 
 
 def _quality(name: str, test: Test, description: str, higher: bool = True) -> MetricSpec:
-    return MetricSpec(name, higher, test, _path("metrics", name), description)
+    return MetricSpec(name, higher, test, lambda r: float(getattr(r.metrics, name)), description)
 
 
-def _cost(name: str, getter: Callable[[Mapping[str, Any]], Any], description: str, higher: bool = False) -> MetricSpec:
+def _cost(name: str, getter: Getter, description: str, higher: bool = False) -> MetricSpec:
     return MetricSpec(name, higher, "none", getter, description)
+
+
+def _latency(q: str) -> Getter:
+    return lambda r: float(getattr(r.throughput.batch_latency_ms, q))
+
+
+def _memory(key: str) -> Getter:
+    return lambda r: getattr(r.memory, key)
 
 
 _ALL = [
@@ -85,20 +76,20 @@ _ALL = [
         for m in ("precision", "recall", "f1")
     ),
     _quality("invalid_rate", "mcnemar", "share of items whose answer named no class", higher=False),
-    _cost("items_per_s", _path("throughput", "items_per_s"), "items evaluated per second", higher=True),
-    _cost("wall_s", _path("throughput", "wall_s"), "wall-clock seconds of the evaluation"),
-    _cost("model_time_s", _path("throughput", "model_time_s"), "seconds spent inside the model"),
-    _cost("model_load_s", _path("throughput", "model_load_s"), "seconds to load the model"),
+    _cost("items_per_s", lambda r: r.throughput.items_per_s, "items evaluated per second", higher=True),
+    _cost("wall_s", lambda r: r.throughput.wall_s, "wall-clock seconds of the evaluation"),
+    _cost("model_time_s", lambda r: r.throughput.model_time_s, "seconds spent inside the model"),
+    _cost("model_load_s", lambda r: r.throughput.model_load_s, "seconds to load the model"),
+    *(_cost(f"latency_{q}_ms", _latency(q), f"{q} batch latency in ms") for q in ("mean", "p50", "p90", "p99", "max")),
+    # Memory.peak_mb: torch's peak on CUDA (what a model change moves), the process RSS
+    # elsewhere. Both runs of a pair are on the same device (a hardware mismatch is refused
+    # before metrics are read), so they read the same source.
+    _cost("peak_memory_mb", lambda r: r.memory.peak_mb, "peak memory: torch_peak_mb on CUDA, else peak_rss_mb"),
     *(
-        _cost(f"latency_{q}_ms", _path("throughput", "batch_latency_ms", q), f"{q} batch latency in ms")
-        for q in ("mean", "p50", "p90", "p99", "max")
-    ),
-    _cost("peak_memory_mb", _peak_memory, "peak memory: torch_peak_mb on CUDA, else peak_rss_mb"),
-    *(
-        _cost(key, _path("memory", key), f"memory.{key}")
+        _cost(key, _memory(key), f"memory.{key}")
         for key in ("peak_rss_mb", "torch_peak_mb", "torch_peak_reserved_mb", "nvml_peak_mb")
     ),
-    _cost("energy_j", _path("energy", "joules"), "GPU energy in joules (NVML)"),
+    _cost("energy_j", lambda r: r.energy.joules if r.energy is not None else None, "GPU energy in joules (NVML)"),
 ]
 
 METRICS: dict[str, MetricSpec] = {spec.name: spec for spec in _ALL}

@@ -14,7 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .baseline import Run, record_key, record_label
+from ..record import Record
+from .baseline import Run
 from .compare import CaseComparison, Finding, compare_records, fmt, fmt_p
 from .metrics import METRICS
 from .significance import DEFAULT_ALPHA
@@ -27,11 +28,11 @@ LEGEND = "! regression past --fail-on   * significant change (p <= alpha)   ? to
 
 
 @dataclass
-class Case:
+class CaseHistory:
     """One case (matching key) across the runs."""
 
     label: str
-    records: list[dict[str, Any] | None]
+    records: list[Record | None]
     """The case's record in each run, ``None`` where a run lacks it."""
     steps: list[CaseComparison | None] = field(default_factory=list)
     """``steps[i]``: run ``i`` against run ``i - 1`` (``steps[0]`` is always ``None``)."""
@@ -42,33 +43,33 @@ class Case:
 @dataclass
 class Series:
     runs: list[Run]
-    cases: list[Case]
+    cases: list[CaseHistory]
     metrics: list[str]
     alpha: float
     gated: tuple[int, int] | None = None
     """Indices (baseline, current) of the gated pair."""
 
     @property
-    def regressions(self) -> list[tuple[Case, Finding]]:
+    def regressions(self) -> list[tuple[CaseHistory, Finding]]:
         return [(c, f) for c in self.cases if c.gate for f in c.gate.regressions]
 
     @property
-    def problems(self) -> list[tuple[Case, str]]:
+    def problems(self) -> list[tuple[CaseHistory, str]]:
         return [(c, c.gate.problem) for c in self.cases if c.gate and c.gate.problem]
 
 
-def _unique_labels(records: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+def _unique_labels(records: Sequence[Record]) -> dict[str, str]:
     """Key -> label; cases sharing ``model dataset strategy`` get their differing config appended."""
-    by_label: dict[str, list[Mapping[str, Any]]] = {}
+    by_label: dict[str, list[Record]] = {}
     for record in records:
-        by_label.setdefault(record_label(record), []).append(record)
+        by_label.setdefault(record.label, []).append(record)
     out = {}
     for label, group in by_label.items():
-        configs = [{k: json.dumps(v, sort_keys=True) for k, v in (r.get("config") or {}).items()} for r in group]
-        varying = sorted({k for c in configs for k in c if len({d.get(k) for d in configs}) > 1} - {"versions", "batch_size"})
+        configs = [{k: json.dumps(v, sort_keys=True) for k, v in r.config.key_json().items()} for r in group]
+        varying = sorted({k for c in configs for k in c if len({d.get(k) for d in configs}) > 1})
         for record, config in zip(group, configs):
             extra = " ".join(f"{k}={config.get(k)}" for k in varying)
-            out[record_key(record)] = f"{label} [{extra}]" if extra else label
+            out[record.match_key()] = f"{label} [{extra}]" if extra else label
     return out
 
 
@@ -83,16 +84,16 @@ def compare_series(
     """Match cases across ``runs`` (oldest first) and compare consecutive pairs."""
     thresholds = dict(thresholds or {})
     shown = list(dict.fromkeys([*metrics, *thresholds]))
-    order: dict[str, dict[str, Any]] = {}
+    order: dict[str, Record] = {}
     for run in runs:
         for entry in run:
-            order.setdefault(record_key(entry.record), entry.record)
+            order.setdefault(entry.record.match_key(), entry.record)
     labels = _unique_labels(list(order.values()))
     gated = (0 if against == "first" else len(runs) - 2, len(runs) - 1) if thresholds and len(runs) > 1 else None
     cases = []
     for key in order:
         records = [run.by_key[key].record if key in run.by_key else None for run in runs]
-        case = Case(labels[key], records, [None])
+        case = CaseHistory(labels[key], records, [None])
         for i in range(1, len(runs)):
             prev, cur = records[i - 1], records[i]
             step = None
@@ -224,4 +225,4 @@ def render(series: Series, fmt_name: Format = "terminal") -> str:
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["FORMATS", "LEGEND", "Case", "Series", "compare_series", "render", "rows"]
+__all__ = ["FORMATS", "LEGEND", "CaseHistory", "Series", "compare_series", "render", "rows"]

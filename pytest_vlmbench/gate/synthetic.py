@@ -1,17 +1,45 @@
 """Synthetic records and runs, for the gate's tests and ``bench/gate_noise.py``.
 
-They have the shape of :func:`pytest_vlmbench.runner.evaluate`'s records (schema 1) with
-metrics computed from the given predictions, so the gate sees exactly what a real run
-would give it -- without loading a model.
+They are :class:`~pytest_vlmbench.record.Record` objects like :func:`pytest_vlmbench.evaluate`
+returns, with metrics computed from the given predictions, so the gate sees exactly what a
+real run would give it -- without loading a model.
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
+from ..record import SCHEMA_VERSION, Confusion, LatencyMs, Memory, Metrics, Prediction, Record, RecordConfig, Throughput
 from .significance import metric_from_predictions
+
+
+def _metrics(labels: Sequence[str], predictions: Sequence[str | None], classes: Sequence[str]) -> Metrics:
+    n = len(labels)
+    values = {"accuracy": sum(p == t for p, t in zip(predictions, labels)) / n if n else 0.0}
+    for avg in ("macro", "weighted"):
+        for m in ("precision", "recall", "f1"):
+            name = f"{avg}_{m}"
+            values[name] = metric_from_predictions(name, labels, predictions, classes) if n else 0.0
+    values["invalid_rate"] = sum(p is None for p in predictions) / n if n else 0.0
+    return Metrics(**values)
+
+
+def _throughput(n: int, items_per_s: float, latency_ms: float) -> Throughput:
+    return Throughput(
+        items_per_s=items_per_s,
+        wall_s=n / items_per_s if items_per_s else 0.0,
+        model_time_s=0.0,
+        n_batches=1,
+        n_requests=n,
+        batch_latency_ms=LatencyMs(latency_ms, latency_ms, latency_ms, latency_ms, latency_ms),
+        model_load_s=1.0,
+    )
+
+
+def _predictions(ids: Sequence[str], labels: Sequence[str], predictions: Sequence[str | None]) -> tuple[Prediction, ...]:
+    return tuple(Prediction(str(i), t, p, p == t, (str(p),)) for i, t, p in zip(ids, labels, predictions))
 
 
 def make_record(
@@ -30,90 +58,74 @@ def make_record(
     device: str = "cpu",
     ids: Sequence[str] | None = None,
     extra_config: Mapping[str, Any] | None = None,
-    **top: Any,
-) -> dict[str, Any]:
-    """A schema-1 record whose metrics are computed from ``labels`` and ``predictions``."""
-    classes = list(classes) if classes is not None else sorted(set(labels))
+) -> Record:
+    """A record whose metrics are computed from ``labels`` and ``predictions``.
+
+    ``extra_config`` adds (or overrides) ``config`` entries: ``{"num_classes": 10}``. For
+    anything else, ``dataclasses.replace`` the result.
+    """
+    classes = tuple(classes) if classes is not None else tuple(sorted(set(labels)))
     ids = list(ids) if ids is not None else [str(i) for i in range(len(labels))]
-    n = len(labels)
-    metrics = {"accuracy": sum(p == t for p, t in zip(predictions, labels)) / n if n else 0.0}
-    for avg in ("macro", "weighted"):
-        for m in ("precision", "recall", "f1"):
-            name = f"{avg}_{m}"
-            metrics[name] = metric_from_predictions(name, labels, predictions, classes) if n else 0.0
-    metrics["invalid_rate"] = sum(p is None for p in predictions) / n if n else 0.0
-    record: dict[str, Any] = {
-        "schema": 1,
-        "model": model,
-        "model_info": {"device": device},
-        "dataset": dataset,
-        "dataset_source": "synthetic",
-        "strategy": strategy,
-        "n_items": n,
-        "classes": classes,
-        "background_class": None,
-        "config": {
-            "seed": seed,
-            "permutations": 3,
-            "prompt_template": "{classes}?",
-            "batch_size": batch_size,
-            "max_new_tokens": 8,
-            "limit": None,
-            "versions": {"python": "3.11"},
-            **(extra_config or {}),
-        },
-        "metrics": metrics,
-        "per_class": {},
-        "confusion": {"rows": classes, "columns": [*classes, "invalid"], "matrix": []},
-        "throughput": {
-            "items_per_s": items_per_s,
-            "wall_s": n / items_per_s if items_per_s else 0.0,
-            "model_time_s": 0.0,
-            "n_batches": 1,
-            "n_requests": n,
-            "batch_latency_ms": {"mean": latency_ms, "p50": latency_ms, "p90": latency_ms, "p99": latency_ms, "max": latency_ms},
-            "model_load_s": 1.0,
-        },
-        "memory": {"device": device, "peak_rss_mb": peak_rss_mb},
-        "predictions": [
-            {"id": i, "label": t, "prediction": p, "correct": p == t, "answers": [str(p)]}
-            for i, t, p in zip(ids, labels, predictions)
-        ],
-    }
-    record.update(top)
-    return record
+    config = RecordConfig.build(
+        {"seed": seed, "permutations": 3, "prompt_template": "{classes}?"},
+        batch_size=batch_size, max_new_tokens=8, limit=None, versions={"python": "3.11"}, **(extra_config or {}),
+    )  # fmt: skip
+    return Record(
+        schema=SCHEMA_VERSION,
+        model=model,
+        model_info={"device": device},
+        dataset=dataset,
+        dataset_source="synthetic",
+        strategy=strategy,
+        n_items=len(labels),
+        classes=classes,
+        config=config,
+        metrics=_metrics(labels, predictions, classes),
+        confusion=Confusion(classes, (*classes, "invalid"), ()),
+        throughput=_throughput(len(labels), items_per_s, latency_ms),
+        memory=Memory(device=device, peak_rss_mb=peak_rss_mb),
+        predictions=_predictions(ids, labels, predictions),
+    )
 
 
-def with_predictions(record: Mapping[str, Any], predictions: Sequence[str | None], **changes: Any) -> dict[str, Any]:
-    """A copy of ``record`` with new predictions (same items) and recomputed metrics."""
-    labels = [p["label"] for p in record["predictions"]]
-    ids = [p["id"] for p in record["predictions"]]
-    config = dict(record["config"])
-    base = {k: config.pop(k) for k in ("seed", "batch_size")}
-    for key in ("permutations", "prompt_template", "max_new_tokens", "limit", "versions"):
-        config.pop(key, None)
-    kwargs: dict[str, Any] = {
-        "classes": record["classes"],
-        "model": record["model"],
-        "dataset": record["dataset"],
-        "strategy": record["strategy"],
-        "ids": ids,
-        "extra_config": config,
-        "items_per_s": record["throughput"]["items_per_s"],
-        "latency_ms": record["throughput"]["batch_latency_ms"]["p50"],
-        "peak_rss_mb": record["memory"]["peak_rss_mb"],
-        "device": record["model_info"].get("device", "cpu"),
-        **base,
-    }
-    kwargs.update(changes)
-    return make_record(labels, predictions, **kwargs)
+def with_predictions(
+    record: Record,
+    predictions: Sequence[str | None],
+    *,
+    items_per_s: float | None = None,
+    latency_ms: float | None = None,
+    batch_size: int | None = None,
+    peak_rss_mb: float | None = None,
+    **fields: Any,
+) -> Record:
+    """A copy of ``record`` with new predictions (same items) and recomputed metrics.
+
+    ``items_per_s``, ``latency_ms``, ``batch_size`` and ``peak_rss_mb`` change the cost parts
+    as in :func:`make_record`; other keywords are :class:`Record` fields to replace.
+    """
+    labels = [p.label for p in record.predictions]
+    out = replace(
+        record,
+        predictions=_predictions([p.id for p in record.predictions], labels, predictions),
+        metrics=_metrics(labels, predictions, record.classes),
+        n_items=len(labels),
+    )
+    if items_per_s is not None or latency_ms is not None:
+        speed = items_per_s if items_per_s is not None else record.throughput.items_per_s
+        latency = latency_ms if latency_ms is not None else record.throughput.batch_latency_ms.p50
+        out = replace(out, throughput=_throughput(len(labels), speed, latency))
+    if batch_size is not None:
+        out = replace(out, config=replace(out.config, batch_size=batch_size))
+    if peak_rss_mb is not None:
+        out = replace(out, memory=replace(out.memory, peak_rss_mb=peak_rss_mb))
+    return replace(out, **fields)
 
 
-def run_document(records: Sequence[Mapping[str, Any]], *, commit: str = "", names: Sequence[str] = ()) -> dict[str, Any]:
+def run_document(records: Sequence[Record], *, commit: str = "", names: Sequence[str] = ()) -> dict[str, Any]:
     """A pytest-benchmark-shaped JSON document holding ``records``."""
     benchmarks = []
     for i, record in enumerate(records):
-        name = names[i] if i < len(names) else f"test_bench[{record['model']}-{record['dataset']}-{record['strategy']}-{i}]"
+        name = names[i] if i < len(names) else f"test_bench[{record.model}-{record.dataset}-{record.strategy}-{i}]"
         benchmarks.append(
             {
                 "group": None,
@@ -121,7 +133,7 @@ def run_document(records: Sequence[Mapping[str, Any]], *, commit: str = "", name
                 "fullname": f"tests/test_bench.py::{name}",
                 "params": None,
                 "param": None,
-                "extra_info": {"vlmbench": copy.deepcopy(dict(record))},
+                "extra_info": {"vlmbench": record.to_json()},
                 "options": {},
                 "stats": {"min": 1.0, "max": 1.0, "mean": 1.0, "stddev": 0.0, "rounds": 1, "median": 1.0,
                           "iqr": 0.0, "q1": 1.0, "q3": 1.0, "iqr_outliers": 0, "stddev_outliers": 0,
@@ -135,5 +147,5 @@ def run_document(records: Sequence[Mapping[str, Any]], *, commit: str = "", name
         "benchmarks": benchmarks,
         "datetime": "2026-11-25T00:00:00",
         "version": "5.3.1",
-        "vlmbench": {"schema": 1, "options": {}, "models": {}},
+        "vlmbench": {"schema": SCHEMA_VERSION, "options": {}, "models": {}},
     }

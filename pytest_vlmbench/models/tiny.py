@@ -22,6 +22,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..datasets.class_names import DIGIT_CLASSES, FASHION_MNIST_CLASSES
+from ..registry import import_target
+from ..strategies.prompts import BINARY_TEMPLATE, CLOSED_SET_TEMPLATE
+
 BUILD_VERSION = "2"
 """Bump when a builder changes, so cached builds are rebuilt."""
 
@@ -57,16 +61,13 @@ def cache_dir() -> Path:
 
 def _corpus() -> list[str]:
     """Text for the tokenizer: prompts, answers, and common class names."""
-    from ..datasets import builtin as builtin_datasets
-    from ..strategies import prompting as strategies
-
     words = [
-        *builtin_datasets.FASHION_MNIST_CLASSES,
-        *builtin_datasets.DIGIT_CLASSES,
+        *FASHION_MNIST_CLASSES,
+        *DIGIT_CLASSES,
         "yes", "no", "Yes", "No", "cat", "dog", "car", "tire", "bird", "plane", "the", "a", "photo",
         "business", "entertainment", "politics", "sport", "sports", "tech", "news", "article", "text",
     ]  # fmt: skip
-    lines = [strategies.CLOSED_SET_TEMPLATE, strategies.BINARY_TEMPLATE, "Answer: ", "user", "assistant", "system"]
+    lines = [CLOSED_SET_TEMPLATE, BINARY_TEMPLATE, "Answer: ", "user", "assistant", "system"]
     lines += [" ".join(words[i : i + 5]) for i in range(0, len(words), 3)]
     return lines * 20
 
@@ -158,7 +159,5 @@ def build(alias: str) -> Path:
             f"No tiny build exists for {alias!r}; tiny builds exist for: {', '.join(sorted(BUILDERS))}."
         ) from None
     if isinstance(builder, str):
-        from ..registry import import_target
-
         builder = import_target(builder)
     return tiny_path(alias, builder)

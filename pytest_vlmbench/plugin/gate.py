@@ -1,8 +1,8 @@
 """The regression gate inside pytest: compare each evaluation with a baseline run.
 
-Wiring (done by :mod:`pytest_vlmbench.plugin`): ``add_options(parser)`` from its
-``pytest_addoption``, and ``config.pluginmanager.register(GatePlugin(config), "vlmbench-gate")``
-from its ``pytest_configure``. The plugin calls ``pytest_vlmbench_evaluated(item, record)``
+Wiring (done by :mod:`pytest_vlmbench.plugin`): the options come from the one option table
+(:data:`pytest_vlmbench.options.OPTIONS`), and ``config.pluginmanager.register(GatePlugin(config),
+"vlmbench-gate")`` happens in its ``pytest_configure``. The plugin calls ``pytest_vlmbench_evaluated(item, record)``
 after each evaluation; :class:`GatePlugin` implements it.
 
 - Baseline: ``--vlmbench-baseline PATH``, else the run ``--benchmark-compare[=NUM]`` selects
@@ -15,8 +15,10 @@ after each evaluation; :class:`GatePlugin` implements it.
   metric), so ``--lf`` reruns exactly the regressed cases; the terminal summary is never
   where a failure is raised, so pytest's final line stays intact.
 
-The verdicts ride on the test report (``report.__dict__``), so the summary is right under
-pytest-xdist too, where evaluations run in workers. No torch is imported here.
+The comparison itself is the gate library's (:func:`pytest_vlmbench.gate.verdict.judge_record`);
+its :class:`~pytest_vlmbench.gate.verdict.Verdict` objects ride on the test report
+(``report.__dict__``, as plain JSON), so the summary is right under pytest-xdist too, where
+evaluations run in workers. No torch is imported here.
 """
 
 from __future__ import annotations
@@ -27,47 +29,22 @@ from typing import Any
 
 import pytest
 
-from ..gate.baseline import Run, load_run, record_label
-from ..gate.compare import compare_records
+from ..gate.baseline import Run, load_run
 from ..gate.metrics import GateError
 from ..gate.significance import DEFAULT_ALPHA
 from ..gate.thresholds import Threshold, merge_layers, parse_alpha, parse_layer
+from ..gate.verdict import Verdict, gate_report_lines, judge_record
+from ..record import Record
 
 REPORT_KEY = "vlmbench_gate"
-"""Key of the gate's verdicts in a test report's ``__dict__``."""
-VERDICTS = pytest.StashKey[list[dict[str, Any]]]()
+"""Key of the gate's verdicts (as JSON) in a test report's ``__dict__``."""
+VERDICTS = pytest.StashKey[list[Verdict]]()
 MARKER = "vlmbench_gate"
 MARKER_HELP = (
     "vlmbench_gate(fail_on=None, alpha=None): regression thresholds (METRIC:DROP or METRIC:N%, "
     "METRIC:off) and significance level for this test's comparison with the baseline; "
     "--vlmbench-fail-on and --vlmbench-alpha override them, they override the ini values."
 )
-
-
-def add_options(parser: pytest.Parser) -> None:
-    """Options and ini values of the gate; called from the plugin's ``pytest_addoption``."""
-    group = parser.getgroup("vlmbench")
-    group.addoption(
-        "--vlmbench-baseline", default=None, metavar="PATH",
-        help="Compare every evaluation with the matching record in PATH (a pytest-benchmark or "
-        "--vlmbench-json file) and fail regressed items. Default: the run --benchmark-compare "
-        "selects, if given.",
-    )  # fmt: skip
-    group.addoption(
-        "--vlmbench-fail-on", action="append", default=[], metavar="METRIC:DROP",
-        help="Regression threshold: absolute (accuracy:0.02) or relative (items_per_s:10%%); "
-        "repeatable; METRIC:off disables one. Default: accuracy:0 (any significant drop).",
-    )  # fmt: skip
-    group.addoption(
-        "--vlmbench-alpha", default=None, metavar="ALPHA",
-        help="Significance level for quality drops on the paired predictions (default 0.05).",
-    )  # fmt: skip
-    group.addoption(
-        "--vlmbench-require-baseline", action="store_true", default=False,
-        help="Fail items that have no matching baseline record (default: report and pass).",
-    )  # fmt: skip
-    parser.addini("vlmbench_fail_on", "Regression thresholds, METRIC:DROP or METRIC:N%, one per line.", type="linelist", default=[])
-    parser.addini("vlmbench_alpha", "Significance level of the regression gate (default 0.05).", default="")
 
 
 def baseline_from_storage(config: pytest.Config, compare: Any) -> Run:
@@ -112,7 +89,7 @@ class GatePlugin:
         self.config = config
         self.baseline: Run | None = None
         self.baseline_origin = ""
-        self.verdicts: list[dict[str, Any]] = []
+        self.verdicts: list[Verdict] = []
         try:
             self.settings = GateSettings(
                 cli=parse_layer(config.getoption("vlmbench_fail_on") or [], "--vlmbench-fail-on"),
@@ -167,52 +144,16 @@ class GatePlugin:
 
     # -- the comparison -----------------------------------------------------------------
 
-    def pytest_vlmbench_evaluated(self, item: pytest.Item, record: dict[str, Any]) -> None:
+    def pytest_vlmbench_evaluated(self, item: pytest.Item, record: Record) -> None:
         if self.baseline is None:
             return
-        verdict = self.judge(item, record)
-        item.stash.setdefault(VERDICTS, []).append(verdict)
-        if verdict["fail"]:
-            pytest.fail("\n".join(verdict["fail"]), pytrace=False)
-
-    def judge(self, item: pytest.Item, record: dict[str, Any]) -> dict[str, Any]:
-        """Compare ``record`` with its baseline; a plain-JSON verdict (it travels on reports)."""
-        assert self.baseline is not None
-        label = record_label(record)
-        verdict: dict[str, Any] = {
-            "nodeid": item.nodeid, "label": label, "status": "ok", "fail": [],
-            "regressions": [], "improvements": [], "notes": [],
-        }  # fmt: skip
-        entry = self.baseline.find(record)
-        if entry is None:
-            verdict["status"] = "missing"
-            if self.settings.require_baseline:
-                verdict["fail"] = [f"no baseline record for {label} (with this config) in {self.baseline.source}"]
-            return verdict
         thresholds, alpha = self.settings_for(item)
-        case = compare_records(
-            entry.record, record, thresholds, alpha=alpha, label=label,
-            baseline_machine=self.baseline.machine_info,
-        )  # fmt: skip
-        if case.problem is not None:
-            verdict["status"] = "not compared"
-            verdict["notes"] = [case.problem]
-            # Other hardware makes the baseline wrong for every item: fail loudly. A changed
-            # dataset means there is no baseline for these data yet: like a missing entry.
-            if case.problem_kind == "hardware" or self.settings.require_baseline:
-                verdict["fail"] = [f"not compared with the baseline: {case.problem}"]
-            return verdict
-        verdict["regressions"] = [f.line() for f in case.regressions]
-        verdict["improvements"] = [f.line() for f in case.improvements]
-        verdict["notes"] = [*case.notes, *(f.line() for f in case.with_status("not significant", "undecided", "missing"))]
-        statuses = {f.status for f in case.findings}
-        verdict["status"] = next(
-            (name for name, status in (("regressed", "regression"), ("improved", "improvement"),
-             ("undecided", "undecided"), ("not significant", "not significant")) if status in statuses),
-            "ok",
-        )  # fmt: skip
-        verdict["fail"] = list(verdict["regressions"])
-        return verdict
+        verdict = judge_record(
+            record, self.baseline, thresholds, alpha, nodeid=item.nodeid, require_baseline=self.settings.require_baseline
+        )
+        item.stash.setdefault(VERDICTS, []).append(verdict)
+        if verdict.fail:
+            pytest.fail("\n".join(verdict.fail), pytrace=False)
 
     # -- reporting ----------------------------------------------------------------------
 
@@ -220,18 +161,18 @@ class GatePlugin:
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
         report = yield
         if call.when == "call" and VERDICTS in item.stash:
-            report.__dict__[REPORT_KEY] = item.stash[VERDICTS]
+            report.__dict__[REPORT_KEY] = [v.to_json() for v in item.stash[VERDICTS]]
         return report
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when == "call":
-            self.verdicts.extend(report.__dict__.get(REPORT_KEY) or [])
+            self.verdicts.extend(Verdict.from_json(v) for v in report.__dict__.get(REPORT_KEY) or [])
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.baseline is None:
             return
         terminalreporter.ensure_newline()  # else the first line after the title is blank
-        for line in summary_lines(self.baseline, self.baseline_origin, self.verdicts):
+        for line in gate_report_lines(self.baseline, self.baseline_origin, self.verdicts):
             if line.startswith("=="):
                 terminalreporter.section(line.strip("= "))
             else:
@@ -250,27 +191,3 @@ def marker_settings(item: pytest.Item) -> tuple[dict[str, Threshold | None], flo
     layer = parse_layer([fail_on] if isinstance(fail_on, str) else fail_on, f"@pytest.mark.{MARKER}")
     alpha = marker.kwargs.get("alpha")
     return layer, parse_alpha(alpha, f"@pytest.mark.{MARKER}(alpha=...)") if alpha is not None else None
-
-
-def summary_lines(baseline: Run, origin: str, verdicts: list[dict[str, Any]]) -> list[str]:
-    """The gate's terminal section; a line starting with ``==`` is the section title."""
-    about = [f"commit {baseline.label}"] if baseline.commit_info.get("id") else []
-    about += [baseline.datetime] if baseline.datetime else []
-    lines = ["== vlmbench gate ==", f"baseline: {baseline.source} ({', '.join([*about, f'from {origin}'])})"]
-    counts: dict[str, int] = {}
-    for v in verdicts:
-        counts[v["status"]] = counts.get(v["status"], 0) + 1
-    lines.append(f"{len(verdicts)} compared: " + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none"))
-    for title, key in (("REGRESSED", "regressions"), ("improved", "improvements")):
-        for v in verdicts:
-            if v[key]:
-                lines.append(f"{title} {v['nodeid']}:")
-                lines.extend(f"    {text}" for text in v[key])
-    for v in verdicts:
-        if v["status"] == "missing":
-            lines.append(f"no baseline {v['nodeid']}: {v['label']} is not in the baseline" + (" (failed)" if v["fail"] else ""))
-        elif v["notes"]:
-            title = "not compared" if v["status"] == "not compared" else "note"
-            lines.append(f"{title} {v['nodeid']}:")
-            lines.extend(f"    {text}" for text in v["notes"])
-    return lines

@@ -1,17 +1,41 @@
 """The strategy registry: what a ``--strategy`` value names.
 
-Extend it from a ``conftest.py`` (``STRATEGIES.register("mine", "my_pkg.strategy:run",
-needs="generate")``) or from a package through the entry-point group
-``pytest_vlmbench.strategies.prompting``.
+What gets registered is a :class:`~pytest_vlmbench.strategies.base.Strategy` (or a lazy
+``"module:attr"`` string naming one), which carries its own ``needs``, function, template
+and record description. Extend it from a ``conftest.py``::
+
+    STRATEGIES.register("mine", "my_pkg.strategy:MINE")   # MINE = Strategy(name="mine", ...)
+
+or from a package through the entry-point group ``pytest_vlmbench.strategies``. Look a
+strategy up with :func:`get_strategy`, never by comparing names.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ..registry import Registry
-from .prompting import StrategyFn
+from .base import Strategy
 
-STRATEGIES: Registry[StrategyFn] = Registry("strategy", "pytest_vlmbench.strategies.prompting")
+STRATEGIES: Registry[Strategy] = Registry("strategy", "pytest_vlmbench.strategies")
 
-STRATEGIES.register("closed_set", "pytest_vlmbench.strategies.prompting:closed_set", aliases=["closed-set"], needs="generate")
-STRATEGIES.register("binary", "pytest_vlmbench.strategies.prompting:binary", aliases=["yes-no", "yes_no"], needs="generate")
-STRATEGIES.register("direct", "pytest_vlmbench.strategies.direct:direct", aliases=["classify"], needs="classify")
+STRATEGIES.register("closed_set", "pytest_vlmbench.strategies.closed_set:CLOSED_SET", aliases=["closed-set"])
+STRATEGIES.register("binary", "pytest_vlmbench.strategies.binary:BINARY", aliases=["yes-no", "yes_no"])
+STRATEGIES.register("direct", "pytest_vlmbench.strategies.direct:DIRECT", aliases=["classify"])
+
+
+def get_strategy(name: str) -> Strategy:
+    """The :class:`Strategy` registered under ``name`` or an alias of it (importing it on first use).
+
+    Raises :class:`~pytest_vlmbench.registry.UnknownNameError` for an unknown name, and
+    ``TypeError`` when the entry is not a ``Strategy`` (e.g. a bare function). The result
+    carries the registered canonical name, which is what records and item ids use.
+    """
+    entry = STRATEGIES.get(name)
+    strategy: object = entry.load()
+    if not isinstance(strategy, Strategy):
+        raise TypeError(
+            f"Strategy entry {entry.name!r} is {type(strategy).__name__}, not a "
+            f"pytest_vlmbench.strategies.Strategy; register a Strategy(name=..., needs=..., run=...)."
+        )
+    return strategy if strategy.name == entry.name else replace(strategy, name=entry.name)

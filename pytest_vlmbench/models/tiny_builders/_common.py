@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from ...datasets.class_names import DIGIT_CLASSES, FASHION_MNIST_CLASSES
 from .. import tiny
 
 BBC_CLASSES = ("business", "entertainment", "politics", "sports", "tech")
@@ -19,9 +20,7 @@ BBC_CLASSES = ("business", "entertainment", "politics", "sports", "tech")
 
 def answer_classes() -> tuple[str, ...]:
     """Every built-in dataset's class names: what tiny generative models answer with."""
-    from ...datasets import builtin as builtin_datasets
-
-    return (*builtin_datasets.FASHION_MNIST_CLASSES, *builtin_datasets.DIGIT_CLASSES, *BBC_CLASSES)
+    return (*FASHION_MNIST_CLASSES, *DIGIT_CLASSES, *BBC_CLASSES)
 
 
 def bpe_vocab(special_tokens: Sequence[str], *, byte_level: bool = True, vocab_size: int = 500) -> tuple[dict[str, int], Any]:

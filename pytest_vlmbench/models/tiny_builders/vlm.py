@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ...datasets.class_names import FASHION_MNIST_CLASSES
 from .. import tiny
 from ._common import answer_in_words, chat_template, small_text_config, tokenizer_for
 
@@ -60,8 +61,6 @@ def build_qwen2_vl(target: Path) -> None:
         Qwen2VLProcessor,
     )
 
-    from ...datasets import builtin as builtin_datasets
-
     tokenizer = tiny.train_tokenizer(
         tiny.QWEN2_VL_SPECIAL,
         tiny.QWEN2_VL_CHAT_TEMPLATE,
@@ -92,7 +91,7 @@ def build_qwen2_vl(target: Path) -> None:
     torch.manual_seed(0)
     model = Qwen2VLForConditionalGeneration(config)
     _finish(target, model, processor, tokenizer, ids["<|im_end|>"], ids["<|endoftext|>"],
-            classes=builtin_datasets.FASHION_MNIST_CLASSES)  # fmt: skip
+            classes=FASHION_MNIST_CLASSES)  # fmt: skip
 
 
 def build_qwen2_5_vl(target: Path) -> None:

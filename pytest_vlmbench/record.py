@@ -1,0 +1,371 @@
+"""The record of one evaluation: typed, frozen, and the one place its JSON shape is defined.
+
+A :class:`Record` is what :func:`pytest_vlmbench.evaluate` returns, what the plugin stores
+in ``benchmark.extra_info["vlmbench"]`` and ``--vlmbench-json``, and what the gate,
+``vlmbench compare`` and the terminal summary read back. Everything else reads it by
+attribute, so a renamed field is a type error, not a silently missing key.
+
+JSON: :meth:`Record.to_json` writes the schema-1 layout documented in docs/results.md;
+:meth:`Record.from_json` reads it back (and older schema-1 records that lack later optional
+parts) and raises :class:`RecordError` with one sentence naming the first bad field.
+``Record.from_json(r.to_json()) == r`` for every record, and for a record written by this
+version ``Record.from_json(d).to_json() == d``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from .jsonio import FLATTEN, OMIT_IF_NONE, Reader, RecordError, dump_dataclass, plain_json
+
+__all__ = [
+    "SCHEMA_VERSION", "ClassScores", "Confusion", "Energy", "LatencyMs", "Memory", "Metrics", "Prediction",
+    "Record", "RecordConfig", "RecordError", "Throughput", "Unreadable", "check_schema", "plain_json",
+]  # fmt: skip
+
+SCHEMA_VERSION = 1
+"""Version of the record layout. Bump it only for a change that old readers would misread."""
+
+
+def check_schema(value: Any, where: str) -> None:
+    """:class:`RecordError` unless ``value`` (a ``schema`` entry read from ``where``) is :data:`SCHEMA_VERSION`."""
+    if value != SCHEMA_VERSION:
+        raise RecordError(
+            f"{where} holds vlmbench schema {value!r} results, but this pytest-vlmbench reads "
+            f"schema {SCHEMA_VERSION}; re-create it with this version."
+        )
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """Quality over the scored items; an invalid answer counts as wrong (docs/results.md)."""
+
+    accuracy: float
+    macro_precision: float
+    macro_recall: float
+    macro_f1: float
+    weighted_precision: float
+    weighted_recall: float
+    weighted_f1: float
+    invalid_rate: float
+    """Share of items whose answer named no class."""
+
+    @classmethod
+    def from_json(cls, r: Reader) -> Metrics:
+        return cls(**{f.name: r.num(f.name) for f in fields(cls)})
+
+
+@dataclass(frozen=True)
+class ClassScores:
+    """One row of the per-class report."""
+
+    precision: float
+    recall: float
+    f1: float
+    support: int
+    """Items whose true class this is."""
+
+    @classmethod
+    def from_json(cls, r: Reader) -> ClassScores:
+        return cls(r.num("precision"), r.num("recall"), r.num("f1"), r.whole("support"))
+
+
+@dataclass(frozen=True)
+class Confusion:
+    """Counts of (true class, answer); the last column counts invalid answers."""
+
+    rows: tuple[str, ...]
+    columns: tuple[str, ...]
+    matrix: tuple[tuple[int, ...], ...]
+
+    @classmethod
+    def from_json(cls, r: Reader) -> Confusion:
+        return cls(r.strings("rows"), r.strings("columns"), tuple(tuple(int(v) for v in row) for row in r.array("matrix")))
+
+
+@dataclass(frozen=True)
+class LatencyMs:
+    """Per-batch latency in milliseconds."""
+
+    mean: float
+    p50: float
+    p90: float
+    p99: float
+    max: float
+
+    @classmethod
+    def from_json(cls, r: Reader) -> LatencyMs:
+        return cls(*(r.num(f.name) for f in fields(cls)))
+
+
+@dataclass(frozen=True)
+class Throughput:
+    """Speed of the evaluation (model load excluded from items/s)."""
+
+    items_per_s: float
+    wall_s: float
+    model_time_s: float
+    """Seconds inside the model's calls (CUDA-synchronised)."""
+    n_batches: int
+    n_requests: int
+    """Prompts sent: items x permutations for closed_set, questions asked for binary."""
+    batch_latency_ms: LatencyMs
+    model_load_s: float | None
+    oom_retries: int | None = field(default=None, metadata=OMIT_IF_NONE)
+    """Times a batch was halved after running out of accelerator memory."""
+    final_batch_size: int | None = field(default=None, metadata=OMIT_IF_NONE)
+
+    @classmethod
+    def from_json(cls, r: Reader) -> Throughput:
+        return cls(
+            r.num("items_per_s"), r.num("wall_s"), r.num("model_time_s"), r.whole("n_batches"), r.whole("n_requests"),
+            LatencyMs.from_json(r.obj("batch_latency_ms")), r.opt_num("model_load_s"),
+            r.opt_whole("oom_retries"), r.opt_whole("final_batch_size"),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Memory:
+    """Memory high-water marks; the CUDA ones only on CUDA."""
+
+    device: str
+    peak_rss_mb: float
+    """The process's peak resident set size: a high-water mark for the whole process."""
+    gpu_name: str | None = field(default=None, metadata=OMIT_IF_NONE)
+    torch_peak_mb: float | None = field(default=None, metadata=OMIT_IF_NONE)
+    torch_peak_reserved_mb: float | None = field(default=None, metadata=OMIT_IF_NONE)
+    nvml_peak_mb: float | None = field(default=None, metadata=OMIT_IF_NONE)
+
+    @property
+    def peak_mb(self) -> float:
+        """The one rule for "peak memory": torch's peak on CUDA (what the model needed), else the process's RSS."""
+        return self.torch_peak_mb if self.torch_peak_mb is not None else self.peak_rss_mb
+
+    @classmethod
+    def from_json(cls, r: Reader) -> Memory:
+        return cls(
+            r.text("device", ""), r.num("peak_rss_mb"), r.opt_text("gpu_name"), r.opt_num("torch_peak_mb"),
+            r.opt_num("torch_peak_reserved_mb"), r.opt_num("nvml_peak_mb"),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Energy:
+    """Energy the GPU used during the evaluation (NVML's counter, whole GPU)."""
+
+    joules: float
+    source: str
+
+    @classmethod
+    def from_json(cls, r: Reader) -> Energy:
+        return cls(r.num("joules"), r.text("source", ""))
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What was decided for one item, with the raw answers behind it."""
+
+    id: str
+    """The item's stable id: predictions are paired across runs by it."""
+    label: str
+    prediction: str | None
+    """The predicted class; ``None`` when no answer named a class."""
+    correct: bool
+    answers: tuple[str, ...]
+    detail: Mapping[str, Any] = field(default_factory=dict, metadata=FLATTEN)
+    """Strategy-specific: closed_set's ``orders`` and ``votes``, binary's ``questions`` and ``fallback``."""
+
+    @classmethod
+    def from_json(cls, r: Reader) -> Prediction:
+        known = {"id", "label", "prediction", "correct", "answers"}
+        correct = r.data.get("correct")
+        if not isinstance(correct, bool):
+            raise r._fail("correct", "true or false")
+        return cls(
+            str(r.data.get("id")), r.text("label"), r.opt_text("prediction"), correct,
+            tuple(str(a) for a in r.array("answers")),
+            {k: v for k, v in r.data.items() if k not in known},
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """An item left out of the metrics because its input could not be read (a corrupt image)."""
+
+    id: str
+    error: str
+
+    @classmethod
+    def from_json(cls, r: Reader) -> Unreadable:
+        return cls(str(r.data.get("id")), r.text("error", ""))
+
+
+@dataclass(frozen=True)
+class RecordConfig:
+    """Everything besides model and data that the result depends on: the baseline matching key.
+
+    The strategy-specific fields are ``None`` (and absent from the JSON) for strategies
+    that have no such setting; keys this version does not know are kept in ``extra``.
+    """
+
+    seed: int
+    permutations: int | None = field(default=None, metadata=OMIT_IF_NONE)
+    question_order: str | None = field(default=None, metadata=OMIT_IF_NONE)
+    prompt_template: str | None = field(default=None, metadata=OMIT_IF_NONE)
+    """The template exactly as sent, with its ``{placeholders}``."""
+    answer_style: str | None = field(default=None, metadata=OMIT_IF_NONE)
+    exemplar_ids: tuple[str, ...] | None = field(default=None, metadata=OMIT_IF_NONE)
+    exemplar_template: str | None = field(default=None, metadata=OMIT_IF_NONE)
+    batch_size: int = 8
+    max_new_tokens: int = 8
+    limit: int | None = None
+    num_classes: int | None = None
+    per_class: int | None = None
+    versions: Mapping[str, str] = field(default_factory=dict)
+    extra: Mapping[str, Any] = field(default_factory=dict, metadata=FLATTEN)
+    """Config keys this version does not know (written by a newer version or a custom strategy)."""
+
+    NOT_IN_KEY = ("versions", "batch_size")
+    """Left out of the matching key: library versions are what a nightly gate exists to
+    catch changing, and the batch size changes speed, not which answer an item gets."""
+
+    @classmethod
+    def build(cls, strategy_fields: Mapping[str, Any], **common: Any) -> RecordConfig:
+        """From a strategy's described settings plus the common ones; unknown keys go to ``extra``."""
+        known = {f.name for f in fields(cls)} - {"extra"}
+        merged = {**strategy_fields, **common}
+        values = {k: v for k, v in merged.items() if k in known}
+        if values.get("exemplar_ids") is not None:
+            values["exemplar_ids"] = tuple(str(i) for i in values["exemplar_ids"])
+        return cls(**values, extra={k: v for k, v in merged.items() if k not in known})
+
+    @classmethod
+    def from_json(cls, r: Reader) -> RecordConfig:
+        try:
+            config = cls.build(r.data)
+        except TypeError as exc:  # a known field of the wrong kind surfaces in __init__ or below
+            raise RecordError(f"{r.where}: 'config' is malformed ({exc}).") from None
+        r.whole("seed")  # the one field every strategy records
+        for name in ("batch_size", "max_new_tokens"):
+            if name in r.data:
+                r.whole(name)
+        return config
+
+    def key_json(self) -> dict[str, Any]:
+        """The config as it enters the matching key."""
+        return {k: v for k, v in dump_dataclass(self).items() if k not in self.NOT_IN_KEY}
+
+
+@dataclass(frozen=True)
+class Record:
+    """One (model, dataset, strategy[, class count, seed]) evaluation."""
+
+    model: str
+    """The model's name as the item id shows it (``tiny:qwen2-vl``, ``qwen2-vl``)."""
+    dataset: str
+    strategy: str
+    config: RecordConfig
+    metrics: Metrics
+    throughput: Throughput
+    memory: Memory
+    predictions: tuple[Prediction, ...]
+    schema: int = SCHEMA_VERSION
+    model_info: Mapping[str, Any] = field(default_factory=dict)
+    """Facts from the adapter: resolved source, family, architecture, device, dtype, parameters."""
+    dataset_source: str = ""
+    n_items: int = 0
+    """Items scored (unreadable ones excluded)."""
+    n_errors: int = 0
+    errors: tuple[Unreadable, ...] = ()
+    classes: tuple[str, ...] = ()
+    background_class: str | None = None
+    dataset_fingerprint: Mapping[str, Any] | None = None
+    """Beside ``config``, not in it: a changed dataset must read as changed data, not as "no baseline"."""
+    per_class: Mapping[str, ClassScores] = field(default_factory=dict)
+    confusion: Confusion = Confusion((), (), ())
+    energy: Energy | None = field(default=None, metadata=OMIT_IF_NONE)
+    model_load_id: str | None = field(default=None, metadata=OMIT_IF_NONE)
+    """Which load of the model served this item (``pid-random``): equal ids, one load."""
+    options: Mapping[str, Any] | None = field(default=None, metadata=OMIT_IF_NONE)
+    """The run's options (``RunOptions.as_json()``), written by the session."""
+
+    # -- identity -------------------------------------------------------------------------
+
+    @property
+    def label(self) -> str:
+        """A short human name for the case: ``model dataset strategy``."""
+        return f"{self.model} {self.dataset} {self.strategy}"
+
+    def match_key(self) -> str:
+        """What must be equal for two records to be the same case, as canonical JSON.
+
+        Model, dataset, strategy and the config except :attr:`RecordConfig.NOT_IN_KEY`.
+        Node ids are not part of it: renaming a test does not lose its baseline.
+        """
+        key = {"model": self.model, "dataset": self.dataset, "strategy": self.strategy, "config": self.config.key_json()}
+        return json.dumps(key, sort_keys=True, default=str)
+
+    def case_name(self, with_seed: bool = True) -> str:
+        """The case as its item id names it: ``model-dataset[-Ncls]-strategy[-seedS]``."""
+        options = self.options or {}
+        dataset = self.dataset + (f"-{len(self.classes)}cls" if options.get("num_classes") else "")
+        name = f"{self.model}-{dataset}-{self.strategy}"
+        if with_seed and len(options.get("seeds", ())) > 1:
+            name += f"-seed{self.config.seed}"
+        return name
+
+    @property
+    def device(self) -> str:
+        """The device the model ran on (``cpu``, ``cuda:0`` ...), from the adapter, else the meter."""
+        return str(self.model_info.get("device") or self.memory.device or "")
+
+    @property
+    def gpu_name(self) -> str | None:
+        value = self.memory.gpu_name or self.model_info.get("gpu_name")
+        return str(value) if value else None
+
+    # -- JSON -----------------------------------------------------------------------------
+
+    def to_json(self) -> dict[str, Any]:
+        """The plain-JSON record (schema 1): what the files hold."""
+        out = dump_dataclass(self)
+        # The layout predates this class: keep the keys in the order readers have seen.
+        order = ("schema", "model", "model_info", "dataset", "dataset_source", "strategy", "n_items", "n_errors",
+                 "errors", "classes", "background_class", "dataset_fingerprint", "config", "metrics", "per_class",
+                 "confusion", "throughput", "memory", "predictions", "energy", "model_load_id", "options")  # fmt: skip
+        return {k: out[k] for k in order if k in out}
+
+    @classmethod
+    def from_json(cls, data: Any, where: str = "record") -> Record:
+        """Read a record; :class:`RecordError` names ``where`` and the first bad field."""
+        r = Reader(data, where)
+        check_schema(r.data.get("schema"), where)
+        energy = r.opt_obj("energy")
+        per_class = r.obj("per_class") if "per_class" in r.data else None
+        confusion = r.obj("confusion") if "confusion" in r.data else None
+        return cls(
+            model=r.text("model"),
+            dataset=r.text("dataset"),
+            strategy=r.text("strategy"),
+            config=RecordConfig.from_json(r.obj("config")),
+            metrics=Metrics.from_json(r.obj("metrics")),
+            throughput=Throughput.from_json(r.obj("throughput")),
+            memory=Memory.from_json(r.obj("memory")),
+            predictions=tuple(Prediction.from_json(Reader(p, where, f"predictions[{i}]")) for i, p in enumerate(r.array("predictions"))),
+            model_info=r.mapping("model_info"),
+            dataset_source=r.text("dataset_source", ""),
+            n_items=r.whole("n_items", 0),
+            n_errors=r.whole("n_errors", 0),
+            errors=tuple(Unreadable.from_json(Reader(e, where, f"errors[{i}]")) for i, e in enumerate(r.array("errors"))),
+            classes=r.strings("classes"),
+            background_class=r.opt_text("background_class"),
+            dataset_fingerprint=r.mapping("dataset_fingerprint") if r.data.get("dataset_fingerprint") is not None else None,
+            per_class={k: ClassScores.from_json(per_class.obj(k)) for k in per_class.data} if per_class else {},
+            confusion=Confusion.from_json(confusion) if confusion else Confusion((), (), ()),
+            energy=Energy.from_json(energy) if energy else None,
+            model_load_id=r.opt_text("model_load_id"),
+            options=r.mapping("options") if r.data.get("options") is not None else None,
+        )

@@ -1,0 +1,190 @@
+"""Planning a run: which (model, dataset, strategy[, class count, seed]) cases a suite gets.
+
+One resolver decides every selection, in one order of precedence: the command line
+(:class:`~pytest_vlmbench.options.RunOptions`) over the suite's declaration (its
+``vlmbench`` marker, read into a :class:`Suite`) over the built-in default. Nothing here
+imports pytest or loads a model or a dataset: a plan is made from registry entries alone.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..datasets.builtin import default_image_dataset
+from ..datasets.catalog import canonical_spec, case_label, spec_is_offline, spec_modality
+from ..models.base import ModelSpec
+from ..models.catalog import DEFAULT_MODELS, resolve_model
+from ..options import RunOptions, split_names
+from ..registry import UnknownNameError
+from ..strategies.catalog import STRATEGIES
+
+SUITE_MODALITIES = ("image", "text")
+
+
+class PlanError(ValueError):
+    """A suite declaration that cannot be planned; the message is one sentence."""
+
+
+@dataclass(frozen=True)
+class Case:
+    """One planned evaluation: one pytest item."""
+
+    model: str
+    dataset: str
+    strategy: str
+    seed: int = 0
+    show_seed: bool = False
+    """Put the seed in the id: only when several seeds run, so single-seed ids stay short and stable."""
+    num_classes: int | None = None
+    """A --num-classes subset (a sweep point); in the id as ``DATASET-21cls``."""
+
+    @property
+    def id(self) -> str:
+        base = f"{self.model}-{case_label(self.dataset, self.num_classes)}-{self.strategy}"
+        return f"{base}-seed{self.seed}" if self.show_seed else base
+
+
+@dataclass(frozen=True)
+class Suite:
+    """What a suite declares (its ``vlmbench`` marker): default selections and the data it is for."""
+
+    models: tuple[str, ...] = ()
+    datasets: tuple[str, ...] = ()
+    strategies: tuple[str, ...] = ()
+    modality: str | None = None
+    """``image`` or ``text``: which datasets belong in this suite; the command line cannot change it."""
+
+    @classmethod
+    def from_marker(cls, kwargs: Mapping[str, Any]) -> Suite:
+        unknown = set(kwargs) - {"models", "datasets", "strategies", "modality"}
+        if unknown:
+            raise PlanError(f"the vlmbench marker takes models, datasets, strategies and modality, not {sorted(unknown)}")
+        modality = kwargs.get("modality")
+        if modality not in (None, *SUITE_MODALITIES):
+            raise PlanError(f"the vlmbench marker's modality must be 'image' or 'text', not {modality!r}")
+        return cls(
+            models=split_names(kwargs.get("models")),
+            datasets=split_names(kwargs.get("datasets")),
+            strategies=split_names(kwargs.get("strategies")),
+            modality=modality,
+        )
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The resolved, canonical selection of one suite."""
+
+    models: tuple[ModelSpec, ...]
+    datasets: tuple[str, ...]
+    strategies: tuple[str, ...]
+    """Empty: each model's own strategies."""
+
+
+def select(options: RunOptions, suite: Suite) -> Selection:
+    """Command line > suite > default, for models, datasets and strategies; names made canonical."""
+    try:
+        models = options.models or suite.models or DEFAULT_MODELS
+        datasets = options.datasets or tuple(canonical_spec(d) for d in suite.datasets) or (default_image_dataset(),)
+        # Canonical names, so a marker's aliases ("yes-no") select like the command line's.
+        strategies = tuple(STRATEGIES.get(s).name for s in options.strategies or suite.strategies)
+        specs = tuple(resolve_model(m) for m in models)
+    except UnknownNameError as exc:
+        raise PlanError(str(exc)) from None
+    return Selection(specs, tuple(dict.fromkeys(datasets)), strategies)
+
+
+def fits_suite(suite_modality: str | None, dataset_modality: str | None, model_modalities: frozenset[str]) -> bool:
+    """Whether a dataset belongs in a suite declared for ``image`` or ``text`` data.
+
+    An image suite takes every dataset with images (``image+text`` posts included), a text
+    suite only text-only datasets, so that ``--dataset`` given to a run of several suites
+    does not evaluate the same case twice. A path or hub id, whose modality is known only
+    once loaded, goes to the suites of the model's modalities.
+    """
+    if suite_modality is None:
+        return True
+    if dataset_modality is None:
+        return suite_modality in model_modalities
+    if suite_modality == "text":
+        return dataset_modality == "text"
+    return suite_modality in dataset_modality.split("+")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The cases of one suite, grouped by model, and what was selected to make them."""
+
+    cases: tuple[Case, ...]
+    selection: Selection
+    strategies: frozenset[str] = field(default_factory=frozenset)
+    """Strategies of the cases, to explain an explicit --strategy that fits no model."""
+
+
+def plan_suite(options: RunOptions, suite: Suite) -> Plan:
+    """Expand the selection into cases: models x datasets x strategies x class counts x seeds."""
+    selection = select(options, suite)
+    cases = []
+    for spec in selection.models:
+        for dataset in selection.datasets:
+            modality = spec_modality(dataset)  # None for a path or hub id: known only once loaded
+            if modality is not None and not any(part in spec.modalities for part in modality.split("+")):
+                continue  # e.g. a text-only model on an image dataset
+            if not fits_suite(suite.modality, modality, spec.modalities):
+                continue  # e.g. an image dataset given with --dataset, seen by the text suite
+            for strategy in selection.strategies or spec.strategies:
+                if strategy not in spec.strategies:
+                    continue
+                for num_classes in options.num_classes or (None,):
+                    for seed in options.seeds:
+                        cases.append(Case(spec.name, dataset, strategy, seed, len(options.seeds) > 1, num_classes))
+    return Plan(tuple(cases), selection, frozenset(c.strategy for c in cases))
+
+
+def strategy_misfit(options: RunOptions, plans: Sequence[Plan]) -> str | None:
+    """The sentence for an explicit ``--strategy`` that no selected model supports, if there is one."""
+    produced = {s for plan in plans for s in plan.strategies}
+    models = {spec.name: spec.strategies for plan in plans for spec in plan.selection.models}
+    for strategy in options.strategies:
+        if strategy in produced or not models:
+            continue
+        supported = "; ".join(f"{name} supports {', '.join(s)}" for name, s in models.items())
+        return (
+            f"--strategy {strategy} fits none of the selected models ({supported}): prompting strategies need a "
+            f"generative model, and direct needs a classifier (a head, CLIP/SigLIP or sentence embeddings)."
+        )
+    return None
+
+
+def _package_installed(target: str) -> bool:
+    return importlib.util.find_spec(target.split(":")[0].split(".")[0]) is not None
+
+
+def model_needs_hub(spec: ModelSpec) -> bool:
+    """Whether loading ``spec`` may need the model hub: not for tiny builds, local folders or weights shipped in a package."""
+    if spec.is_tiny or os.path.isdir(spec.source):
+        return False
+    local = spec.meta.get("local_path")
+    return not (isinstance(local, str) and _package_installed(local))
+
+
+def offline_variables(plans: Iterable[Plan]) -> dict[str, str]:
+    """The ``HF_*_OFFLINE`` variables to set for the planned cases (none when there are none).
+
+    Decided from what actually runs, so a suite whose marker selects a hub model or dataset
+    may still download, and a session that plans no case changes nothing. The variables are
+    read when huggingface_hub / datasets are imported: at the first model or dataset load.
+    """
+    cases = [(plan, case) for plan in plans for case in plan.cases]
+    if not cases:
+        return {}
+    specs = {spec.name: spec for plan in plans for spec in plan.selection.models}
+    models_offline = not any(model_needs_hub(specs[case.model]) for _, case in cases)
+    datasets_offline = all(spec_is_offline(case.dataset) for _, case in cases)
+    # huggingface_hub's switch binds the datasets library too: set it only when nothing needs the hub.
+    if models_offline and datasets_offline:
+        return {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    return {"HF_DATASETS_OFFLINE": "1"} if datasets_offline else {}

@@ -1,0 +1,149 @@
+"""What every strategy shares: the query, the outcome, the configuration and the declaration.
+
+A strategy module declares itself once, as a :class:`Strategy`: its name, what it needs
+from the model (``"generate"``: text answers to prompts; ``"classify"``: a class per
+item), the function that runs it, its default prompt template and JSON-answer suffix where
+it prompts, and the strategy-specific settings it records. Callers look a strategy up with
+:func:`~pytest_vlmbench.strategies.catalog.get_strategy` and ask the object; nothing
+outside a strategy's own module decides anything from its name.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ..datasets.base import Dataset, Item
+from .answers import json_answer
+from .prompts import EXEMPLAR
+
+Needs = Literal["generate", "classify"]
+"""What a strategy needs from the model: prompts answered in text, or a class per item."""
+
+ANSWER_STYLES = ("plain", "json")
+"""The values :attr:`StrategyConfig.answer_style` may take."""
+
+
+@dataclass(frozen=True)
+class Query:
+    """A prompt about one item; the runner loads the item's image when the batch is sent."""
+
+    item: Item
+    """The item asked about."""
+    prompt: str
+    """The full prompt text (empty for an image sent to a classifier)."""
+
+
+Ask = Callable[[Sequence[Query]], list[str]]
+"""Sends queries to a generative model in batches and returns raw answers in order."""
+
+Classify = Callable[[Sequence[Query]], "list[str | None]"]
+"""Sends queries to a direct classifier in batches; returns one class (or ``None``) per query."""
+
+Channel = Callable[[Sequence[Query]], list[Any]]
+"""What the runner hands a strategy: an :data:`Ask` or a :data:`Classify`, per :attr:`Strategy.needs`."""
+
+
+@dataclass(frozen=True)
+class StrategyConfig:
+    """The settings a strategy runs with (the same object for every strategy)."""
+
+    seed: int = 0
+    """Seeds the class orders (closed_set) and question orders (binary), per item."""
+    permutations: int = 3
+    """How many differently ordered class lists closed_set asks per item."""
+    exemplars: tuple[Item, ...] = ()
+    """k-shot examples (text items), shown before every prompt; empty = zero-shot."""
+    answer_style: str = "plain"
+    """``plain`` (free text, parsed) or ``json`` (the prompt asks for ``{"answer": ...}``; anything else is invalid)."""
+    prompt_template: str | None = None
+    """Replaces the strategy's default template (``None``: keep the default); recorded as given."""
+
+    def answer_text(self, raw: str) -> str | None:
+        """What to parse of a raw answer: all of it (plain), or its JSON ``answer`` (json; ``None`` = invalid)."""
+        return json_answer(raw) if self.answer_style == "json" else raw
+
+
+@dataclass
+class ItemOutcome:
+    """What a strategy decided for one item."""
+
+    item: Item
+    """The item."""
+    prediction: str | None
+    """The predicted class, or ``None`` for an invalid answer."""
+    answers: list[str] = field(default_factory=list)
+    """The model's raw answers, in asking order."""
+    detail: dict[str, Any] = field(default_factory=dict)
+    """Strategy-specific record: the class orders of closed_set, the questions of binary."""
+
+
+RunStrategy = (
+    Callable[[Dataset, Sequence[Item], Ask, StrategyConfig], list[ItemOutcome]]
+    | Callable[[Dataset, Sequence[Item], Classify, StrategyConfig], list[ItemOutcome]]
+)
+"""A strategy's function: ``(dataset, items, ask, config) -> one outcome per item``, in order."""
+
+
+def no_settings(config: StrategyConfig) -> dict[str, Any]:
+    """The :attr:`Strategy.settings` of a strategy that records nothing beyond the common keys."""
+    return {}
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """One strategy, declared once in its module and registered in ``STRATEGIES``."""
+
+    name: str
+    """Canonical name: what ``--strategy`` and the record's ``strategy`` say."""
+    needs: Needs
+    """``"generate"``: ``run`` gets an :data:`Ask`; ``"classify"``: it gets a :data:`Classify`."""
+    run: RunStrategy
+    """Runs the strategy on a batch of items and returns one :class:`ItemOutcome` per item."""
+    default_template: str | None = None
+    """The prompt template when :attr:`StrategyConfig.prompt_template` is not set; ``None``: no prompt."""
+    json_suffix: str | None = None
+    """Appended to the template for the JSON answer style; ``None``: the template is used as is."""
+    settings: Callable[[StrategyConfig], dict[str, Any]] = no_settings
+    """Strategy-specific entries of the record's ``config``, placed right after ``seed``."""
+
+    def __call__(self, dataset: Dataset, items: Sequence[Item], ask: Channel, config: StrategyConfig) -> list[ItemOutcome]:
+        """Same as ``self.run(dataset, items, ask, config)``."""
+        return self.run(dataset, items, ask, config)
+
+    def template(self, config: StrategyConfig) -> str:
+        """The template prompts are built from: the override or the default, plus the JSON suffix for that style."""
+        base = config.prompt_template if config.prompt_template is not None else self.default_template
+        if base is None:
+            raise ValueError(f"Strategy {self.name!r} has no prompt template.")
+        if config.answer_style == "json" and self.json_suffix is not None:
+            return base + self.json_suffix
+        return base
+
+    def describe(self, config: StrategyConfig) -> dict[str, Any]:
+        """The parts of ``config`` this strategy's results depend on, as recorded in the record's ``config``.
+
+        Always ``seed``, then :attr:`settings`; for a strategy with a prompt also
+        ``prompt_template`` (as sent, JSON suffix included), ``answer_style`` and, for
+        k-shot, ``exemplar_ids`` and ``exemplar_template``.
+        """
+        out: dict[str, Any] = {"seed": config.seed, **self.settings(config)}
+        if self.default_template is None:
+            return out
+        out["prompt_template"] = self.template(config)
+        out["answer_style"] = config.answer_style
+        if config.exemplars:
+            out["exemplar_ids"] = [e.id for e in config.exemplars]
+            out["exemplar_template"] = EXEMPLAR
+        return out
+
+
+def item_rng(seed: int, item: Item, purpose: str) -> random.Random:
+    """A random generator for one item, fixed by ``(seed, purpose, item id)``.
+
+    A string seed is hashed with SHA-512 by ``random``, so this is stable across processes
+    and Python versions (unlike ``hash()``), and independent of the item's position.
+    """
+    return random.Random(f"{seed}:{purpose}:{item.id}")

@@ -1,0 +1,91 @@
+"""The ``closed_set`` strategy: the class list goes into the prompt, asked several times.
+
+The prompt is asked ``permutations`` times per item, with the classes in a different
+seeded order each time (to cancel the model's bias towards the first or last option). The
+prediction is the majority vote over the valid answers. Tie rule: among the classes with
+the most votes, the one answered *first* (in asking order) wins. No valid answer at all:
+invalid. Every question of every item goes to ``ask`` in one call (the runner batches it).
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from ..datasets.base import Dataset, Item
+from .answers import ClassMatcher
+from .base import Ask, ItemOutcome, Query, Strategy, StrategyConfig, item_rng
+from .prompts import CLOSED_SET_TEMPLATE, JSON_CLASS_SUFFIX, build_prompt
+
+
+def class_orders(classes: Sequence[str], count: int, rng: random.Random) -> list[list[str]]:
+    """``count`` shuffles of ``classes``, all different while enough different ones exist."""
+    orders: list[list[str]] = []
+    possible = 1
+    for k in range(2, len(classes) + 1):
+        possible *= k
+        if possible >= count:
+            break
+    for _ in range(count):
+        order = rng.sample(list(classes), len(classes))
+        tries = 0
+        while order in orders and len(orders) < possible and tries < 100:
+            order = rng.sample(list(classes), len(classes))
+            tries += 1
+        orders.append(order)
+    return orders
+
+
+def majority_vote(votes: Sequence[str | None]) -> str | None:
+    """Most frequent valid vote; ties go to the tied class voted first; all invalid -> None."""
+    valid = [v for v in votes if v is not None]
+    if not valid:
+        return None
+    counts = Counter(valid)
+    top = max(counts.values())
+    return next(v for v in valid if counts[v] == top)
+
+
+def closed_set(dataset: Dataset, items: Sequence[Item], ask: Ask, config: StrategyConfig) -> list[ItemOutcome]:
+    """Ask each item ``config.permutations`` times with shuffled class lists; predict the vote."""
+    matcher = ClassMatcher(dataset.classes)
+    template = CLOSED_SET.template(config)
+    per_item = [class_orders(dataset.classes, config.permutations, item_rng(config.seed, it, "closed_set")) for it in items]
+    queries = [
+        Query(item, build_prompt(template, item, config.exemplars, classes=", ".join(order)))
+        for item, orders in zip(items, per_item)
+        for order in orders
+    ]
+    answers = ask(queries)
+    index = {cls: i for i, cls in enumerate(dataset.classes)}
+    outcomes = []
+    p = config.permutations
+    for k, (item, orders) in enumerate(zip(items, per_item)):
+        raw = answers[k * p : (k + 1) * p]
+        votes = [None if (text := config.answer_text(a)) is None else matcher.parse(text) for a in raw]
+        outcomes.append(
+            ItemOutcome(
+                item,
+                majority_vote(votes),
+                raw,
+                {"orders": [[index[c] for c in order] for order in orders], "votes": votes},
+            )
+        )
+    return outcomes
+
+
+def _settings(config: StrategyConfig) -> dict[str, Any]:
+    return {"permutations": config.permutations}
+
+
+CLOSED_SET = Strategy(
+    name="closed_set",
+    needs="generate",
+    run=closed_set,
+    default_template=CLOSED_SET_TEMPLATE,
+    json_suffix=JSON_CLASS_SUFFIX,
+    settings=_settings,
+)
+"""The ``closed_set`` declaration registered in ``STRATEGIES``."""

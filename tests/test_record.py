@@ -1,0 +1,220 @@
+"""The typed record: it reads back what it writes, reads the files older versions wrote, and
+says in one sentence what is wrong with a bad one.
+
+The records are real: a tiny Qwen2-VL on six digits (closed_set and binary), a scripted
+classifier (direct) and a scripted text model with k-shot exemplars, evaluated once per module.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pytest_vlmbench import EvalConfig, LoadOptions, evaluate, load_dataset, load_model, resolve_model
+from pytest_vlmbench.datasets.base import Dataset, Item
+from pytest_vlmbench.gate.baseline import load_run
+from pytest_vlmbench.models.base import Request
+from pytest_vlmbench.models.scripted import ScriptedModel
+from pytest_vlmbench.record import ClassScores, Metrics, Record, RecordError, Unreadable
+from pytest_vlmbench.session.summary import seed_spread, spread_lines, summary_lines
+from pytest_vlmbench.strategies.base import StrategyConfig
+
+SCHEMA1 = Path(__file__).parent / "data" / "record_schema1.json"
+"""A record written before the typed record existed (trimmed to three predictions): the format to keep."""
+
+CLASSES = ("cat", "dog", "bird")
+
+
+def toy() -> Dataset:
+    items = [Item(id=f"t{k}", label=CLASSES[k % 3], text=f"item {k} is about a {CLASSES[k % 3]}") for k in range(9)]
+    return Dataset("toy", CLASSES, items, modality="text", source="generated")
+
+
+class ScriptedClassifier:
+    """A direct classifier that reads the class off the text, and gives up on every fourth item."""
+
+    def __init__(self) -> None:
+        self.name = "scripted-classifier"
+        self.info: dict[str, Any] = {"source": "scripted", "family": "scripted", "device": "cpu"}
+
+    def classify(self, requests: Sequence[Request], classes: Sequence[str]) -> list[str | None]:
+        out: list[str | None] = []
+        for r in requests:
+            k, label = int(r.prompt.split()[1]), r.prompt.split()[-1]
+            out.append(None if k % 4 == 3 else label)
+        return out
+
+    def close(self) -> None:
+        pass
+
+
+def _reply(request: Request) -> str:
+    return "It is a " + request.prompt.rsplit("item ", 1)[-1].split()[-1]
+
+
+@pytest.fixture(scope="module")
+def records() -> dict[str, Record]:
+    model, load_s = load_model(resolve_model("tiny:qwen2-vl"), LoadOptions(device="cpu"))
+    digits = load_dataset("digits")
+    try:
+        out = {s: evaluate(model, digits, s, EvalConfig(limit=6), model_load_s=load_s) for s in ("closed_set", "binary")}
+    finally:
+        model.close()
+    out["direct"] = evaluate(ScriptedClassifier(), toy(), "direct", EvalConfig())  # type: ignore[arg-type]
+    dataset = toy()
+    shots = StrategyConfig(exemplars=tuple(dataset.items[:3]), seed=2)
+    kshot = evaluate(ScriptedModel("scripted", _reply), dataset, "closed_set", EvalConfig(strategy=shots, batch_size=4))
+    # What the session adds: the name as selected, the load id, the run's options.
+    out["k-shot"] = replace(kshot, model="scripted-text", model_load_id="123-abc", options={"seeds": [2], "k_shot": 3})
+    return out
+
+
+def _file_copy(record: Record) -> dict[str, Any]:
+    """The record's JSON as a file gives it back."""
+    return json.loads(json.dumps(record.to_json(), allow_nan=False))  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("kind", ["closed_set", "binary", "direct", "k-shot"])
+def test_real_records_round_trip(records: dict[str, Record], kind: str) -> None:
+    record = records[kind]
+    assert Record.from_json(record.to_json()) == record
+    data = _file_copy(record)
+    assert Record.from_json(data) == record
+    assert Record.from_json(data).to_json() == data
+
+
+def test_real_records_have_what_each_strategy_records(records: dict[str, Record]) -> None:
+    closed, binary, direct, kshot = (records[k] for k in ("closed_set", "binary", "direct", "k-shot"))
+    assert closed.n_items == binary.n_items == 6 and closed.config.limit == 6
+    assert closed.config.permutations == 3 and "question_order" not in closed.to_json()["config"]
+    assert binary.config.question_order is not None and binary.config.permutations is None
+    assert {"orders", "votes"} <= set(closed.predictions[0].detail)
+    assert {"questions", "fallback"} <= set(binary.predictions[0].detail)
+    assert set(direct.to_json()["config"]) == {"seed", "batch_size", "max_new_tokens", "limit", "num_classes", "per_class", "versions"}
+    assert direct.metrics.invalid_rate == pytest.approx(2 / 9) and direct.predictions[3].prediction is None
+    assert kshot.config.exemplar_ids == ("t0", "t1", "t2") and kshot.config.seed == 2
+    assert kshot.case_name() == "scripted-text-toy-closed_set" and kshot.model_load_id == "123-abc"
+    assert closed.throughput.model_load_s is not None and closed.throughput.final_batch_size == 8
+    assert closed.memory.peak_mb == closed.memory.peak_rss_mb and closed.device == "cpu" and closed.gpu_name is None
+    assert closed.energy is None and "energy" not in closed.to_json()
+
+
+def test_a_fresh_record_writes_the_saved_layout(records: dict[str, Record]) -> None:
+    """Key for key, in order, what records of schema 1 hold (the dataset fingerprint's keys vary by dataset)."""
+    saved = json.loads(SCHEMA1.read_text())
+    fresh = replace(records["closed_set"], model_load_id="x", options={}).to_json()
+    assert list(fresh) == list(saved)
+    for part in ("config", "metrics", "throughput", "memory"):
+        assert list(fresh[part]) == list(saved[part]), part
+    assert list(fresh["throughput"]["batch_latency_ms"]) == list(saved["throughput"]["batch_latency_ms"])
+    assert list(fresh["predictions"][0]) == list(saved["predictions"][0])
+    assert list(fresh["confusion"]) == list(saved["confusion"])
+    assert list(next(iter(fresh["per_class"].values()))) == list(next(iter(saved["per_class"].values())))
+
+
+def test_the_saved_schema1_record_reads_and_writes_back_unchanged(tmp_path: Path) -> None:
+    text = SCHEMA1.read_text()
+    data = json.loads(text)
+    record = Record.from_json(data, "record_schema1.json")
+    assert record.to_json() == data
+    assert json.dumps(record.to_json(), indent=2, ensure_ascii=False) + "\n" == text  # key order included
+    assert record.label == "tiny:qwen2-vl fashion_mnist closed_set"
+    assert record.case_name() == "tiny:qwen2-vl-fashion_mnist-closed_set"
+    assert record.metrics.accuracy == 0.02 and record.memory.peak_mb == record.memory.peak_rss_mb
+    assert [p.correct for p in record.predictions] == [True, False, False]
+    # ... and through the gate's loader, inside a saved run.
+    doc = {"vlmbench": {"schema": 1}, "benchmarks": [{"name": "t", "fullname": "f::t", "extra_info": {"vlmbench": data}}]}
+    (tmp_path / "run.json").write_text(json.dumps(doc))
+    (saved,) = load_run(tmp_path / "run.json").entries
+    assert saved.record == record and saved.record.to_json() == data
+
+
+# -- errors -----------------------------------------------------------------------------
+
+
+def _error(data: Any) -> str:
+    with pytest.raises(RecordError) as info:
+        Record.from_json(data, "'run.json'")
+    message = str(info.value)
+    assert "\n" not in message and message.endswith(".") and message.count(". ") == 0, message
+    return message
+
+
+def test_a_missing_field_is_named() -> None:
+    data = json.loads(SCHEMA1.read_text())
+    del data["metrics"]["macro_f1"]
+    assert _error(data) == "'run.json': 'metrics.macro_f1' is missing."
+    data = json.loads(SCHEMA1.read_text())
+    del data["throughput"]
+    assert _error(data) == "'run.json': 'throughput' is missing."
+
+
+def test_a_wrong_type_is_named_with_its_value() -> None:
+    data = json.loads(SCHEMA1.read_text())
+    data["n_items"] = "fifty"
+    assert _error(data) == "'run.json': 'n_items' should be a whole number, not 'fifty'."
+    data = json.loads(SCHEMA1.read_text())
+    data["predictions"][1]["correct"] = "no"
+    assert _error(data) == "'run.json': 'predictions[1].correct' should be true or false, not 'no'."
+    assert _error([1, 2]) == "'run.json': the record is list, not a JSON object."
+
+
+@pytest.mark.parametrize("schema", [2, 0, None, "1"])
+def test_another_schema_says_how_to_recreate(schema: object) -> None:
+    data = dict(json.loads(SCHEMA1.read_text()), schema=schema)
+    assert _error(data) == (
+        f"'run.json' holds vlmbench schema {schema!r} results, but this pytest-vlmbench reads schema 1; "
+        "re-create it with this version."
+    )
+
+
+# -- property ---------------------------------------------------------------------------
+
+RATES = st.floats(min_value=0.0, max_value=1.0, allow_nan=False)
+ANY_FLOAT = st.floats(allow_nan=False, allow_infinity=False)
+METRICS = st.builds(Metrics, *(RATES for _ in range(7)), ANY_FLOAT)
+SCORES = st.builds(ClassScores, RATES, RATES, ANY_FLOAT, st.integers(0, 10**12))
+PER_CLASS = st.dictionaries(st.text(max_size=12), SCORES, max_size=6)
+
+
+@settings(max_examples=80, deadline=None)
+@given(metrics=METRICS, per_class=PER_CLASS)
+def test_any_metric_values_round_trip(records: dict[str, Record], metrics: Metrics, per_class: dict[str, ClassScores]) -> None:
+    record = replace(records["direct"], metrics=metrics, per_class=per_class)
+    data = _file_copy(record)
+    assert Record.from_json(data) == record
+    assert Record.from_json(data).to_json() == data
+
+
+# -- readers by attribute ---------------------------------------------------------------
+
+
+def test_the_summary_reads_records_by_attribute(records: dict[str, Record]) -> None:
+    closed = records["closed_set"]
+    broken = replace(closed, errors=tuple(Unreadable(f"x{i}", "not an image") for i in range(7)), n_errors=7)
+    lines = summary_lines([closed, broken])
+    assert lines[0].split() == ["item", "n", "acc", "macroF1", "wF1", "invalid", "items/s", "peak", "MB"]
+    assert lines[2].split()[:2] == ["tiny:qwen2-vl-digits-closed_set", "6"]
+    assert lines[2].split()[-1] == f"{closed.memory.peak_mb:.0f}"
+    assert lines[-1] == "tiny:qwen2-vl-digits-closed_set: 7 unreadable item(s) left out of the metrics: x0, x1, x2, x3, x4 ..."
+
+    seeds = {"seeds": [0, 1]}
+    runs = [
+        replace(closed, config=replace(closed.config, seed=s), metrics=replace(closed.metrics, accuracy=a), options=seeds)
+        for s, a in ((0, 0.5), (1, 0.7))
+    ]
+    assert runs[1].case_name() == "tiny:qwen2-vl-digits-closed_set-seed1"
+    (spread,) = seed_spread([*runs, records["binary"]])  # binary ran with one seed: no spread
+    assert spread.case == "tiny:qwen2-vl-digits-closed_set" and spread.seeds == (0, 1)
+    assert spread.metrics["accuracy"].mean == pytest.approx(0.6) and spread.metrics["accuracy"].std == pytest.approx(0.1414, abs=1e-4)
+    data = json.loads(json.dumps(spread.to_json(), allow_nan=False))
+    assert data["seeds"] == [0, 1] and set(data["metrics"]) == {"accuracy", "macro_f1", "weighted_f1", "invalid_rate"}
+    assert data["metrics"]["accuracy"] == {"mean": spread.metrics["accuracy"].mean, "std": spread.metrics["accuracy"].std}
+    assert "0.600 ± 0.141" in spread_lines([spread])[2]
