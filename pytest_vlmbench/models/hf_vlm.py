@@ -26,20 +26,35 @@ class HFVisionLanguageModel:
     """Adapter for ``AutoModelForImageTextToText`` checkpoints."""
 
     def __init__(self, source: str, spec: ModelSpec, options: LoadOptions) -> None:
-        import torch
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
-        self.name = spec.name
-        self.processor = load_preprocessor(AutoProcessor, source, options)
-        self.tokenizer = getattr(self.processor, "tokenizer", self.processor)
+        processor = load_preprocessor(AutoProcessor, source, options)
+        model, _ = load_weights(AutoModelForImageTextToText, source, options)
+        self._attach(spec.name, model, processor, source, spec.family)
+
+    @classmethod
+    def from_loaded(cls, name: str, model: Any, processor: Any, family: str = "hf-vlm", source: str = "in-memory") -> HFVisionLanguageModel:
+        """Wrap a model and processor already in memory (e.g. random full-size weights built on
+        the GPU by bench/gpu_check.py), with the same batching and decoding as a loaded checkpoint."""
+        self = cls.__new__(cls)
+        self._attach(name, model, processor, source, family)
+        return self
+
+    def _attach(self, name: str, model: Any, processor: Any, source: str, family: str) -> None:
+        import torch
+
+        self.name = name
+        self.processor = processor
+        self.tokenizer = getattr(processor, "tokenizer", processor)
         # Batched decoder-only generation needs left padding; processors forget it on reload.
         self.tokenizer.padding_side = "left"
-        if getattr(self.processor, "padding_side", None) is not None:
-            self.processor.padding_side = "left"
-        self.model, self.device = load_weights(AutoModelForImageTextToText, source, options)
-        self.nested_images = getattr(self.model.config, "model_type", "") in NESTED_IMAGE_TYPES
+        if getattr(processor, "padding_side", None) is not None:
+            processor.padding_side = "left"
+        self.model = model.eval()
+        self.device = str(model.device)
+        self.nested_images = getattr(model.config, "model_type", "") in NESTED_IMAGE_TYPES
         self._torch = torch
-        self.info: dict[str, Any] = model_info(self.model, source, spec.family, self.device)
+        self.info: dict[str, Any] = model_info(model, source, family, self.device)
 
     def _messages(self, request: Request) -> list[dict[str, Any]]:
         content: list[dict[str, Any]] = []
