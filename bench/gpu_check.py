@@ -134,6 +134,9 @@ def main() -> int:
     parser.add_argument("--strategies", default="closed_set,binary")
     parser.add_argument("--image-side", type=int, default=448, help="image side in pixels (448: 256 image tokens)")
     parser.add_argument("--out", default=os.environ.get("OUT", "."), help="folder for gpu_check.json")
+    parser.add_argument("--leave-free-gb", type=float, default=None,
+                        help="fill the GPU after loading so only this much stays free: checks that a real CUDA "
+                        "out-of-memory error halves the batch and the run goes on")  # fmt: skip
     args = parser.parse_args()
     # transformers deprecates min/max_pixels in favour of size; both are set for older releases.
     warnings.filterwarnings("ignore", category=FutureWarning)
@@ -148,6 +151,11 @@ def main() -> int:
     print(f"device: {gpu}; torch {torch.__version__}, transformers {transformers.__version__}; "
           f"{model.info['parameters'] / 1e9:.2f} B parameters ({model.info['dtype']}) built in {build_s:.1f} s", flush=True)  # fmt: skip
     dataset = photos(args.items, args.image_side)
+    filler = None
+    if args.leave_free_gb is not None:
+        free, _ = torch.cuda.mem_get_info()
+        filler = torch.empty(max(0, int(free - args.leave_free_gb * 2**30)), dtype=torch.uint8, device=args.device)
+        print(f"filled {filler.numel() / 2**30:.1f} GiB; {torch.cuda.mem_get_info()[0] / 2**30:.1f} GiB left free", flush=True)
     # Warm-up: kernels, cuBLAS handles and the allocator, outside the measured runs.
     evaluate(model, dataset.limited(2), "closed_set", EvalConfig(batch_size=2, strategy=StrategyConfig(permutations=1)))
     rows, records = [], []

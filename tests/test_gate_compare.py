@@ -16,7 +16,7 @@ from pytest_vlmbench.gate.baseline import hardware, load_run, parse_run
 from pytest_vlmbench.gate.compare import compare_records
 from pytest_vlmbench.gate.metrics import METRICS, GateError
 from pytest_vlmbench.gate.synthetic import make_record, run_document, with_predictions
-from pytest_vlmbench.gate.thresholds import merge_layers, parse_layer
+from pytest_vlmbench.gate.thresholds import Threshold, merge_layers, parse_layer
 from pytest_vlmbench.gate.verdict import Verdict, gate_report_lines, judge_record
 from pytest_vlmbench.record import Memory, Record
 
@@ -50,7 +50,7 @@ def copy(record: Record) -> Record:
     return Record.from_json(json.loads(json.dumps(record.to_json())))
 
 
-def gate(*texts: str) -> dict:
+def gate(*texts: str) -> dict[str, Threshold]:
     return merge_layers(parse_layer(texts, "test"))
 
 
@@ -214,7 +214,7 @@ PREDICTIONS = st.lists(st.tuples(st.sampled_from(CLASSES), st.sampled_from([*CLA
 
 @settings(max_examples=60, deadline=None)
 @given(pairs=PREDICTIONS, texts=st.lists(THRESHOLD_TEXTS, min_size=1, max_size=4), alpha=st.sampled_from([0.01, 0.05, 0.2]))
-def test_identical_runs_never_fail(pairs: list, texts: list[str], alpha: float) -> None:
+def test_identical_runs_never_fail(pairs: list[tuple[str, str | None]], texts: list[str], alpha: float) -> None:
     record = make_record([t for t, _ in pairs], [p for _, p in pairs], classes=CLASSES)
     case = compare_records(record, copy(record), gate(*texts), alpha=alpha)
     assert case.regressions == [] and case.improvements == []
@@ -270,9 +270,12 @@ def test_cost_gate_is_monotone(base: float, drop: float, more: float, limit: str
 
 def test_every_metric_reads_a_synthetic_record_or_says_none() -> None:
     record = sample(n=10)
-    for spec in METRICS.values():
-        value = spec.value(record)
-        assert value is None or isinstance(value, float)
+    values = {name: spec.value(record) for name, spec in METRICS.items()}
+    # A CPU record has no torch, NVML or energy figures; every other metric reads a float of it.
+    assert {name for name, value in values.items() if value is None} == {"torch_peak_mb", "torch_peak_reserved_mb", "nvml_peak_mb", "energy_j"}
+    assert all(isinstance(value, float) for value in values.values() if value is not None), values
+    assert values["accuracy"] == record.metrics.accuracy and values["macro_f1"] == record.metrics.macro_f1
+    assert values["items_per_s"] == record.throughput.items_per_s and values["peak_memory_mb"] == record.memory.peak_rss_mb
 
 
 def test_paired_items_moving_the_other_way_never_prove_a_regression() -> None:

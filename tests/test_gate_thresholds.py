@@ -18,7 +18,8 @@ def test_absolute_and_relative_thresholds() -> None:
     _, relative = parse_threshold("items_per_s:10%")
     assert relative is not None and relative.relative and relative.limit == pytest.approx(0.10)
     assert str(relative) == "items_per_s:10%"
-    assert parse_threshold(" Accuracy : 1e-2 ")[1].limit == pytest.approx(0.01)  # type: ignore[union-attr]
+    _, spaced = parse_threshold(" Accuracy : 1e-2 ")
+    assert spaced is not None and spaced.limit == pytest.approx(0.01)
     assert parse_threshold("energy_j:off") == (METRICS["energy_j"], None)
 
 

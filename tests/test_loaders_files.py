@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from pytest_vlmbench.datasets.base import DatasetError, ItemError
 from pytest_vlmbench.datasets.resolve import DatasetOptions, clear_cache, load_dataset
 from pytest_vlmbench.datasets.fingerprint import fingerprint
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 
 @pytest.fixture(autouse=True)
@@ -72,12 +77,12 @@ def test_images_are_decoded_lazily(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     from pytest_vlmbench.datasets import images
 
     root = make_folder(tmp_path / "many", {"a": 20, "b": 20})
-    calls: list[object] = []
+    calls: list[str | Path | bytes] = []
     real = images.open_rgb
 
-    def counting(src: object) -> object:
+    def counting(src: str | Path | bytes) -> Image.Image:
         calls.append(src)
-        return real(src)  # type: ignore[arg-type]
+        return real(src)
 
     monkeypatch.setattr(images, "open_rgb", counting)
     ds = load_dataset(str(root))
@@ -239,7 +244,7 @@ def test_a_dataset_registered_again_is_not_served_from_the_cache() -> None:
     from pytest_vlmbench.datasets.catalog import DATASETS
     from pytest_vlmbench.datasets.base import Dataset, Item
 
-    def make(label_text: str):
+    def make(label_text: str) -> Callable[[], Dataset]:
         return lambda: Dataset("reg", ("a", "b"), [Item(id="0", label="a", text=label_text), Item(id="1", label="b", text="x")], modality="text")
 
     DATASETS.register("reg-again", make("first"), modality="text", replace=True)

@@ -16,6 +16,7 @@ from pytest_vlmbench.registry import UnknownNameError
 
 if TYPE_CHECKING:
     import datasets
+    from PIL import Image
 
 SHAPES = ["circle", "square", "triangle"]
 
@@ -48,11 +49,11 @@ def test_in_memory_class_label_dataset() -> None:
 def test_in_memory_images_decode_only_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
     from pytest_vlmbench.datasets import hf, images
 
-    calls: list[object] = []
+    calls: list[str | Path | bytes] = []
 
-    def counting(src: object) -> object:
+    def counting(src: str | Path | bytes) -> Image.Image:
         calls.append(src)
-        return images.open_rgb(src)  # type: ignore[arg-type]
+        return images.open_rgb(src)
 
     monkeypatch.setattr(hf, "open_rgb", counting)
     ds = from_hf_dataset(image_dataset(30), name="shapes", source="memory")
@@ -131,12 +132,14 @@ def test_save_to_disk_text_and_image_columns(tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", ["caltech256", "cifar10", "cifar100", "ag_news", "sst2", "imdb"])
 def test_hub_registry_entries_fail_offline_in_one_sentence(name: str) -> None:
     from pytest_vlmbench.datasets.catalog import DATASETS
+    from pytest_vlmbench.datasets.hub_catalog import HubDataset
 
     target = DATASETS.get(name).load()
+    assert isinstance(target, HubDataset)
     with pytest.raises(DatasetError) as info:
         load_dataset(name)
     message = str(info.value)
-    assert message.startswith(f"Dataset {name!r} (Hugging Face {target.repo_id!r}) is not cached")  # type: ignore[attr-defined]
+    assert message.startswith(f"Dataset {name!r} (Hugging Face {target.repo_id!r}) is not cached")
     assert "--dataset DIR" in message and f"keeps --dataset {name}" in message
     assert message.endswith(".") and "\n" not in message
 

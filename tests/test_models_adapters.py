@@ -200,7 +200,7 @@ def test_text_llm_without_chat_template_uses_the_plain_prompt(tmp_path: Any) -> 
     model.close()
 
 
-def test_an_uncached_hub_model_offline_fails_in_one_sentence(monkeypatch):
+def test_an_uncached_hub_model_offline_fails_in_one_sentence(monkeypatch: pytest.MonkeyPatch) -> None:
     from pytest_vlmbench.models.hf_common import from_pretrained
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")

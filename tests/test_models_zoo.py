@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pytest_vlmbench.models import catalog
-from pytest_vlmbench.models.base import LoadOptions
+from pytest_vlmbench.models.base import DirectClassifier, LoadOptions
 from pytest_vlmbench.models.hf_common import RemoteCodeRequired
 from pytest_vlmbench.models.zoo import ZOO, family_for_config
 from pytest_vlmbench.registry import UnknownNameError
@@ -127,7 +127,8 @@ def test_minilm_loads_from_its_package() -> None:
     assert model.info["parameters"] > 20_000_000
     classes = ("business", "sports", "tech")
     texts = ["Shares fell as the company reported lower quarterly profits.", "The striker scored twice in the cup final."]
-    assert model.classify([Request(t) for t in texts], classes) == ["business", "sports"]  # type: ignore[union-attr]
+    assert isinstance(model, DirectClassifier)
+    assert model.classify([Request(t) for t in texts], classes) == ["business", "sports"]
     model.close()
 
 

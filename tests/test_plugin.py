@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+import platform
+from importlib import metadata
+from typing import Any
 
 import pytest
 
@@ -89,11 +92,25 @@ def suite(pytester: pytest.Pytester) -> pytest.Pytester:
     return pytester
 
 
-def no_nan(text: str) -> dict:
+# The suite above, plus one line per item in the events file, written once the item has run.
+LOGGING_SUITE = '''
+import os
+import pytest
+pytestmark = pytest.mark.vlmbench(datasets=["toy"], models=["oracle"])
+
+def test_toy(vlmbench):
+    record = vlmbench.run()
+    with open(os.environ.get("EVENTS_FILE", "events.txt"), "a") as fh:
+        fh.write(f"item {record.model} {record.strategy}\\n")
+'''
+
+
+def no_nan(text: str) -> dict[str, Any]:
     def reject(const: str) -> float:
         raise AssertionError(f"non-JSON constant {const} in output")
 
-    return json.loads(text, parse_constant=reject)
+    data: dict[str, Any] = json.loads(text, parse_constant=reject)
+    return data
 
 
 def test_help_lists_the_options(pytester: pytest.Pytester) -> None:
@@ -145,18 +162,30 @@ def test_items_ids_and_selection(suite: pytest.Pytester) -> None:
 
 
 def test_one_load_per_model_released_before_the_next(suite: pytest.Pytester) -> None:
+    suite.makepyfile(test_suite=LOGGING_SUITE)
     result = suite.runpytest("--model", "oracle", "--model", "gibberish", "--benchmark-json", "bench.json", "-v")
     result.assert_outcomes(passed=4)
-    events = (suite.path / "events.txt").read_text().split("\n")
-    assert events[:4] == ["load oracle", "close oracle", "load gibberish", "close gibberish"]
+    # In the order things happened: each model is loaded, runs all of its items, and is closed
+    # before the next model loads; the items of one model run together, never interleaved.
+    events = (suite.path / "events.txt").read_text().splitlines()
+    assert [" ".join(event.split()[:2]) for event in events] == [
+        "load oracle", "item oracle", "item oracle", "close oracle",
+        "load gibberish", "item gibberish", "item gibberish", "close gibberish",
+    ]  # fmt: skip
+    for model in ("oracle", "gibberish"):
+        assert sorted(e.split()[2] for e in events if e.startswith(f"item {model} ")) == ["binary", "closed_set"]
     data = no_nan((suite.path / "bench.json").read_text())
-    assert data["vlmbench"]["models"] == {
-        "oracle": {"loads": 1, "load_s": [pytest.approx(data["vlmbench"]["models"]["oracle"]["load_s"][0])]},
-        "gibberish": {"loads": 1, "load_s": [pytest.approx(data["vlmbench"]["models"]["gibberish"]["load_s"][0])]},
-    }
-    # The items of one model run together.
-    names = [b["name"] for b in data["benchmarks"]]
-    assert len(names) == 4
+    # The benchmarks are listed in the order they ran, so one model's are also together there.
+    ran = [(b["extra_info"]["vlmbench"]["model"], b["extra_info"]["vlmbench"]["strategy"]) for b in data["benchmarks"]]
+    assert [f"item {model} {strategy}" for model, strategy in ran] == [e for e in events if e.startswith("item ")]
+    # One load per model; its time is the model_load_s of every record of that model.
+    models = data["vlmbench"]["models"]
+    assert set(models) == {"oracle", "gibberish"}
+    for model, entry in models.items():
+        load_times = {b["extra_info"]["vlmbench"]["throughput"]["model_load_s"] for b in data["benchmarks"] if b["extra_info"]["vlmbench"]["model"] == model}
+        assert entry["loads"] == 1 and len(entry["load_s"]) == 1, (model, entry)
+        assert load_times == set(entry["load_s"]), (model, entry, load_times)
+        assert entry["load_s"][0] > 0
 
 
 def test_json_contents(suite: pytest.Pytester) -> None:
@@ -171,7 +200,15 @@ def test_json_contents(suite: pytest.Pytester) -> None:
     assert closed["n_items"] == 9 and closed["classes"] == ["cat", "dog", "bird"]
     assert closed["config"]["seed"] == 7 and closed["config"]["permutations"] == 5
     assert "{classes}" in closed["config"]["prompt_template"]
-    assert "transformers" in closed["config"]["versions"] or "python" in closed["config"]["versions"]
+    # Python's version, then every result-shaping library that is installed, as installed.
+    expected_versions = {"python": platform.python_version()}
+    for dist in ("pytest-vlmbench", "torch", "transformers", "scikit-learn", "pillow", "datasets"):
+        try:
+            expected_versions[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            pass
+    assert {"pytest-vlmbench", "torch", "transformers"} <= set(expected_versions)  # conftest imports them
+    assert closed["config"]["versions"] == expected_versions
     assert closed["metrics"] == {
         "accuracy": 1.0, "macro_precision": 1.0, "macro_recall": 1.0, "macro_f1": 1.0,
         "weighted_precision": 1.0, "weighted_recall": 1.0, "weighted_f1": 1.0, "invalid_rate": 0.0,

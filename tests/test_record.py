@@ -67,7 +67,7 @@ def records() -> dict[str, Record]:
         out = {s: evaluate(model, digits, s, EvalConfig(limit=6), model_load_s=load_s) for s in ("closed_set", "binary")}
     finally:
         model.close()
-    out["direct"] = evaluate(ScriptedClassifier(), toy(), "direct", EvalConfig())  # type: ignore[arg-type]
+    out["direct"] = evaluate(ScriptedClassifier(), toy(), "direct", EvalConfig())
     dataset = toy()
     shots = StrategyConfig(exemplars=tuple(dataset.items[:3]), seed=2)
     kshot = evaluate(ScriptedModel("scripted", _reply), dataset, "closed_set", EvalConfig(strategy=shots, batch_size=4))
@@ -78,7 +78,8 @@ def records() -> dict[str, Record]:
 
 def _file_copy(record: Record) -> dict[str, Any]:
     """The record's JSON as a file gives it back."""
-    return json.loads(json.dumps(record.to_json(), allow_nan=False))  # type: ignore[no-any-return]
+    data: dict[str, Any] = json.loads(json.dumps(record.to_json(), allow_nan=False))
+    return data
 
 
 @pytest.mark.parametrize("kind", ["closed_set", "binary", "direct", "k-shot"])

@@ -152,14 +152,14 @@ def test_offline_variables_follow_the_planned_cases(events: Events) -> None:
     assert offline_variables([]) == {}
     # A custom factory may download: only the (packaged) dataset is known to be offline.
     custom = plan_suite(options(model=["plan-a"], dataset=["bbc_news"]), Suite(modality="text"))
-    assert offline_variables([custom]) == {"HF_DATASETS_OFFLINE": "1"}
+    assert offline_variables(custom.cases) == {"HF_DATASETS_OFFLINE": "1"}
     tiny_offline = plan_suite(options(model=["tiny:qwen2-vl"], dataset=["digits"]), Suite())
-    assert offline_variables([tiny_offline]) == {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    assert offline_variables(tiny_offline.cases) == {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
     # A hub dataset chosen by a suite's marker must be free to download.
     tiny_hub = plan_suite(options(model=["tiny:qwen2-vl"]), Suite.from_marker({"datasets": ["cifar10"]}))
-    assert tiny_hub.cases and offline_variables([tiny_hub]) == {}
+    assert tiny_hub.cases and offline_variables(tiny_hub.cases) == {}
     hub_model = plan_suite(options(model=["qwen2-vl"], dataset=["digits"]), Suite())
-    assert offline_variables([hub_model]) == {"HF_DATASETS_OFFLINE": "1"}
+    assert offline_variables(hub_model.cases) == {"HF_DATASETS_OFFLINE": "1"}
 
 
 def test_which_models_need_the_hub() -> None:

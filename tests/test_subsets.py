@@ -101,8 +101,8 @@ def test_no_options_returns_the_dataset_unchanged() -> None:
     ("value", "expected"),
     [("10,25,50,100,200", (10, 25, 50, 100, 200)), ("21", (21,)), (21, (21,)), (None, ()), ("10, 10 ,25", (10, 25))],
 )
-def test_parse_class_counts(value: object, expected: tuple[int, ...]) -> None:
-    assert parse_class_counts(value) == expected  # type: ignore[arg-type]
+def test_parse_class_counts(value: str | int | None, expected: tuple[int, ...]) -> None:
+    assert parse_class_counts(value) == expected
 
 
 @pytest.mark.parametrize(("value", "message"), [("ten", "whole numbers"), ("10,1", "at least 2")])

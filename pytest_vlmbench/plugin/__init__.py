@@ -54,6 +54,7 @@ class SessionState:
 STATE = pytest.StashKey[SessionState]()
 
 
+
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     pluginmanager.add_hookspecs(hookspec)
 
@@ -105,8 +106,11 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     misfit = strategy_misfit(state.options, state.plans)
     if misfit:
         raise pytest.UsageError(misfit)
-    # Only now is it known what runs: a session without our items changes no environment.
-    for name, value in offline_variables(state.plans).items():
+    # Only now is it known what runs (after -k, -m and --lf): a session without our items
+    # changes no environment.
+    params = [getattr(item, "callspec", None) for item in session.items]
+    cases = [p.params["vlmbench_case"] for p in params if p is not None and "vlmbench_case" in p.params]
+    for name, value in offline_variables(cases).items():
         os.environ.setdefault(name, value)
 
 

@@ -171,19 +171,18 @@ def model_needs_hub(spec: ModelSpec) -> bool:
     return not (isinstance(local, str) and _package_installed(local))
 
 
-def offline_variables(plans: Iterable[Plan]) -> dict[str, str]:
-    """The ``HF_*_OFFLINE`` variables to set for the planned cases (none when there are none).
+def offline_variables(cases: Iterable[Case]) -> dict[str, str]:
+    """The ``HF_*_OFFLINE`` variables to set for the cases that will run (none when there are none).
 
     Decided from what actually runs, so a suite whose marker selects a hub model or dataset
-    may still download, and a session that plans no case changes nothing. The variables are
+    may still download, and a session that runs no case changes nothing. The variables are
     read when huggingface_hub / datasets are imported: at the first model or dataset load.
     """
-    cases = [(plan, case) for plan in plans for case in plan.cases]
+    cases = list(cases)
     if not cases:
         return {}
-    specs = {spec.name: spec for plan in plans for spec in plan.selection.models}
-    models_offline = not any(model_needs_hub(specs[case.model]) for _, case in cases)
-    datasets_offline = all(spec_is_offline(case.dataset) for _, case in cases)
+    models_offline = not any(model_needs_hub(resolve_model(name)) for name in {case.model for case in cases})
+    datasets_offline = all(spec_is_offline(case.dataset) for case in cases)
     # huggingface_hub's switch binds the datasets library too: set it only when nothing needs the hub.
     if models_offline and datasets_offline:
         return {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}

@@ -1,0 +1,70 @@
+"""The plugin's offline variables: decided from what runs, and nothing where nothing of ours runs.
+
+Each run is a subprocess with the HF_* variables removed, so what the plugin sets is seen
+alone (tests/conftest.py sets them for this process).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+REPORT = """
+import os
+
+def test_environment():
+    print("HUB=" + os.environ.get("HF_HUB_OFFLINE", "unset"), "DATASETS=" + os.environ.get("HF_DATASETS_OFFLINE", "unset"))
+"""
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
+
+
+def test_a_session_without_vlmbench_items_sets_nothing(pytester: pytest.Pytester, clean_env: None) -> None:
+    pytester.makepyfile(test_plain=REPORT)
+    result = pytester.runpytest_subprocess("-s", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*HUB=unset DATASETS=unset*"])
+
+
+def test_offline_default_sets_both(pytester: pytest.Pytester, clean_env: None) -> None:
+    pytester.makepyfile(
+        test_suite="""
+import pytest
+pytestmark = pytest.mark.vlmbench(models=["tiny:qwen2-vl"], datasets=["digits"])
+def test_bench(vlmbench):
+    pass
+""" + REPORT
+    )
+    result = pytester.runpytest_subprocess("-s", "-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines(["*HUB=1 DATASETS=1*"])
+
+
+def test_deselected_vlmbench_items_set_nothing(pytester: pytest.Pytester, clean_env: None) -> None:
+    pytester.makepyfile(
+        test_suite="""
+import pytest
+pytestmark = pytest.mark.vlmbench(models=["tiny:qwen2-vl"], datasets=["digits"])
+def test_bench(vlmbench):
+    pass
+""" + REPORT
+    )
+    result = pytester.runpytest_subprocess("-s", "-p", "no:cacheprovider", "-k", "environment")
+    result.stdout.fnmatch_lines(["*HUB=unset DATASETS=unset*"])
+
+
+def test_a_marker_selected_hub_dataset_may_download(pytester: pytest.Pytester, clean_env: None) -> None:
+    pytester.makepyfile(
+        test_suite="""
+import pytest
+pytestmark = pytest.mark.vlmbench(models=["tiny:qwen2-vl"], datasets=["cifar10"])
+def test_bench(vlmbench):
+    pass
+""" + REPORT
+    )
+    result = pytester.runpytest_subprocess("-s", "-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines(["*HUB=unset DATASETS=unset*"])
