@@ -31,40 +31,25 @@ def test_a_session_without_vlmbench_items_sets_nothing(pytester: pytest.Pytester
     result.stdout.fnmatch_lines(["*HUB=unset DATASETS=unset*"])
 
 
-def test_offline_default_sets_both(pytester: pytest.Pytester, clean_env: None) -> None:
-    pytester.makepyfile(
-        test_suite="""
+def run_suite(pytester: pytest.Pytester, datasets: str, *args: str) -> pytest.RunResult:
+    """A suite of the tiny model on ``datasets`` plus a test that prints the variables, in a subprocess."""
+    suite = f"""
 import pytest
-pytestmark = pytest.mark.vlmbench(models=["tiny:qwen2-vl"], datasets=["digits"])
+pytestmark = pytest.mark.vlmbench(models=["tiny:qwen2-vl"], datasets=["{datasets}"])
 def test_bench(vlmbench):
     pass
-""" + REPORT
-    )
-    result = pytester.runpytest_subprocess("-s", "-p", "no:cacheprovider")
-    result.stdout.fnmatch_lines(["*HUB=1 DATASETS=1*"])
+"""
+    pytester.makepyfile(test_suite=suite + REPORT)
+    return pytester.runpytest_subprocess("-s", "-p", "no:cacheprovider", *args)
+
+
+def test_offline_default_sets_both(pytester: pytest.Pytester, clean_env: None) -> None:
+    run_suite(pytester, "digits").stdout.fnmatch_lines(["*HUB=1 DATASETS=1*"])
 
 
 def test_deselected_vlmbench_items_set_nothing(pytester: pytest.Pytester, clean_env: None) -> None:
-    pytester.makepyfile(
-        test_suite="""
-import pytest
-pytestmark = pytest.mark.vlmbench(models=["tiny:qwen2-vl"], datasets=["digits"])
-def test_bench(vlmbench):
-    pass
-""" + REPORT
-    )
-    result = pytester.runpytest_subprocess("-s", "-p", "no:cacheprovider", "-k", "environment")
-    result.stdout.fnmatch_lines(["*HUB=unset DATASETS=unset*"])
+    run_suite(pytester, "digits", "-k", "environment").stdout.fnmatch_lines(["*HUB=unset DATASETS=unset*"])
 
 
 def test_a_marker_selected_hub_dataset_may_download(pytester: pytest.Pytester, clean_env: None) -> None:
-    pytester.makepyfile(
-        test_suite="""
-import pytest
-pytestmark = pytest.mark.vlmbench(models=["tiny:qwen2-vl"], datasets=["cifar10"])
-def test_bench(vlmbench):
-    pass
-""" + REPORT
-    )
-    result = pytester.runpytest_subprocess("-s", "-p", "no:cacheprovider")
-    result.stdout.fnmatch_lines(["*HUB=unset DATASETS=unset*"])
+    run_suite(pytester, "cifar10").stdout.fnmatch_lines(["*HUB=unset DATASETS=unset*"])

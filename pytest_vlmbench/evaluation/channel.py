@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..datasets.base import ItemError
 from ..models.base import Request
 from ..strategies.base import Query
 from .batching import BatchPlan, run_batched
+from .config import EvalConfig
 from .cost import CostMeter
-
-if TYPE_CHECKING:
-    from .evaluate import EvalConfig
 
 
 class AdapterError(RuntimeError):

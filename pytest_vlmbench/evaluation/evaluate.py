@@ -11,31 +11,21 @@ and where the records go. Usable on its own::
 from __future__ import annotations
 
 import platform
-from dataclasses import dataclass, field
 from importlib import metadata
 
-from .batching import BatchPlan
-from ..strategies.catalog import get_strategy
-from .cost import CostMeter
 from ..datasets.base import Dataset
 from ..datasets.fingerprint import fingerprint
-from .scores import classification_report
 from ..models.base import DirectClassifier, GenerativeModel
 from ..record import Prediction, Record, RecordConfig, Unreadable, plain_json
-from ..strategies.base import ItemOutcome, StrategyConfig
+from ..strategies.base import ItemOutcome
+from ..strategies.catalog import get_strategy
+from .batching import BatchPlan
 from .channel import AdapterError, make_channel
+from .config import EvalConfig
+from .cost import CostMeter
+from .scores import classification_report
 
 __all__ = ["AdapterError", "EvalConfig", "evaluate", "library_versions"]
-
-
-@dataclass(frozen=True)
-class EvalConfig:
-    """Everything besides the model and the data that an evaluation's result depends on."""
-
-    strategy: StrategyConfig = field(default_factory=StrategyConfig)
-    batch_size: int = 8
-    max_new_tokens: int = 8
-    limit: int | None = None
 
 
 def library_versions() -> dict[str, str]:
@@ -58,15 +48,15 @@ def evaluate(
     model_load_s: float | None = None,
 ) -> Record:
     """Evaluate ``model`` on ``dataset`` with ``strategy``; returns the record (``model`` is ``model.name``)."""
-    entry = get_strategy(strategy)
+    chosen = get_strategy(strategy)
     dataset = dataset.limited(config.limit)
     items = list(dataset.items)
     meter = CostMeter(device=str(model.info.get("device", "cpu")))
     meter.start()
     errors: dict[str, str] = {}
     plan = BatchPlan(config.batch_size)
-    channel = make_channel(model, entry.needs, dataset.classes, config, meter, errors, plan)
-    outcomes = entry.run(dataset, items, channel, config.strategy)
+    channel = make_channel(model, chosen.needs, dataset.classes, config, meter, errors, plan)
+    outcomes = chosen.run(dataset, items, channel, config.strategy)
     meter.stop()
     outcomes = [o for o in outcomes if o.item.id not in errors]  # unreadable items: listed, not scored
 
@@ -76,7 +66,7 @@ def evaluate(
         model_info=plain_json(model.info),
         dataset=dataset.name,
         dataset_source=dataset.source,
-        strategy=entry.name,
+        strategy=chosen.name,
         n_items=len(outcomes),
         n_errors=len(errors),
         errors=tuple(Unreadable(item_id, reason) for item_id, reason in errors.items()),
@@ -86,7 +76,7 @@ def evaluate(
         # be reported as changed data, not turn into "no baseline".
         dataset_fingerprint=plain_json(fingerprint(dataset)),
         config=RecordConfig.build(
-            plain_json(entry.describe(config.strategy)),
+            plain_json(chosen.describe(config.strategy)),
             batch_size=config.batch_size,
             max_new_tokens=config.max_new_tokens,
             limit=config.limit,
