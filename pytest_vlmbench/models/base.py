@@ -7,12 +7,25 @@ their heavy libraries inside ``load``/``__init__``, never at import time of this
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from PIL import Image
+
+
+class RequestsFailed(RuntimeError):
+    """Some requests of a batch failed for good (after the adapter's own retries).
+
+    ``answered`` holds the answers that did arrive, by position in the batch, so the caller
+    can keep them (the answer cache does) and a rerun asks only for what failed. The
+    message is one sentence naming the cause, free of secrets.
+    """
+
+    def __init__(self, reason: str, answered: Mapping[int, str] | None = None) -> None:
+        super().__init__(reason)
+        self.answered: dict[int, str] = dict(answered or {})
 
 
 @dataclass(frozen=True)
