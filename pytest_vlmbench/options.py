@@ -16,6 +16,7 @@ from typing import Any, Literal
 from .datasets.base import DatasetError
 from .datasets.catalog import canonical_spec
 from .datasets.subsets import parse_class_counts
+from .evaluation.answer_cache import MODES as CACHE_MODES
 from .models.base import LoadOptions
 from .models.catalog import resolve_model
 from .registry import UnknownNameError
@@ -63,6 +64,21 @@ class RunOptions:
 
     def as_json(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+
+DEFAULT_CACHE_MODE = "write"
+"""Every answer is stored by default, so any killed or failed run can be resumed (docs/usage.md)."""
+
+
+@dataclass(frozen=True)
+class CacheOptions:
+    """The answer cache's mode for a run (not in the records: it never changes a result)."""
+
+    mode: str = DEFAULT_CACHE_MODE
+    """off, read, write or readwrite (what ``--vlmbench-resume`` means)."""
+    resume: bool = False
+    explicit: bool = False
+    """Asked for on the command line; the default cache, when it cannot be opened, only warns."""
 
 
 # -- value parsers: raw command-line value -> typed value, or OptionError -----------------
@@ -254,13 +270,20 @@ OPTIONS: tuple[Option, ...] = (
     # Output
     Option("vlmbench_json", "--vlmbench-json", "Also write all records to PATH (works without pytest-benchmark "
            "and under xdist).", metavar="PATH"),
+    # The answer cache (docs/usage.md); parsed by read_cache_options.
+    Option("vlmbench_cache", "--vlmbench-cache", "The answer cache, <cache dir>/answers.sqlite: off, read (use "
+           "stored answers), write (store every answer, the default, so any run can be resumed) or readwrite.",
+           metavar="MODE"),
+    Option("vlmbench_resume", "--vlmbench-resume", "Rerun a killed or failed run without asking the model anything "
+           "it already answered (the answer cache in readwrite mode).", kind="flag"),
     # The regression gate (docs/gate.md); parsed by pytest_vlmbench.gate.thresholds.
     Option("vlmbench_baseline", "--vlmbench-baseline", "Compare every evaluation with the matching record in PATH "
            "(a pytest-benchmark or --vlmbench-json file) and fail regressed items. Default: the run "
            "--benchmark-compare selects, if given.", metavar="PATH"),
     Option("vlmbench_fail_on", "--vlmbench-fail-on", "Regression threshold: absolute (accuracy:0.02) or relative "
-           "(items_per_s:10%%); repeatable; METRIC:off disables one. In pytest the default is accuracy:0 (any "
-           "significant drop); `vlmbench compare` gates only the metrics given.", kind="list", metavar="METRIC:DROP",
+           "(items_per_s:10%%); repeatable; METRIC:off disables one, off disables all (report only). The default, "
+           "in pytest (with a baseline) and in `vlmbench compare`, is accuracy:0: any significant accuracy drop "
+           "fails.", kind="list", metavar="METRIC:DROP",
            ini="vlmbench_fail_on", cli_flag="--fail-on"),
     Option("vlmbench_alpha", "--vlmbench-alpha", "Significance level for quality drops on the paired predictions "
            "(default 0.05).", metavar="ALPHA", ini="vlmbench_alpha", cli_flag="--alpha"),
@@ -309,6 +332,18 @@ def read_load_options(get: Callable[[str], Any], run: RunOptions) -> LoadOptions
     """The model-loading options: the run's device/dtype/remote code and the adapter options."""
     adapters = {o.load_field: o.parse(o.flag, get(o.dest)) for o in OPTIONS if o.load_field is not None}
     return LoadOptions(device=run.device, dtype=run.dtype, trust_remote_code=run.trust_remote_code, **adapters)
+
+
+def read_cache_options(get: Callable[[str], Any]) -> CacheOptions:
+    """``--vlmbench-cache`` and ``--vlmbench-resume`` checked together; resume means ``readwrite``."""
+    raw, resume = get("vlmbench_cache"), bool(get("vlmbench_resume"))
+    if raw is not None:
+        _choice(CACHE_MODES)("--vlmbench-cache", raw)
+    if resume and raw not in (None, "readwrite"):
+        raise OptionError(
+            f"--vlmbench-resume reads and writes the answer cache, so it cannot be combined with --vlmbench-cache {raw}."
+        )
+    return CacheOptions("readwrite" if resume else str(raw or DEFAULT_CACHE_MODE), resume, raw is not None or resume)
 
 
 def run_options_from(values: Mapping[str, Any]) -> RunOptions:

@@ -52,10 +52,14 @@ class Metrics:
     weighted_f1: float
     invalid_rate: float
     """Share of items whose answer named no class."""
+    classes_without_items: tuple[str, ...] = ()
+    """Classes with no evaluated item (e.g. under ``--limit``), left out of the macro averages;
+    absent from the JSON when there are none."""
 
     @classmethod
     def from_json(cls, r: Reader) -> Metrics:
-        return cls(**{f.name: r.num(f.name) for f in fields(cls)})
+        rates = {f.name: r.num(f.name) for f in fields(cls) if f.name != "classes_without_items"}
+        return cls(**rates, classes_without_items=r.strings("classes_without_items"))
 
 
 @dataclass(frozen=True)
@@ -117,13 +121,20 @@ class Throughput:
     oom_retries: int | None = field(default=None, metadata=OMIT_IF_NONE)
     """Times a batch was halved after running out of accelerator memory."""
     final_batch_size: int | None = field(default=None, metadata=OMIT_IF_NONE)
+    cache_hits: int | None = field(default=None, metadata=OMIT_IF_NONE)
+    """Prompts answered from the answer cache instead of the model; present when the cache was read."""
+
+    @property
+    def resumed(self) -> bool:
+        """Some answers came from an earlier run's cache (``--vlmbench-resume``, ``--vlmbench-cache read*``)."""
+        return bool(self.cache_hits)
 
     @classmethod
     def from_json(cls, r: Reader) -> Throughput:
         return cls(
             r.num("items_per_s"), r.num("wall_s"), r.num("model_time_s"), r.whole("n_batches"), r.whole("n_requests"),
             LatencyMs.from_json(r.obj("batch_latency_ms")), r.opt_num("model_load_s"),
-            r.opt_whole("oom_retries"), r.opt_whole("final_batch_size"),
+            r.opt_whole("oom_retries"), r.opt_whole("final_batch_size"), r.opt_whole("cache_hits"),
         )  # fmt: skip
 
 
@@ -336,6 +347,8 @@ class Record:
         order = ("schema", "model", "model_info", "dataset", "dataset_source", "strategy", "n_items", "n_errors",
                  "errors", "classes", "background_class", "dataset_fingerprint", "config", "metrics", "per_class",
                  "confusion", "throughput", "memory", "predictions", "energy", "model_load_id", "options")  # fmt: skip
+        if not self.metrics.classes_without_items:
+            del out["metrics"]["classes_without_items"]  # optional: records without it read the same
         return {k: out[k] for k in order if k in out}
 
     @classmethod

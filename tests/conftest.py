@@ -16,3 +16,5 @@ os.environ.setdefault("VLMBENCH_CACHE_DIR", str(Path(__file__).resolve().parent.
 import sklearn.metrics  # noqa: E402,F401
 import torch  # noqa: E402,F401
 import transformers  # noqa: E402,F401
+import datasets  # noqa: E402,F401  # registers pyarrow extension types, which a second import cannot
+import PIL.Image  # noqa: E402,F401

@@ -43,12 +43,26 @@ def _runs(tmp_path: Path) -> list[str]:
 
 def test_compare_table_over_three_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     paths = _runs(tmp_path)
-    assert main(["compare", *paths]) == 0  # no --fail-on: a report, never a failure
+    assert main(["compare", *paths, "--fail-on", "off"]) == 0  # off: a report, never a failure
     out = capsys.readouterr().out
     assert "11111111" in out and "33333333" in out
     assert "fake-vlm digits closed_set  accuracy" in out
     assert "(-0.083)*" in out  # the drop is marked significant
     assert "fake-vlm digits binary: not in 33333333" in out
+    assert "items_per_s" in out and "Regressions" not in out  # the standard rows, no gate
+
+
+def test_compare_gates_like_pytest_by_default(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """No --fail-on: the pytest gate's default (accuracy:0), so a significant drop exits 1."""
+    paths = _runs(tmp_path)
+    assert main(["compare", *paths]) == 1
+    out = capsys.readouterr().out
+    assert "fake-vlm digits closed_set: accuracy 0.917 -> 0.833 (-0.083 > 0, p=" in out
+    assert "items_per_s" in out and "macro_f1" in out  # still the standard rows, accuracy gated
+    assert "items_per_s 50.00 -> 40.00" not in out  # speed is shown, not gated, by default
+    assert main(["compare", *paths[:2]]) == 0  # unchanged: passes
+    assert main(["compare", *paths, "--fail-on", "accuracy:off"]) == 0
+    assert main(["compare", *paths, "--fail-on", "off", "--fail-on", "accuracy:0.02"]) == 1  # entries after off apply
 
 
 def test_compare_fail_on_exits_one_and_names_the_regressions(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -90,6 +104,7 @@ def test_diff_lists_flips_each_way(tmp_path: Path, capsys: pytest.CaptureFixture
     ("args", "fragment"),
     [
         (["--fail-on", "accuracy:abc"], "argument --fail-on: threshold 'accuracy:abc': the limit must be a number"),
+        (["--fail-on", "accuracy:150%"], "argument --fail-on: threshold 'accuracy:150%': accuracy cannot fall by more than 100%"),
         (["--fail-on", "acuracy:0.1"], "did you mean 'accuracy'?"),
         (["--alpha", "2"], "--alpha must be between 0 and 1"),
         (["--metrics", "speed"], "Unknown metric 'speed'"),
@@ -124,6 +139,8 @@ def test_gate_against_other_gpu_type_is_bad_input(tmp_path: Path, capsys: pytest
     pb.write_text(json.dumps(run_document([b])))
     assert main(["compare", str(pa), str(pb), "--fail-on", "accuracy:0"]) == 2
     assert "measured on NVIDIA A100 but this run on NVIDIA L4" in capsys.readouterr().err
+    assert main(["compare", str(pa), str(pb)]) == 2  # the default gates too
+    assert main(["compare", str(pa), str(pb), "--fail-on", "off"]) == 0  # a report across GPUs
 
 
 def test_against_first_gates_the_whole_span(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

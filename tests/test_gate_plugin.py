@@ -216,3 +216,19 @@ def test_verdicts_reach_the_summary_under_xdist(project: pytest.Pytester) -> Non
     result = project.runpytest("-n", "2", "--vlmbench-baseline", "base.json")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["1 compared: 1 regressed", "REGRESSED test_suite.py::test_toy*", "*accuracy 1.000 -> 0.750*"])
+
+
+def test_a_hand_edited_baseline_is_refused_in_one_sentence(project: pytest.Pytester) -> None:
+    doc = json.loads(project.path.joinpath("base.json").read_text())
+    doc["benchmarks"][0]["extra_info"]["vlmbench"]["metrics"]["accuracy"] = 0.7  # its predictions give 1.0
+    project.path.joinpath("edited.json").write_text(json.dumps(doc))
+    result = project.runpytest("--vlmbench-baseline", "edited.json")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: --vlmbench-baseline: 'edited.json' (planted toy closed_set): metrics.accuracy is 0.7 but its "
+            "predictions give 1; the file was edited or is corrupt, so re-create it."
+        ]
+    )
+    result.stderr.no_fnmatch_line("*Traceback*")
+    project.runpytest("--vlmbench-baseline", "base.json").assert_outcomes(passed=1)  # the real file is read

@@ -56,13 +56,19 @@ def test_averaged_metrics_match_sklearn(metric: str) -> None:
     from sklearn.metrics import precision_recall_fscore_support
 
     labels, preds = _sample(300, 0.7, seed=3)
-    classes = ["a", "b", "c", "d", "e"]  # "e" has no items: counted as zero, like sklearn with labels=
+    preds[:5] = ["e"] * 5  # predicted, but no item is an "e"
+    classes = ["a", "b", "c", "d", "e"]  # "e" has no items: left out of the averages, as in the record
     avg, _, kind = metric.partition("_")
     p, r, f, _ = precision_recall_fscore_support(
-        labels, ["\x00" if x is None else x for x in preds], labels=classes, average=avg, zero_division=0
+        labels, ["\x00" if x is None else x for x in preds], labels=["a", "b", "c", "d"], average=avg, zero_division=0
     )
     expected = {"precision": p, "recall": r, "f1": f}[kind]
     assert metric_from_predictions(metric, labels, preds, classes) == pytest.approx(expected, abs=1e-12)
+    if avg == "macro":  # ... which is not the average over every class
+        everything = precision_recall_fscore_support(
+            labels, ["\x00" if x is None else x for x in preds], labels=classes, average=avg, zero_division=0
+        )
+        assert abs(everything[("precision", "recall", "f1").index(kind)] - expected) > 0.01
 
 
 def test_bootstrap_finds_a_planted_drop_and_is_seeded() -> None:

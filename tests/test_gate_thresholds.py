@@ -27,8 +27,9 @@ def test_absolute_and_relative_thresholds() -> None:
     ("text", "fragment"),
     [
         ("accuracy:abc", "the limit must be a number like 0.02"),
-        ("accuracy:-0.1", "the limit must be a number"),
-        ("accuracy", "is not METRIC:DROP or METRIC:N%"),
+        ("accuracy:-0.1", "a limit is how much worse accuracy may get, so it cannot be negative; use 0 "),
+        ("items_per_s:-5%", "so it cannot be negative"),
+        ("accuracy", "is not METRIC:DROP, METRIC:N% or off"),
         (":0.1", "is not METRIC:DROP"),
         ("acuracy:0.1", "did you mean 'accuracy'?"),
         ("speed:5%", "Unknown metric 'speed'"),
@@ -43,6 +44,30 @@ def test_malformed_thresholds_say_what_is_wrong_in_one_sentence(text: str, fragm
     assert "--vlmbench-fail-on" in message
 
 
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("accuracy:150%", "cli 'accuracy:150%': accuracy cannot fall by more than 100% (it does not go below 0), so this "
+         "limit could never fail; give at most 100%, or accuracy:off to not gate it."),
+        ("items_per_s:101%", "cli 'items_per_s:101%': items_per_s cannot fall by more than 100%"),
+        ("accuracy:1.5", "cli 'accuracy:1.5': accuracy is a rate between 0 and 1, so it cannot get worse by more than 1; "
+         "give a drop like 0.02 or a percentage like 5%."),
+        ("invalid_rate:2", "invalid_rate is a rate between 0 and 1"),
+        ("macro_f1:1.01", "macro_f1 is a rate between 0 and 1"),
+    ],
+)  # fmt: skip
+def test_limits_the_metric_cannot_reach_are_refused(text: str, message: str) -> None:
+    with pytest.raises(GateError) as info:
+        parse_layer([text], "cli")
+    text_ = str(info.value)
+    assert message in text_ and text_.startswith(f"cli {text!r}: ") and text_.endswith(".") and text_.count(". ") == 0
+
+
+@pytest.mark.parametrize("text", ["accuracy:1", "accuracy:100%", "invalid_rate:150%", "latency_p50_ms:300%", "items_per_s:5", "wall_s:1000"])
+def test_limits_at_the_edge_or_on_unbounded_metrics_are_accepted(text: str) -> None:
+    assert parse_threshold(text)[1] is not None
+
+
 def test_layers_merge_per_metric_with_the_later_layer_winning() -> None:
     ini = parse_layer(["accuracy:0.05", "items_per_s:10%"], "ini")
     marker = parse_layer(["accuracy:0.1, latency_p50_ms:20%"], "marker")
@@ -55,6 +80,11 @@ def test_layers_merge_per_metric_with_the_later_layer_winning() -> None:
 def test_default_is_any_significant_accuracy_drop_and_off_can_remove_it() -> None:
     assert [str(t) for t in merge_layers({}, {}).values()] == ["accuracy:0"]
     assert merge_layers(parse_layer(["accuracy:off"], "cli")) == {}
+    # A bare "off" clears every metric set before it, in lower layers too; later entries still apply.
+    ini = parse_layer(["accuracy:0.05", "items_per_s:10%"], "ini")
+    assert merge_layers(ini, parse_layer(["off"], "cli")) == {}
+    assert merge_layers(parse_layer(["OFF"], "cli")) == {}
+    assert [str(t) for t in merge_layers(ini, parse_layer(["items_per_s:5%, off, macro_f1:0.1"], "cli")).values()] == ["macro_f1:0.1"]
 
 
 def test_relative_threshold_semantics() -> None:

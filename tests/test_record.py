@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from pytest_vlmbench import EvalConfig, LoadOptions, evaluate, load_dataset, load_model, resolve_model
 from pytest_vlmbench.datasets.base import Dataset, Item
 from pytest_vlmbench.gate.baseline import load_run
+from pytest_vlmbench.gate.synthetic import run_document
 from pytest_vlmbench.models.base import Request
 from pytest_vlmbench.models.scripted import ScriptedModel
 from pytest_vlmbench.record import ClassScores, Metrics, Record, RecordError, Unreadable
@@ -91,6 +92,13 @@ def test_real_records_round_trip(records: dict[str, Record], kind: str) -> None:
     assert Record.from_json(data).to_json() == data
 
 
+def test_real_records_pass_the_gates_metric_check(records: dict[str, Record], tmp_path: Path) -> None:
+    """The gate recomputes every saved record's metrics from its predictions; real ones agree."""
+    (tmp_path / "run.json").write_text(json.dumps(run_document(list(records.values()))))
+    assert [e.record for e in load_run(tmp_path / "run.json").entries] == list(records.values())
+    assert records["closed_set"].metrics.classes_without_items == ("six", "seven", "eight", "nine")  # limit=6
+
+
 def test_real_records_have_what_each_strategy_records(records: dict[str, Record]) -> None:
     closed, binary, direct, kshot = (records[k] for k in ("closed_set", "binary", "direct", "k-shot"))
     assert closed.n_items == binary.n_items == 6 and closed.config.limit == 6
@@ -112,6 +120,8 @@ def test_a_fresh_record_writes_the_saved_layout(records: dict[str, Record]) -> N
     saved = json.loads(SCHEMA1.read_text())
     fresh = replace(records["closed_set"], model_load_id="x", options={}).to_json()
     assert list(fresh) == list(saved)
+    # digits under limit=6 has classes without items: named in the one optional metrics key, last.
+    assert fresh["metrics"].pop("classes_without_items") == ["six", "seven", "eight", "nine"]
     for part in ("config", "metrics", "throughput", "memory"):
         assert list(fresh[part]) == list(saved[part]), part
     assert list(fresh["throughput"]["batch_latency_ms"]) == list(saved["throughput"]["batch_latency_ms"])
@@ -128,13 +138,19 @@ def test_the_saved_schema1_record_reads_and_writes_back_unchanged(tmp_path: Path
     assert json.dumps(record.to_json(), indent=2, ensure_ascii=False) + "\n" == text  # key order included
     assert record.label == "tiny:qwen2-vl fashion_mnist closed_set"
     assert record.case_name() == "tiny:qwen2-vl-fashion_mnist-closed_set"
-    assert record.metrics.accuracy == 0.02 and record.memory.peak_mb == record.memory.peak_rss_mb
+    assert record.metrics.accuracy == 1 / 3 and record.memory.peak_mb == record.memory.peak_rss_mb
     assert [p.correct for p in record.predictions] == [True, False, False]
-    # ... and through the gate's loader, inside a saved run.
+    assert record.metrics.macro_f1 == 0.1 and record.metrics.classes_without_items == ()  # written before the field
+    # ... and through the gate's loader, inside a saved run: its metrics agree with its
+    # predictions under the older macro definition (over all ten classes), so it is read with
+    # today's (over the three classes that have items).
     doc = {"vlmbench": {"schema": 1}, "benchmarks": [{"name": "t", "fullname": "f::t", "extra_info": {"vlmbench": data}}]}
     (tmp_path / "run.json").write_text(json.dumps(doc))
     (saved,) = load_run(tmp_path / "run.json").entries
-    assert saved.record == record and saved.record.to_json() == data
+    absent = ("T-shirt/top", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag")
+    third = 0.3333333333333333
+    today = replace(record.metrics, macro_precision=third, macro_recall=third, macro_f1=third, classes_without_items=absent)
+    assert saved.record == replace(record, metrics=today)
 
 
 # -- errors -----------------------------------------------------------------------------
@@ -180,7 +196,7 @@ def test_another_schema_says_how_to_recreate(schema: object) -> None:
 
 RATES = st.floats(min_value=0.0, max_value=1.0, allow_nan=False)
 ANY_FLOAT = st.floats(allow_nan=False, allow_infinity=False)
-METRICS = st.builds(Metrics, *(RATES for _ in range(7)), ANY_FLOAT)
+METRICS = st.builds(Metrics, *(RATES for _ in range(7)), ANY_FLOAT, st.lists(st.text(max_size=8), max_size=3).map(tuple))
 SCORES = st.builds(ClassScores, RATES, RATES, ANY_FLOAT, st.integers(0, 10**12))
 PER_CLASS = st.dictionaries(st.text(max_size=12), SCORES, max_size=6)
 
@@ -204,7 +220,18 @@ def test_the_summary_reads_records_by_attribute(records: dict[str, Record]) -> N
     assert lines[0].split() == ["item", "n", "acc", "macroF1", "wF1", "invalid", "items/s", "peak", "MB"]
     assert lines[2].split()[:2] == ["tiny:qwen2-vl-digits-closed_set", "6"]
     assert lines[2].split()[-1] == f"{closed.memory.peak_mb:.0f}"
-    assert lines[-1] == "tiny:qwen2-vl-digits-closed_set: 7 unreadable item(s) left out of the metrics: x0, x1, x2, x3, x4 ..."
+    absent = "tiny:qwen2-vl-digits-closed_set: 4 classes had no items in this run and are left out of the macro averages: six, seven, eight, nine"
+    assert lines[-3:] == [
+        absent,
+        "tiny:qwen2-vl-digits-closed_set: 7 unreadable item(s) left out of the metrics: x0, x1, x2, x3, x4 ...",
+        absent,
+    ]
+    one = replace(closed, metrics=replace(closed.metrics, classes_without_items=("nine",)))
+    assert summary_lines([one])[-1].endswith(": 1 class had no items in this run and is left out of the macro averages: nine")
+    many = replace(closed, metrics=replace(closed.metrics, classes_without_items=tuple(f"c{i}" for i in range(12))))
+    assert summary_lines([many])[-1].endswith("12 classes had no items in this run and are left out of the macro averages: c0, c1, c2, c3, c4, c5, c6, c7, c8, c9 ...")
+    full = replace(closed, metrics=replace(closed.metrics, classes_without_items=()))
+    assert len(summary_lines([full])) == 3  # header, rule, row: nothing to say
 
     seeds = {"seeds": [0, 1]}
     runs = [

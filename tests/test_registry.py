@@ -1,14 +1,19 @@
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from pytest_vlmbench.models import catalog
-from pytest_vlmbench.registry import Registry, UnknownNameError
+from pytest_vlmbench.models.base import ModelSpec
+from pytest_vlmbench.registry import Registry, UnknownNameError, same_definition
+from pytest_vlmbench.strategies import STRATEGIES
 
 
 def test_aliases_case_and_did_you_mean() -> None:
@@ -27,6 +32,108 @@ def test_double_registration_needs_replace() -> None:
         reg.register("Alpha", 2)
     reg.register("alpha", 3, replace=True)
     assert reg.get("alpha").load() == 3
+
+
+def test_unknown_names_list_the_kind_in_its_plural() -> None:
+    for kind, known in (("strategy", "strategies"), ("model", "models"), ("class", "classes"), ("key", "keys")):
+        reg: Registry[int] = Registry(kind)
+        reg.register("one", 1)
+        with pytest.raises(UnknownNameError) as info:
+            reg.get("zzz")
+        assert str(info.value) == f"Unknown {kind} 'zzz'. Known {known}: one."
+    assert "Known strategies: binary, closed_set, direct" in STRATEGIES.unknown_message("nope")
+
+
+def _conflict(reg: Registry[Any], *args: Any, **kwargs: Any) -> str:
+    with pytest.raises(ValueError) as info:
+        reg.register(*args, **kwargs)
+    message = str(info.value)
+    assert "\n" not in message and message.endswith("pass replace=True to override it.")
+    return message
+
+
+def test_the_same_definition_twice_is_a_no_op_a_different_one_an_error() -> None:
+    reg: Registry[Any] = Registry("widget")
+    first = reg.register("alpha", "os.path:join", aliases=["a1"], family="x")
+    assert reg.register("alpha", "os.path:join", aliases=["a1"], family="x") is first  # the same "module:attr"
+    target = object()
+    reg.register("beta", target)
+    reg.register("beta", target)  # the same object
+    assert reg.names() == ["alpha", "beta"]
+    # Anything that differs is a conflicting definition, with today's sentence.
+    assert _conflict(reg, "alpha", "os.path:split", aliases=["a1"], family="x") == (
+        "widget name 'alpha' is already registered (for 'alpha'); pass replace=True to override it."
+    )
+    _conflict(reg, "alpha", "os.path:join", aliases=["a2"], family="x")  # other aliases
+    _conflict(reg, "alpha", "os.path:join", family="x")
+    _conflict(reg, "alpha", "os.path:join", aliases=["a1"], family="y")  # other metadata
+    _conflict(reg, "beta", object())  # an equal-looking but other object
+    _conflict(reg, "gamma", 1, aliases=["A1"])  # an alias owned by another entry
+    assert reg.get("alpha") is first and reg.get("beta").load() is target
+    reg.register("alpha", "os.path:split", replace=True)
+    assert reg.get("alpha").target == "os.path:split"
+
+
+CONFTEST = """
+from pytest_vlmbench import MODELS, ModelSpec
+
+def load(source, spec, options):
+    raise AssertionError("never loaded here")
+
+MODELS.register("conftest-model", ModelSpec(name="conftest-model", source="org/m", family="custom",
+                                            factory=load, meta={"note": NOTE}), aliases=["cm"], family="custom")
+"""
+
+
+def _import_conftest(path: Path, name: str) -> None:
+    """Execute ``path`` as a fresh module, as pytest does for every ``pytest.main()``."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    spec.loader.exec_module(importlib.util.module_from_spec(spec))
+
+
+def test_a_conftest_imported_twice_registers_its_model_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(catalog.MODELS, "_entries", dict(catalog.MODELS._entries))
+    monkeypatch.setattr(catalog.MODELS, "_lookup", dict(catalog.MODELS._lookup))
+    conftest = tmp_path / "conftest.py"
+    conftest.write_text(CONFTEST.replace("NOTE", "'first'"))
+    _import_conftest(conftest, "conftest")
+    first = catalog.MODELS.get("cm").load()
+    _import_conftest(conftest, "conftest")  # a new module: a new `load` function, a new ModelSpec
+    again = catalog.MODELS.get("conftest-model").load()
+    assert again is first  # the first registration stays
+    assert callable(first.factory) and first.factory.__module__ == "conftest"
+    # The same code with other metadata is another definition: ModelSpec's == ignores meta, registration does not.
+    conftest.write_text(CONFTEST.replace("NOTE", "'second'"))
+    with pytest.raises(ValueError, match=r"^model name 'conftest-model' is already registered \(for 'conftest-model'\); "):
+        _import_conftest(conftest, "conftest")
+    # ... and so is a factory defined elsewhere (another line of the file).
+    conftest.write_text("\n" + CONFTEST.replace("NOTE", "'first'"))
+    with pytest.raises(ValueError, match="already registered"):
+        _import_conftest(conftest, "conftest")
+
+
+def test_same_definition_compares_code_by_where_it_is_defined() -> None:
+    def make(factory: Any, **meta: Any) -> ModelSpec:
+        return ModelSpec(name="m", source="s", family="f", factory=factory, meta=dict(meta))
+
+    def build() -> Callable[..., Any]:
+        def load(*args: Any) -> Any:
+            return args
+
+        return load
+
+    one, two = build(), build()
+    assert one is not two and same_definition(make(one), make(two))
+    assert not same_definition(make(one), make(two, note=1))
+    assert not same_definition(make(one), make(lambda *a: a))
+    assert same_definition(make("pkg.mod:load"), make("pkg.mod:load"))
+    assert not same_definition(make("pkg.mod:load"), make("pkg.mod:other"))
+    assert not same_definition(make(one), replace(make(two), strategies=("direct",)))
+    assert same_definition(functools.partial(one, 1), functools.partial(two, 1))
+    assert not same_definition(functools.partial(one, 1), functools.partial(two, 2))
 
 
 def _module_on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str) -> None:

@@ -185,11 +185,14 @@ def test_run_cases_loads_each_model_once_and_releases_it_before_the_next(events:
     store = RecordStore(opts)
     for record in records:
         store.add(record, fullname=f"suite.py::test[{record.case_name()}]")
+    assert store.run_block()["status"] == "running"
+    store.finish("complete")
     block = store.run_block()
     assert block["models"] == {
-        "plan-a": {"loads": 1, "load_s": [records[0].throughput.model_load_s]},
-        "plan-b": {"loads": 1, "load_s": [records[2].throughput.model_load_s]},
+        "plan-a": {"loads": 1, "load_s": [records[0].throughput.model_load_s], "workers": ["main"]},
+        "plan-b": {"loads": 1, "load_s": [records[2].throughput.model_load_s], "workers": ["main"]},
     }
+    assert block["status"] == "complete"
 
 
 def test_a_case_that_cannot_run_is_one_sentence_and_the_others_go_on(events: Events) -> None:

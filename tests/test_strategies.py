@@ -4,12 +4,15 @@ each :class:`Strategy` declares (needs, template, record description)."""
 from __future__ import annotations
 
 import ast
+import itertools
+import math
+import random
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import pytest_vlmbench
@@ -29,8 +32,6 @@ def make_dataset(n: int = 6, classes: Sequence[str] = CLASSES, background: str |
 
 
 def test_class_orders_differ_and_are_seeded() -> None:
-    import random
-
     orders = class_orders(CLASSES, 3, random.Random("x"))
     assert len({tuple(o) for o in orders}) == 3
     assert all(sorted(o) == sorted(CLASSES) for o in orders)
@@ -38,6 +39,36 @@ def test_class_orders_differ_and_are_seeded() -> None:
     # Two classes have only two orders; asking for more repeats them rather than looping.
     five = class_orders(("a", "b"), 5, random.Random(1))
     assert len(five) == 5 and {tuple(o) for o in five} == {("a", "b"), ("b", "a")}
+    assert five[0] != five[1] and five[2] != five[3]  # in rounds: each order once per round
+    # The orders of earlier versions, wherever those were all different (recorded `orders` of
+    # fixed-seed runs are compared across commits).
+    assert orders == [["bird", "fish", "dog", "cat"], ["fish", "bird", "dog", "cat"], ["fish", "cat", "dog", "bird"]]
+    assert class_orders(("a", "b", "c"), 6, random.Random("0:closed_set:i0")) == [
+        ["c", "a", "b"], ["a", "c", "b"], ["b", "c", "a"], ["b", "a", "c"], ["c", "b", "a"], ["a", "b", "c"],
+    ]  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data(), st.integers(2, 6), st.integers(0, 2**32))
+def test_class_orders_are_distinct_until_every_order_is_used(data: st.DataObject, n: int, seed: int) -> None:
+    classes = tuple(f"class{i}" for i in range(n))
+    total = math.factorial(n)
+    count = data.draw(st.integers(1, total), label="permutations")
+    orders = class_orders(classes, count, random.Random(seed))
+    assert len(orders) == count and all(sorted(o) == sorted(classes) for o in orders)
+    assert len({tuple(o) for o in orders}) == count  # all different while P <= n!
+    assert orders == class_orders(classes, count, random.Random(seed))  # seeded
+    # P > n!: the first n! are every order once; then a new round, again without repeats.
+    extra = data.draw(st.integers(1, min(total, 30)), label="beyond n!")
+    more = class_orders(classes, total + extra, random.Random(seed))
+    assert {tuple(o) for o in more[:total]} == set(itertools.permutations(classes))
+    assert len({tuple(o) for o in more[total:]}) == extra
+
+
+def test_class_orders_with_a_repeated_name_do_not_loop() -> None:
+    # Only three different orders of (a, a, b): asking for four starts a second round.
+    orders = class_orders(("a", "a", "b"), 4, random.Random(0))
+    assert len({tuple(o) for o in orders[:3]}) == 3 and len(orders) == 4
 
 
 def _prompts_by_item(asked: list[tuple[str, str]]) -> dict[str, list[str]]:

@@ -1,7 +1,9 @@
 """``vlmbench compare`` and ``vlmbench diff``: saved runs, compared without rerunning models.
 
-Exit status: 0 fine, 1 a regression past ``--fail-on``, 2 bad input (an unreadable file, a
-malformed threshold, a baseline from other hardware).
+Exit status: 0 fine, 1 a significant regression past the thresholds (``--fail-on``; by
+default :data:`~pytest_vlmbench.gate.thresholds.DEFAULT_THRESHOLDS`, as in the pytest gate;
+``--fail-on off`` only reports), 2 bad input (an unreadable file, a malformed threshold, a
+baseline from other hardware).
 """
 
 from __future__ import annotations
@@ -40,12 +42,13 @@ def _load_all(paths: list[str]) -> list[Run] | None:
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    """``vlmbench compare``: the table, and the gate when ``--fail-on`` is given."""
+    """``vlmbench compare``: the table, and the gate (the pytest gate's default thresholds
+    unless ``--fail-on`` says otherwise; ``--fail-on off``: no gate)."""
     runs = _load_all(args.files)
     if runs is None:
         return EXIT_BAD_INPUT
-    thresholds = merge_layers(args.fail_on) if args.fail_on else {}
-    metrics = args.metrics or ([] if thresholds else list(DEFAULT_DISPLAY))
+    thresholds = merge_layers(args.fail_on)  # no --fail-on: DEFAULT_THRESHOLDS, like the pytest gate
+    metrics = args.metrics or ([] if args.fail_on and thresholds else list(DEFAULT_DISPLAY))
     series = compare_series(runs, thresholds, metrics=metrics, alpha=args.alpha, against=args.against)
     sys.stdout.write(render(series, args.format))
     for case, problem in series.problems:
@@ -75,14 +78,15 @@ def add_compare_parsers(subparsers: Any) -> None:
         "compare",
         help="Compare saved runs (pytest-benchmark JSON files), oldest first.",
         description="Per matched case, metric values across saved runs with deltas and significance "
-        "marks. With --fail-on, exit 1 when the last run regressed against the one before it.",
+        "marks. Exit 1 when the last run regressed significantly against the one before it, past the "
+        "--fail-on thresholds (default accuracy:0, as in the pytest gate); --fail-on off only reports.",
     )
     compare.add_argument("files", nargs="+", metavar="RUN.json", help="Two or more saved runs, oldest first.")
     compare.add_argument("--format", choices=FORMATS, default="terminal", help="Output format (default: terminal).")
     add_cli_arguments(compare, "vlmbench_fail_on", "vlmbench_alpha")  # defined once, with the pytest gate's
     compare.add_argument(
         "--metrics", type=_metric_list, default=None, metavar="A,B",
-        help=f"Metrics to show (default: those of --fail-on, else a standard set). Known: {', '.join(METRICS)}.",
+        help=f"Metrics to show (default: those of --fail-on when given, else a standard set). Known: {', '.join(METRICS)}.",
     )  # fmt: skip
     compare.add_argument(
         "--against", choices=("previous", "first"), default="previous",

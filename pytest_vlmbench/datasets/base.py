@@ -16,13 +16,16 @@ if TYPE_CHECKING:
 
 Modality = Literal["image", "text", "image+text"]
 
+MIN_CLASSES = 2
+"""A classification needs at least two classes (a dataset, a subset, ``--num-classes``)."""
+
 
 class DatasetError(ValueError):
     """A dataset that cannot be evaluated; the message says what is wrong and how to fix it."""
 
 
 class ItemError(RuntimeError):
-    """One item cannot be used (a corrupt or missing image): the run records it and goes on."""
+    """One item cannot be used (a corrupt or missing image, an empty text cell): the run records it and goes on."""
 
     def __init__(self, item_id: str, reason: str) -> None:
         super().__init__(f"Item {item_id!r}: {reason}")
@@ -42,9 +45,18 @@ class Item:
     """Text input (for text and image+text datasets)."""
     load_image: Callable[[], Image.Image] | None = field(default=None, compare=False, repr=False)
     """Returns the item's image as RGB; called only when a batch needs it."""
+    unreadable: str | None = None
+    """Why the item cannot be used, when that is known at load time (an empty text cell)."""
 
     def image(self) -> Image.Image | None:
-        """The decoded RGB image, or ``None`` for a text item; raises :class:`ItemError` if it cannot be read."""
+        """The decoded RGB image, or ``None`` for a text item.
+
+        Raises :class:`ItemError` when the item cannot be used: its image cannot be read, or it
+        is :attr:`unreadable`. The channel calls this for every item it sends, so such an item
+        is listed among the record's errors and left out of the metrics, whatever its modality.
+        """
+        if self.unreadable is not None:
+            raise ItemError(self.id, self.unreadable)
         if self.load_image is None:
             return None
         try:
@@ -91,6 +103,11 @@ def validate(dataset: Dataset) -> None:
     name = dataset.name
     if not dataset.classes:
         raise DatasetError(f"Dataset {name!r} has no classes; give it at least two class names.")
+    if len(dataset.classes) < MIN_CLASSES:
+        raise DatasetError(
+            f"Dataset {name!r} has only one class ({dataset.classes[0]!r}); a classification needs at least two, "
+            f"so add items of another class."
+        )
     seen: set[str] = set()
     for cls in dataset.classes:
         key = cls.strip().lower()

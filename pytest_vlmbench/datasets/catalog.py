@@ -21,6 +21,8 @@ from pathlib import Path
 
 from ..registry import Registry, UnknownNameError
 from .base import Dataset
+from .columns import Columns
+from .peek import path_modality
 
 DatasetLoader = Callable[[], Dataset]
 
@@ -84,10 +86,18 @@ def canonical_spec(spec: str) -> str:
     )
 
 
-def spec_modality(spec: str) -> str | None:
-    """A registry entry's modality, known without loading; ``None`` for paths and hub ids."""
+def spec_modality(spec: str, columns: Columns = Columns()) -> str | None:
+    """The modality of what ``spec`` names, known without loading it.
+
+    A registry entry's is declared; a local path's is read off its listing, header, first
+    records or schema (:mod:`.peek`; ``columns`` are the column options, which can change it).
+    ``None`` for a hub id, and for a path whose modality cannot be told without loading it.
+    """
     entry = DATASETS.find(spec)
-    return None if entry is None else str(entry.meta.get("modality", "image"))
+    if entry is not None:
+        return str(entry.meta.get("modality", "image"))
+    path = Path(spec).expanduser()
+    return path_modality(path, columns) if path.exists() else None
 
 
 def spec_is_offline(spec: str) -> bool:
@@ -99,5 +109,13 @@ def spec_is_offline(spec: str) -> bool:
 
 
 def case_label(spec: str, num_classes: int | None = None) -> str:
-    """The dataset part of an item id: ``caltech256``, or ``caltech256-21cls`` for a sweep point."""
-    return spec if num_classes is None else f"{spec}-{num_classes}cls"
+    """The dataset part of an item id: ``caltech256``, or ``caltech256-21cls`` for a sweep point.
+
+    A local path is named by its last component (``/data/run3/posts.csv`` -> ``posts.csv``):
+    an id must not depend on where the data lies on one machine, or ``--benchmark-compare``
+    and ``--lf`` would not find the same item on another.
+    """
+    name = spec
+    if DATASETS.find(spec) is None and (looks_like_path(spec) or Path(spec).expanduser().exists()):
+        name = Path(spec.rstrip("/\\")).name or spec
+    return name if num_classes is None else f"{name}-{num_classes}cls"

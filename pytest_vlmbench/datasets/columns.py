@@ -7,10 +7,11 @@ error that names the option to set, never a silent guess.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
-from .base import DatasetError
+from .base import DatasetError, Modality
 
 LABEL_NAMES = ("label", "labels", "fine_label", "class", "category", "target", "y")
 TEXT_NAMES = ("text", "sentence", "statement", "content", "review", "document", "post", "body", "caption", "title")
@@ -39,6 +40,10 @@ class Columns:
         )
 
 
+Kind = Literal["class_label", "image", "string", "other"]
+"""What detection needs to know of a column: a ``ClassLabel``, an ``Image``, a string, or else."""
+
+
 @dataclass(frozen=True)
 class Resolved:
     label: str
@@ -48,26 +53,47 @@ class Resolved:
     """True for a ``datasets.Image`` column; False for a column of file paths."""
     id: str | None
 
+    @property
+    def modality(self) -> Modality:
+        return "image+text" if self.image and self.text else "image" if self.image else "text"
 
-def _is(feature: Any, kind: str) -> bool:
-    return type(feature).__name__ == kind
+
+def feature_kind(feature: Any) -> Kind:
+    """The kind of a ``datasets`` feature (compared by class name: ``datasets`` stays unimported)."""
+    name = type(feature).__name__
+    if name == "ClassLabel":
+        return "class_label"
+    if name == "Image":
+        return "image"
+    if name == "Value" and getattr(feature, "dtype", "") in ("string", "large_string"):
+        return "string"
+    return "other"
 
 
-def _check(name: str, where: str, column: str | None, option: str, available: list[str]) -> None:
+def _check(where: str, column: str | None, option: str, available: list[str]) -> None:
     if column and column not in available:
         raise DatasetError(f"{where} has no column {column!r} ({option}); its columns are {available}.")
 
 
-def resolve_columns(features: dict[str, Any], given: Columns, where: str) -> Resolved:
+def resolve_columns(features: Mapping[str, Any], given: Columns, where: str) -> Resolved:
     """Pick the label/text/image/id columns of a table with these ``datasets`` features."""
-    available = list(features)
-    _check("label", where, given.label, "--label-column", available)
-    _check("text", where, given.text, "--text-column", available)
-    _check("image", where, given.image, "--image-column", available)
+    return resolve_kinds({c: feature_kind(f) for c, f in features.items()}, given, where)
+
+
+def resolve_kinds(kinds: Mapping[str, Kind], given: Columns, where: str) -> Resolved:
+    """Pick the label/text/image/id columns of a table whose columns are of these kinds.
+
+    Loading reads the kinds off the ``datasets`` features; :mod:`.peek` reads them off a
+    file's first lines, so a path's modality is known before it is loaded.
+    """
+    available = list(kinds)
+    _check(where, given.label, "--label-column", available)
+    _check(where, given.text, "--text-column", available)
+    _check(where, given.image, "--image-column", available)
 
     label = given.label
     if label is None:
-        class_labels = [c for c in available if _is(features[c], "ClassLabel")]
+        class_labels = [c for c in available if kinds[c] == "class_label"]
         named = [c for c in LABEL_NAMES if c in available]
         preferred = [c for c in named if c in class_labels] or class_labels or named
         if not preferred:
@@ -77,19 +103,19 @@ def resolve_columns(features: dict[str, Any], given: Columns, where: str) -> Res
     taken = {label}
     image = given.image or None
     if given.image is None:
-        image_features = [c for c in available if _is(features[c], "Image") and c not in taken]
-        image_paths = [c for c in IMAGE_NAMES if c in available and c not in taken and _is_string(features[c])]
+        image_features = [c for c in available if kinds[c] == "image" and c not in taken]
+        image_paths = [c for c in IMAGE_NAMES if c in available and c not in taken and kinds[c] == "string"]
         image = next(iter(image_features or image_paths), None)
     if image:
         taken.add(image)
 
     text = given.text or None
     if given.text is None:
-        candidates = [c for c in TEXT_NAMES if c in available and c not in taken and _is_string(features[c])]
+        candidates = [c for c in TEXT_NAMES if c in available and c not in taken and kinds[c] == "string"]
         if not candidates and image is None:
             # A text table with an unconventional column name: accept it when it is the
             # only string column left, which leaves nothing to guess between.
-            strings = [c for c in available if c not in taken and c not in ID_NAMES and _is_string(features[c])]
+            strings = [c for c in available if c not in taken and c not in ID_NAMES and kinds[c] == "string"]
             candidates = strings if len(strings) == 1 else []
         text = candidates[0] if candidates else None
 
@@ -102,10 +128,6 @@ def resolve_columns(features: dict[str, Any], given: Columns, where: str) -> Res
         label=label,
         text=text,
         image=image,
-        image_is_feature=image is not None and _is(features[image], "Image"),
+        image_is_feature=image is not None and kinds[image] == "image",
         id=id_column,
     )
-
-
-def _is_string(feature: Any) -> bool:
-    return _is(feature, "Value") and getattr(feature, "dtype", "") in ("string", "large_string")

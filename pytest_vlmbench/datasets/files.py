@@ -20,11 +20,12 @@ from pathlib import Path
 from .base import Dataset, DatasetError, Item, Modality
 from .columns import Columns
 from .fingerprint import file_sha256, listing_sha256
-from .hf import SPLIT_PREFERENCE, default_split, from_hf_dataset, is_saved_dataset, load_saved
+from .hf import SPLIT_PREFERENCE, default_split, first_line, from_hf_dataset, is_saved_dataset, load_saved
 from .images import IMAGE_EXTENSIONS, path_loader
+from .tables import TABLE_SUFFIXES, has_rows, parse_error
 
-TABLE_SUFFIXES = {".csv": "csv", ".tsv": "csv", ".jsonl": "json", ".json": "json", ".parquet": "parquet"}
 TEXT_SUFFIXES = frozenset({".txt"})
+EMPTY_TEXT_FILE = "its text file is empty; write the text in or delete the file."
 
 
 def load_path(path: Path, *, split: str | None = None, columns: Columns = Columns(), name: str | None = None) -> Dataset:
@@ -80,20 +81,17 @@ def load_folder(
     if not class_dirs:
         raise DatasetError(f"Dataset {name!r} at {base} has no class folders; put each class's files in its own sub-folder.")
     rename: Callable[[str], str] = (lambda s: s) if class_names is None else class_names.__getitem__
-    per_class: list[tuple[str, list[Path]]] = []
-    for d in class_dirs:
-        files = sorted(p for p in d.rglob("*") if p.is_file() and not p.name.startswith("."))
-        per_class.append((rename(d.name), files))
+    per_class = [(rename(d.name), _class_files(d)) for d in class_dirs]
     all_files = [p for _, files in per_class for p in files]
-    n_images = sum(p.suffix.lower() in IMAGE_EXTENSIONS for p in all_files)
-    n_texts = sum(p.suffix.lower() in TEXT_SUFFIXES for p in all_files)
-    modality: Modality = "text" if n_texts > n_images else "image"
+    modality = _files_modality(all_files)
     wanted = TEXT_SUFFIXES if modality == "text" else IMAGE_EXTENSIONS
     queues = [
         [_file_item(p, root, cls, modality) for p in files if p.suffix.lower() in wanted] for cls, files in per_class
     ]
     # Round-robin across classes: see the module docstring.
     items = [it for row in itertools.zip_longest(*queues) for it in row if it is not None]
+    if modality == "text" and all(it.unreadable for it in items):
+        raise DatasetError(f"Dataset {name!r} at {base} has only empty .txt files; write the texts in them.")
     used = [p for p in all_files if p.suffix.lower() in wanted]
     return Dataset(
         name=name,
@@ -106,10 +104,34 @@ def load_folder(
     )
 
 
+def _class_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+
+
+def _files_modality(files: list[Path]) -> Modality:
+    """A class folder holds texts when it has more ``.txt`` files than images."""
+    n_images = sum(p.suffix.lower() in IMAGE_EXTENSIONS for p in files)
+    n_texts = sum(p.suffix.lower() in TEXT_SUFFIXES for p in files)
+    return "text" if n_texts > n_images else "image"
+
+
+def folder_modality(root: Path) -> Modality | None:
+    """What :func:`load_folder` will find in a class folder, from its listing alone (``None``: no class folders)."""
+    try:
+        base, _ = _split_root(root, None, root.name)
+    except DatasetError:  # several splits and none preferred: every split holds the same kind of files
+        base = _visible_dirs(root)[0]
+    class_dirs = _visible_dirs(base)
+    if not class_dirs:
+        return None
+    return _files_modality([p for d in class_dirs for p in _class_files(d)])
+
+
 def _file_item(path: Path, root: Path, label: str, modality: Modality) -> Item:
     item_id = path.relative_to(root).as_posix()
     if modality == "text":
-        return Item(id=item_id, label=label, text=read_text(path))
+        text = read_text(path)
+        return Item(id=item_id, label=label, text=text, unreadable=None if text else EMPTY_TEXT_FILE)
     return Item(id=item_id, label=label, load_image=path_loader(path))
 
 
@@ -130,15 +152,16 @@ def load_table(path: Path, *, split: str | None = None, columns: Columns = Colum
     if split is not None:
         raise DatasetError(f"Dataset {name!r} is a single file without splits; drop --split {split}.")
     builder = TABLE_SUFFIXES[path.suffix.lower()]
-    if not _has_rows(path):
-        raise DatasetError(f"Dataset {name!r} has no items: {path} has no rows.")
     kwargs = {"delimiter": "\t"} if path.suffix.lower() == ".tsv" else {}
     try:
+        if not has_rows(path):
+            raise DatasetError(f"Dataset {name!r} has no items: {path} has no rows.")
         with quiet_progress():
             ds = datasets.load_dataset(builder, data_files=str(path), split="train", **kwargs)
-    except Exception as exc:  # parser errors of three builders; report them in one sentence
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-        raise DatasetError(f"Dataset {name!r}: {path} could not be read as {builder} ({reason}).") from None
+    except DatasetError:
+        raise
+    except Exception as exc:  # parser errors of three builders (and pyarrow's footer check): one sentence
+        raise unreadable_table(name, path, builder, exc) from None
     return from_hf_dataset(
         ds,
         name=name,
@@ -149,33 +172,40 @@ def load_table(path: Path, *, split: str | None = None, columns: Columns = Colum
     )
 
 
-def _has_rows(path: Path) -> bool:
-    """Whether a table has at least one data row, read cheaply (an empty file makes the
-    ``datasets`` builders fail with a message about splits, not about the file)."""
-    suffix = path.suffix.lower()
-    if suffix == ".parquet":
-        import pyarrow.parquet as pq
+FIXES = {
+    "csv": "quote every cell that holds the delimiter or a line break, or fix that row",
+    "json": "give one JSON object per line, or fix that line",
+    "parquet": "write the file again, for example with DataFrame.to_parquet",
+}
 
-        return bool(pq.ParquetFile(path).metadata.num_rows)
-    header_lines = 1 if suffix in (".csv", ".tsv") else 0
-    with open(path, "rb") as fh:
-        non_blank = 0
-        for line in fh:
-            non_blank += bool(line.strip())
-            if non_blank > header_lines:
-                return True
-    return False
+
+def unreadable_table(name: str, path: Path, builder: str, exc: BaseException) -> DatasetError:
+    """One sentence for a table its parser refused: the line it broke at when a standard-library
+    scan finds it (the ``datasets`` builders seldom say), else the parser's own first line."""
+    if isinstance(exc, PermissionError):
+        return DatasetError(f"Dataset {name!r}: {path} cannot be read ({exc.strerror}); make it readable.")
+    where = parse_error(path) if builder != "parquet" else None
+    if where is not None:
+        fix = "save the file as UTF-8" if "not UTF-8" in where else FIXES[builder]
+        return DatasetError(f"Dataset {name!r}: in {path}, {where}; {fix}.")
+    kind = {"csv": "CSV" if path.suffix.lower() == ".csv" else "TSV", "json": "JSON Lines", "parquet": "Parquet"}[builder]
+    size = f" ({path.stat().st_size} bytes)" if builder == "parquet" and path.is_file() else ""
+    return DatasetError(f"Dataset {name!r}: {path}{size} is not a readable {kind} file ({first_line(exc)}); {FIXES[builder]}.")
 
 
 @contextmanager
 def quiet_progress() -> Iterator[None]:
-    """Hide the ``datasets`` progress bars while a small table loads, then restore the setting."""
+    """Hide the ``datasets`` progress bars and its error log while a small table loads, then
+    restore both: a parser error is reported once, as the load's one sentence."""
     import datasets
 
     was_disabled = datasets.are_progress_bars_disabled()
+    verbosity = datasets.logging.get_verbosity()
     datasets.disable_progress_bars()
+    datasets.logging.set_verbosity(datasets.logging.CRITICAL)
     try:
         yield
     finally:
+        datasets.logging.set_verbosity(verbosity)
         if not was_disabled:
             datasets.enable_progress_bars()

@@ -8,11 +8,12 @@ metric and subset needs them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .base import Dataset, DatasetError, Item, Modality
+from .base import Dataset, DatasetError, Item
 from ..hub import datasets_offline
 from .columns import Columns, Resolved, resolve_columns
 from .fingerprint import listing_sha256
@@ -59,7 +60,7 @@ def from_hf_dataset(
     cols = resolve_columns(dict(ds.features), columns, where)
     rename = rename_class or (lambda s: s)
     class_names, labels = _labels(ds, cols.label, classes, rename, where, split)
-    texts = [None if t is None else str(t) for t in ds[cols.text]] if cols.text else None
+    texts = _texts(ds, cols, where) if cols.text else None
     ids = _ids(ds, cols, split)
     load_images = _image_loaders(ds, cols, base_dir, len(ids)) if cols.image else None
     items = [
@@ -68,10 +69,11 @@ def from_hf_dataset(
             label=labels[i],
             text=None if texts is None else texts[i],
             load_image=None if load_images is None else load_images[i],
+            unreadable=None if texts is None or texts[i] is not None else empty_cell(cols.text),
         )
         for i in range(len(ids))
     ]
-    modality: Modality = "image+text" if cols.image and cols.text else "image" if cols.image else "text"
+    modality = cols.modality
     info = dict(provenance or {})
     info.setdefault("split", split)
     info.setdefault("columns", {"label": cols.label, "text": cols.text, "image": cols.image})
@@ -87,6 +89,24 @@ def from_hf_dataset(
         source=source,
         provenance=info,
     )
+
+
+def empty_cell(column: str | None) -> str:
+    """Why an item with an empty text cell is not scored (listed among the record's errors)."""
+    return f"its text cell in column {column!r} is empty; fill it in or drop the row."
+
+
+def _texts(ds: datasets.Dataset, cols: Resolved, where: str) -> list[str | None]:
+    """The text column, ``None`` for an empty or missing cell; refused when every cell is empty."""
+    assert cols.text is not None
+    texts = [None if t is None or not str(t).strip() else str(t) for t in ds[cols.text]]
+    if texts and all(t is None for t in texts):
+        images_alone = ", or pass --text-column '' to use the images alone" if cols.image else ""
+        raise DatasetError(
+            f"{where} has an empty text cell in every row of column {cols.text!r}; "
+            f"fill the column in or name the text column with --text-column{images_alone}."
+        )
+    return texts
 
 
 def _labels(
@@ -169,6 +189,17 @@ def _path_or_missing(path: Path | None) -> Callable[[], Image.Image]:
         return open_rgb(path)
 
     return load
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message, at most 200 characters; for ``datasets``'
+    ``DatasetGenerationError`` (whose own message says nothing) its cause's."""
+    inner = exc.__cause__ or exc.__context__
+    if type(exc).__name__ == "DatasetGenerationError" and inner is not None:
+        exc = inner
+    line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    # pyarrow says "... not found in footer. Either the file is corrupted or ...": keep the first sentence.
+    return re.split(r"\.\s+(?=[A-Z])", line, maxsplit=1)[0][:200].rstrip(". ")
 
 
 def hub_failure(name: str, repo_id: str, exc: BaseException, local_copy: str | None = None) -> DatasetError:
@@ -256,7 +287,13 @@ def load_saved(
     import datasets
 
     name = name or path.name
-    loaded = datasets.load_from_disk(str(path))
+    try:
+        loaded = datasets.load_from_disk(str(path))
+    except Exception as exc:  # missing or corrupt Arrow files, an unreadable state.json: one sentence
+        raise DatasetError(
+            f"Dataset {name!r} at {path} could not be read as a save_to_disk folder ({first_line(exc)}); "
+            f"save it again with Dataset.save_to_disk or DatasetDict.save_to_disk."
+        ) from None
     if isinstance(loaded, datasets.DatasetDict):
         available = list(loaded)
         if split is not None and split not in available:

@@ -18,10 +18,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import replace
 
-from .base import Dataset, DatasetError, Item
+from .base import MIN_CLASSES, Dataset, DatasetError, Item
 from .fingerprint import sha256_json
-
-MIN_CLASSES = 2
 
 
 def parse_class_counts(value: str | int | None) -> tuple[int, ...]:
@@ -141,7 +139,8 @@ def select_exemplars(
     if k < 1:
         raise DatasetError(f"k-shot needs k of at least 1, got {k}.")
     excluded = set(exclude_ids)
-    groups = _by_class([it for it in pool.items if it.id not in excluded])
+    # An unreadable item (an empty text cell) would put an empty example before every prompt.
+    groups = _by_class([it for it in pool.items if it.id not in excluded and it.unreadable is None])
     wanted = list(classes) if classes is not None else list(pool.classes)
     chosen: dict[str, list[Item]] = {}
     for cls in wanted:

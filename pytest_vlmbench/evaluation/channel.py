@@ -3,25 +3,94 @@
 A strategy never calls the model itself; it gets a channel (``ask`` for a generative model,
 ``classify`` for a direct classifier) that sends its queries in batches through
 :func:`~.batching.run_batched`, decodes each batch's images only when it is sent, and times
-every call on the :class:`~.cost.CostMeter`.
+every call on the :class:`~.cost.CostMeter`. With an :class:`~.answer_cache.AnswerCache`,
+answers found there are not sent to the model, and the model's answers are stored as each
+batch returns (:class:`CacheUse` counts both).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..datasets.base import ItemError
-from ..models.base import Request
+from ..models.base import Request, RequestsFailed
+from ..record import Throughput
 from ..strategies.base import Query
+from .answer_cache import AnswerCache, KeyMaker
 from .batching import BatchPlan, run_batched
 from .config import EvalConfig
 from .cost import CostMeter
 
 
 class AdapterError(RuntimeError):
-    """A model adapter broke its contract (e.g. returned the wrong number of answers)."""
+    """A model adapter broke its contract (e.g. returned the wrong number of answers), or some of
+    its requests failed for good; the message is one sentence."""
+
+
+@dataclass
+class CacheUse:
+    """The answer cache during one evaluation: its keys, and what it answered and stored."""
+
+    cache: AnswerCache
+    keys: KeyMaker
+    hits: int = 0
+    """Requests answered from the cache."""
+    stored: int = 0
+    """Answers this evaluation wrote to the cache."""
+    cached_s: float = 0.0
+    """Seconds spent on batches answered wholly from the cache (decoding, hashing, lookup)."""
+    hit_items: set[str] = field(default_factory=set)
+    model_items: set[str] = field(default_factory=set)
+    """Items with at least one request answered from the cache / sent to the model."""
+
+    @classmethod
+    def start(cls, cache: AnswerCache | None, model: Any, needs: str, classes: Sequence[str]) -> CacheUse | None:
+        if cache is None:
+            return None
+        return cls(cache, KeyMaker(model, classes if needs == "classify" else None))
+
+    def apply_to(self, throughput: Throughput, n_items: int) -> Throughput:
+        """``throughput`` with items/s over the model's own work, and ``cache_hits`` when the cache was read.
+
+        Items answered wholly from the cache leave the count, and the batches answered wholly
+        from the cache leave the time: items/s = (items - cached items) / (wall - cached_s).
+        """
+        model_items = n_items - len(self.hit_items - self.model_items)
+        span = throughput.wall_s - self.cached_s
+        return replace(
+            throughput,
+            items_per_s=model_items / span if model_items > 0 and span > 0 else 0.0,
+            cache_hits=self.hits if self.cache.readable else None,
+        )
+
+    def lookup(self, requests: list[Request | None]) -> tuple[dict[int, str], dict[int, Any]]:
+        """The key of each readable request, and the answers the cache already holds, by position."""
+        keys = {i: self.keys.key(r) for i, r in enumerate(requests) if r is not None}
+        found = self.cache.get_many(keys.values())
+        return keys, {i: found[k] for i, k in keys.items() if k in found}
+
+    def count(self, chunk: Sequence[Query], hits: Sequence[int], sent: Sequence[int]) -> None:
+        """A batch done (counted only then: a batch halved after running out of memory is sent again)."""
+        self.hits += len(hits)
+        self.hit_items.update(chunk[i].item.id for i in hits)
+        self.model_items.update(chunk[i].item.id for i in sent)
+
+    def store(self, answers: list[tuple[str, Any]], model: str) -> None:
+        self.stored += self.cache.put_many(answers, model)
+
+
+def _failure(exc: RequestsFailed, arrived: int, use: CacheUse | None) -> str:
+    """One sentence: the adapter's cause, and what became of the answers that did arrive."""
+    reason = str(exc).strip().rstrip(".") or "some requests failed"
+    if use is not None and use.cache.writable:
+        kept = use.stored + use.hits
+        return (f"{reason}; {kept} answers of this evaluation are kept in the answer cache, so a rerun with "
+                f"--vlmbench-resume asks the model only for the rest.")  # fmt: skip
+    return (f"{reason}; the answer cache is not written (--vlmbench-cache off or read), so the {arrived} answers "
+            f"that did arrive are not kept (--vlmbench-resume keeps them).")  # fmt: skip
 
 
 def _requests(chunk: Sequence[Query], config: EvalConfig, errors: dict[str, str]) -> list[Request | None]:
@@ -48,6 +117,7 @@ def _channel(
     meter: CostMeter,
     errors: dict[str, str],
     plan: BatchPlan,
+    use: CacheUse | None,
 ) -> Callable[[Sequence[Query]], list[Any]]:
     """The batched, timed way a strategy reaches the model, one ``call`` per batch.
 
@@ -55,22 +125,41 @@ def _channel(
     image fails to decode is recorded in ``errors`` and answered with ``skipped`` without
     reaching the model; :func:`~.evaluate.evaluate` then leaves it out of the metrics. A batch
     that runs out of accelerator memory is halved and retried (``plan`` keeps the count).
+    With ``use``, cached answers are taken from the cache and only the rest are sent; a batch
+    wholly answered from the cache makes no model call. :class:`~..models.base.RequestsFailed`
+    keeps the answers that did arrive in the cache, then fails with :class:`AdapterError`.
     """
 
     def send(chunk: Sequence[Query]) -> list[Any]:
+        start = time.perf_counter()
         requests = _requests(chunk, config, errors)
-        good = [r for r in requests if r is not None]
-        out: list[Any] = []
-        if good:
+        keys, results = use.lookup(requests) if use is not None else ({}, {})
+        hits = list(results)
+        pending = [i for i, r in enumerate(requests) if r is not None and i not in results]
+        if pending:
+            good = [r for i in pending if (r := requests[i]) is not None]
             meter.sync()
             t0 = time.perf_counter()
-            out = list(call(good))
+            try:
+                out = list(call(good))
+            except RequestsFailed as exc:
+                arrived = {pending[p]: a for p, a in exc.answered.items() if 0 <= p < len(pending)}
+                if use is not None:
+                    use.store([(keys[i], a) for i, a in arrived.items()], name)
+                    use.count(chunk, hits, [])
+                raise AdapterError(_failure(exc, len(arrived), use)) from None
             meter.sync()
             meter.record_batch(time.perf_counter() - t0, len(good))
-        if len(out) != len(good):
-            raise AdapterError(f"Model {name!r} returned {len(out)} results for {len(good)} requests; {contract}")
-        it = iter(out)
-        return [skipped if r is None else next(it) for r in requests]
+            if len(out) != len(good):
+                raise AdapterError(f"Model {name!r} returned {len(out)} results for {len(good)} requests; {contract}")
+            results.update(zip(pending, out))
+            if use is not None:
+                use.store([(keys[i], a) for i, a in zip(pending, out)], name)
+        elif use is not None and hits:
+            use.cached_s += time.perf_counter() - start
+        if use is not None:
+            use.count(chunk, hits, pending)
+        return [results.get(i, skipped) if r is not None else skipped for i, r in enumerate(requests)]
 
     return lambda queries: run_batched(queries, plan, send)
 
@@ -83,6 +172,7 @@ def make_channel(
     meter: CostMeter,
     errors: dict[str, str],
     plan: BatchPlan,
+    use: CacheUse | None = None,
 ) -> Callable[[Sequence[Query]], list[Any]]:
     """The channel a strategy needs (answers for ``generate``, classes for ``classify``).
 
@@ -92,8 +182,8 @@ def make_channel(
         if not callable(getattr(model, "classify", None)):
             raise AdapterError(f"Model {model.name!r} generates text and has no classify(); use a prompting strategy.")
         contract = "an adapter's classify() must return one class (or None) per request, in order."
-        return _channel(model.name, lambda reqs: model.classify(reqs, classes), contract, None, config, meter, errors, plan)
+        return _channel(model.name, lambda reqs: model.classify(reqs, classes), contract, None, config, meter, errors, plan, use)
     if not callable(getattr(model, "generate", None)):
         raise AdapterError(f"Model {model.name!r} classifies directly and cannot answer prompts; use --strategy direct.")
     contract = "an adapter's generate() must return one answer per request, in order."
-    return _channel(model.name, lambda reqs: [str(a) for a in model.generate(reqs)], contract, "", config, meter, errors, plan)
+    return _channel(model.name, lambda reqs: [str(a) for a in model.generate(reqs)], contract, "", config, meter, errors, plan, use)

@@ -19,13 +19,14 @@ from ..models.base import DirectClassifier, GenerativeModel
 from ..record import Prediction, Record, RecordConfig, Unreadable, plain_json
 from ..strategies.base import ItemOutcome
 from ..strategies.catalog import get_strategy
+from .answer_cache import AnswerCache
 from .batching import BatchPlan
-from .channel import AdapterError, make_channel
+from .channel import AdapterError, CacheUse, make_channel
 from .config import EvalConfig
 from .cost import CostMeter
 from .scores import classification_report
 
-__all__ = ["AdapterError", "EvalConfig", "evaluate", "library_versions"]
+__all__ = ["AdapterError", "AnswerCache", "EvalConfig", "evaluate", "library_versions"]
 
 
 def library_versions() -> dict[str, str]:
@@ -46,24 +47,39 @@ def evaluate(
     config: EvalConfig,
     *,
     model_load_s: float | None = None,
+    answers: AnswerCache | None = None,
 ) -> Record:
-    """Evaluate ``model`` on ``dataset`` with ``strategy``; returns the record (``model`` is ``model.name``)."""
+    """Evaluate ``model`` on ``dataset`` with ``strategy``; returns the record (``model`` is ``model.name``).
+
+    With ``answers``, prompts answered before are taken from that cache (mode ``read*``) and
+    new answers are stored there as each batch returns (mode ``*write``); see
+    :mod:`~.answer_cache`. The cache never enters ``config``: it does not change the result.
+    """
     chosen = get_strategy(strategy)
+    # Adapters that retry (the API) count over their whole life; the record holds this evaluation's.
+    retries_at_start = getattr(model, "retries", None)
     dataset = dataset.limited(config.limit)
     items = list(dataset.items)
     meter = CostMeter(device=str(model.info.get("device", "cpu")))
     meter.start()
     errors: dict[str, str] = {}
     plan = BatchPlan(config.batch_size)
-    channel = make_channel(model, chosen.needs, dataset.classes, config, meter, errors, plan)
+    use = CacheUse.start(answers, model, chosen.needs, dataset.classes)
+    channel = make_channel(model, chosen.needs, dataset.classes, config, meter, errors, plan, use)
     outcomes = chosen.run(dataset, items, channel, config.strategy)
     meter.stop()
     outcomes = [o for o in outcomes if o.item.id not in errors]  # unreadable items: listed, not scored
 
+    throughput = plan.apply_to(meter.throughput(len(items), model_load_s))
+    if use is not None:  # items/s over the model's own work: see CacheUse.apply_to
+        throughput = use.apply_to(throughput, len(items))
     report = classification_report([o.item.label for o in outcomes], [o.prediction for o in outcomes], dataset.classes)
+    model_info = plain_json(model.info)
+    if isinstance(retries_at_start, int):
+        model_info["retries"] = int(getattr(model, "retries")) - retries_at_start
     return Record(
         model=model.name,
-        model_info=plain_json(model.info),
+        model_info=model_info,
         dataset=dataset.name,
         dataset_source=dataset.source,
         strategy=chosen.name,
@@ -87,7 +103,7 @@ def evaluate(
         metrics=report.metrics,
         per_class=report.per_class,
         confusion=report.confusion,
-        throughput=plan.apply_to(meter.throughput(len(items), model_load_s)),
+        throughput=throughput,
         memory=meter.memory(),
         energy=meter.energy(),
         predictions=tuple(_prediction(o) for o in outcomes),

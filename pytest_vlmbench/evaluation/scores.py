@@ -3,6 +3,10 @@
 An invalid answer (``None``) counts as wrong: it lowers accuracy and the recall of the
 true class, but is never credited to any class's precision. The confusion matrix has an
 extra ``invalid`` column so those answers stay visible.
+
+Macro and weighted averages are over the classes with at least one evaluated item
+(``labels=present``): a class with no item in the run (under ``--limit``, say) has no recall
+to average, so it is left out, and the record names it in ``metrics.classes_without_items``.
 """
 
 from __future__ import annotations
@@ -40,18 +44,25 @@ def classification_report(y_true: Sequence[str], y_pred: Sequence[str | None], c
     pred = [_SENTINEL if p is None else p for p in y_pred]
     true = list(y_true)
     n = len(true)
+    seen = set(true)
+    present = [c for c in labels if c in seen]
     metrics: dict[str, float] = {"accuracy": _plain(accuracy_score(true, pred)) if n else 0.0}
     for average in ("macro", "weighted"):
-        p, r, f, _ = precision_recall_fscore_support(true, pred, labels=labels, average=average, zero_division=0)
+        p, r, f = 0.0, 0.0, 0.0  # no class has an item: nothing to average
+        if present:
+            p, r, f, _ = precision_recall_fscore_support(true, pred, labels=present, average=average, zero_division=0)
         metrics[f"{average}_precision"] = _plain(p)
         metrics[f"{average}_recall"] = _plain(r)
         metrics[f"{average}_f1"] = _plain(f)
     metrics["invalid_rate"] = (sum(p is None for p in y_pred) / n) if n else 0.0
+    absent = tuple(c for c in labels if c not in present)
 
-    p, r, f, s = precision_recall_fscore_support(true, pred, labels=labels, average=None, zero_division=0)
-    per_class = {
-        cls: ClassScores(_plain(p[i]), _plain(r[i]), _plain(f[i]), int(s[i])) for i, cls in enumerate(labels)
-    }
+    per_class = {cls: ClassScores(0.0, 0.0, 0.0, 0) for cls in labels}  # no items: nothing scored
+    if n:
+        p, r, f, s = precision_recall_fscore_support(true, pred, labels=labels, average=None, zero_division=0)
+        per_class = {
+            cls: ClassScores(_plain(p[i]), _plain(r[i]), _plain(f[i]), int(s[i])) for i, cls in enumerate(labels)
+        }
     matrix = confusion_matrix(true, pred, labels=[*labels, _SENTINEL]) if n else None
     confusion = Confusion(
         rows=tuple(labels),
@@ -59,4 +70,4 @@ def classification_report(y_true: Sequence[str], y_pred: Sequence[str | None], c
         # The last row (true label "invalid") is always zero and is dropped.
         matrix=tuple(tuple(int(v) for v in row) for row in matrix[:-1]) if matrix is not None else (),
     )
-    return Report(Metrics(**metrics), per_class, confusion)
+    return Report(Metrics(**metrics, classes_without_items=absent), per_class, confusion)

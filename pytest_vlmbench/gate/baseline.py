@@ -18,6 +18,14 @@ whole ``config`` except :attr:`RecordConfig.NOT_IN_KEY <pytest_vlmbench.record.R
 Everything else in ``config`` (seed, permutations, prompt template, max_new_tokens, limit,
 ``num_classes``, ``per_class``, and keys added later) is part of the key. Node ids are not:
 renaming a test or reordering parameters does not lose its baseline.
+
+Each record's quality metrics are recomputed from its ``predictions`` and ``classes`` when it
+is read (:func:`check_metrics`): a saved number that its predictions do not give (a
+hand-edited or corrupt file) refuses the file, since the gate would otherwise compare with
+a value no run produced. A record written before ``metrics.classes_without_items`` existed,
+whose macro averages count classes without items as 0, is accepted when its values match
+that older definition, and is read with the macro averages of today's definition, so that
+both sides of a comparison mean the same thing.
 """
 
 from __future__ import annotations
@@ -25,12 +33,17 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..record import Record, RecordError, check_schema
+from ..journal import read_journal
+from ..record import Metrics, Record, RecordError, check_schema
 from .metrics import GateError
+from .significance import QUALITY_METRICS, classes_without_items, legacy_macro, quality_from_predictions
+
+TOLERANCE = 1e-9
+"""How far a saved metric may be from the value its predictions give (float rounding only)."""
 
 
 @dataclass(frozen=True)
@@ -112,6 +125,51 @@ class Run:
         return hardware(entry.record, self.machine_info)
 
 
+def _pair(have: float, want: float) -> tuple[str, str]:
+    """The two numbers, with as many digits as it takes to tell them apart."""
+    for digits in (6, 9, 12, 17):
+        a, b = f"{have:.{digits}g}", f"{want:.{digits}g}"
+        if a != b:
+            break
+    return a, b
+
+
+def check_metrics(record: Record, where: str) -> Record:
+    """``record`` when its quality metrics are the ones its predictions give, else :class:`GateError`.
+
+    ``where`` names the file and the case in the message. A record of an older version
+    (macro averages over every class, no ``classes_without_items``) comes back with today's
+    macro averages; see the module docstring.
+    """
+    redo = "the file was edited or is corrupt, so re-create it"
+    predictions = record.predictions
+    if len(predictions) != record.n_items:
+        if not predictions:
+            raise GateError(f"{where}: it has no predictions for its {record.n_items} items, so its metrics cannot be checked; {redo}.")
+        raise GateError(f"{where}: n_items is {record.n_items} but it holds {len(predictions)} predictions; {redo}.")
+    labels, answers = [p.label for p in predictions], [p.prediction for p in predictions]
+    values = quality_from_predictions(labels, answers, record.classes)
+    absent = classes_without_items(labels, record.classes)
+    saved = record.metrics
+    older = bool(absent) and not saved.classes_without_items  # possibly written before the field existed
+    for name in QUALITY_METRICS:
+        have, want = float(getattr(saved, name)), values[name]
+        if abs(have - want) <= TOLERANCE:
+            continue
+        if older and name.startswith("macro_") and abs(have - legacy_macro(name, labels, answers, record.classes)) <= TOLERANCE:
+            continue
+        shown, given = _pair(have, want)
+        raise GateError(f"{where}: metrics.{name} is {shown} but its predictions give {given}; {redo}.")
+    if saved.classes_without_items and saved.classes_without_items != absent:
+        raise GateError(
+            f"{where}: metrics.classes_without_items is {list(saved.classes_without_items)} but its predictions "
+            f"give {list(absent)}; {redo}."
+        )
+    if older:
+        return replace(record, metrics=Metrics(**values, classes_without_items=absent))
+    return record
+
+
 def parse_run(data: Any, source: str) -> Run:
     """Validate a decoded JSON document and return its vlmbench records as a :class:`Run`."""
     if not isinstance(data, dict) or not isinstance(data.get("benchmarks"), list):
@@ -129,6 +187,7 @@ def parse_run(data: Any, source: str) -> Run:
             check_schema(raw.get("schema"), source)  # said once for the file, not per entry
             given = str(bench.get("name") or bench.get("fullname") or "")
             record = Record.from_json(raw, f"{source} ({given})" if given else source)
+            record = check_metrics(record, f"{source} ({record.label})")
             name = given or record.label
             entries.append(SavedRecord(name, str(bench.get("fullname") or name), record))
     except RecordError as exc:
@@ -157,6 +216,14 @@ def load_run(path: str | Path) -> Run:
         raise GateError(f"File {str(path)!r} does not exist.")
     if not path.is_file():
         raise GateError(f"{str(path)!r} is not a file.")
+    if path.suffix == ".jsonl":  # the journal of a run, finished or killed
+        try:
+            document = read_journal(path)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise GateError(f"File {str(path)!r} cannot be read ({exc.__class__.__name__}).") from None
+        except ValueError as exc:  # not a journal, or a damaged one: its sentence says which
+            raise GateError(str(exc)) from None
+        return parse_run(document, repr(str(path)))
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:

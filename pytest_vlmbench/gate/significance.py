@@ -105,24 +105,36 @@ def mcnemar(
 _AVERAGED = {f"{avg}_{m}" for avg in ("macro", "weighted") for m in ("precision", "recall", "f1")}
 
 
+def per_class_metric(kind: str, tp: Any, predicted: Any, support: Any) -> Any:
+    """Per-class ``precision``, ``recall`` or ``f1`` from per-class counts (arrays ``[..., K]``),
+    0 where undefined (scikit-learn's ``zero_division=0``)."""
+    import numpy as np
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if kind == "precision":
+            return np.where(predicted > 0, tp / np.where(predicted > 0, predicted, 1), 0.0)
+        if kind == "recall":
+            return np.where(support > 0, tp / np.where(support > 0, support, 1), 0.0)
+        denom = predicted + support
+        return np.where(denom > 0, 2 * tp / np.where(denom > 0, denom, 1), 0.0)
+
+
 def averaged_metric(metric: str, tp: Any, predicted: Any, support: Any) -> Any:
-    """An averaged metric from per-class counts (arrays ``[..., K]``), like scikit-learn's
-    ``precision_recall_fscore_support(..., zero_division=0)``."""
+    """An averaged metric (``macro_f1`` ...) from per-class counts (arrays ``[..., K]``), like
+    scikit-learn's ``precision_recall_fscore_support(..., labels=present, zero_division=0)``.
+
+    Both averages are over the classes with at least one item (``support > 0``), as the
+    record's metrics are (:mod:`pytest_vlmbench.evaluation.scores`): a class absent from the
+    evaluated items is left out of the macro average, and has weight 0 in the weighted one.
+    An average over no class at all is 0.
+    """
     import numpy as np
 
     avg, _, kind = metric.partition("_")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if kind == "precision":
-            per_class = np.where(predicted > 0, tp / np.where(predicted > 0, predicted, 1), 0.0)
-        elif kind == "recall":
-            per_class = np.where(support > 0, tp / np.where(support > 0, support, 1), 0.0)
-        else:
-            denom = predicted + support
-            per_class = np.where(denom > 0, 2 * tp / np.where(denom > 0, denom, 1), 0.0)
-    if avg == "macro":
-        return per_class.mean(axis=-1)
-    total = support.sum(axis=-1)
-    return np.where(total > 0, (per_class * support).sum(axis=-1) / np.where(total > 0, total, 1), 0.0)
+    per_class = per_class_metric(kind, tp, predicted, support)
+    weights = (support > 0).astype(float) if avg == "macro" else support
+    total = weights.sum(axis=-1)
+    return np.where(total > 0, (per_class * weights).sum(axis=-1) / np.where(total > 0, total, 1), 0.0)
 
 
 def _codes(values: Sequence[str | None], index: dict[str, int]) -> Any:
@@ -132,10 +144,8 @@ def _codes(values: Sequence[str | None], index: dict[str, int]) -> Any:
     return np.array([index.get(v, invalid) if v is not None else invalid for v in values], dtype=np.int64)
 
 
-def metric_from_predictions(
-    metric: str, labels: Sequence[str], predictions: Sequence[str | None], classes: Sequence[str]
-) -> float:
-    """An averaged metric computed from one run's per-item predictions."""
+def _counts(labels: Sequence[str], predictions: Sequence[str | None], classes: Sequence[str]) -> tuple[Any, Any, Any]:
+    """Per-class true positives, predictions and support (float arrays of length ``len(classes)``)."""
     import numpy as np
 
     index = {c: i for i, c in enumerate(classes)}
@@ -144,7 +154,51 @@ def metric_from_predictions(
     tp = np.bincount(t[t == p], minlength=k + 1)[:k].astype(float)
     predicted = np.bincount(p, minlength=k + 1)[:k].astype(float)
     support = np.bincount(t, minlength=k + 1)[:k].astype(float)
-    return float(averaged_metric(metric, tp, predicted, support))
+    return tp, predicted, support
+
+
+def metric_from_predictions(
+    metric: str, labels: Sequence[str], predictions: Sequence[str | None], classes: Sequence[str]
+) -> float:
+    """An averaged metric computed from one run's per-item predictions."""
+    return float(averaged_metric(metric, *_counts(labels, predictions, classes)))
+
+
+QUALITY_METRICS = (
+    "accuracy", "macro_precision", "macro_recall", "macro_f1", "weighted_precision", "weighted_recall",
+    "weighted_f1", "invalid_rate",
+)  # fmt: skip
+"""The record's quality metrics, in :class:`~pytest_vlmbench.record.Metrics` order."""
+
+
+def quality_from_predictions(
+    labels: Sequence[str], predictions: Sequence[str | None], classes: Sequence[str]
+) -> dict[str, float]:
+    """Every metric of :data:`QUALITY_METRICS` from one run's per-item predictions, defined as
+    :func:`pytest_vlmbench.evaluation.scores.classification_report` defines them (``None`` is
+    an invalid answer; with no items, every metric is 0)."""
+    n = len(labels)
+    if n == 0:
+        return dict.fromkeys(QUALITY_METRICS, 0.0)
+    values = {"accuracy": sum(p == t for p, t in zip(predictions, labels)) / n}
+    counts = _counts(labels, predictions, classes)
+    for name in QUALITY_METRICS[1:-1]:
+        values[name] = float(averaged_metric(name, *counts))
+    values["invalid_rate"] = sum(p is None for p in predictions) / n
+    return values
+
+
+def classes_without_items(labels: Sequence[str], classes: Sequence[str]) -> tuple[str, ...]:
+    """The classes, in order, that no item of ``labels`` belongs to: left out of the macro averages."""
+    present = set(labels)
+    return tuple(c for c in classes if c not in present)
+
+
+def legacy_macro(metric: str, labels: Sequence[str], predictions: Sequence[str | None], classes: Sequence[str]) -> float:
+    """A macro average as records written before ``classes_without_items`` existed computed it:
+    over every class, a class without items counting with its (zero) recall and F1."""
+    per_class = per_class_metric(metric.partition("_")[2], *_counts(labels, predictions, classes))
+    return float(per_class.mean()) if len(classes) else 0.0
 
 
 def paired_bootstrap(

@@ -12,18 +12,14 @@ from dataclasses import replace
 from typing import Any
 
 from ..record import SCHEMA_VERSION, Confusion, LatencyMs, Memory, Metrics, Prediction, Record, RecordConfig, Throughput
-from .significance import metric_from_predictions
+from .significance import classes_without_items, quality_from_predictions
 
 
 def _metrics(labels: Sequence[str], predictions: Sequence[str | None], classes: Sequence[str]) -> Metrics:
-    n = len(labels)
-    values = {"accuracy": sum(p == t for p, t in zip(predictions, labels)) / n if n else 0.0}
-    for avg in ("macro", "weighted"):
-        for m in ("precision", "recall", "f1"):
-            name = f"{avg}_{m}"
-            values[name] = metric_from_predictions(name, labels, predictions, classes) if n else 0.0
-    values["invalid_rate"] = sum(p is None for p in predictions) / n if n else 0.0
-    return Metrics(**values)
+    """The metrics a real run gives for these predictions (the gate recomputes them on load)."""
+    return Metrics(
+        **quality_from_predictions(labels, predictions, classes), classes_without_items=classes_without_items(labels, classes)
+    )
 
 
 def _throughput(n: int, items_per_s: float, latency_ms: float) -> Throughput:

@@ -7,7 +7,13 @@ in the metric's own direction: ``accuracy:0.02`` allows accuracy to fall by 0.02
 Thresholds come from three layers -- ini ``vlmbench_fail_on``, the ``vlmbench_gate``
 marker, the ``--vlmbench-fail-on`` option -- merged per metric with the later layer
 winning (CLI > marker > ini). ``METRIC:off`` in a higher layer removes a metric that a lower
-layer set.
+layer set; a bare ``off`` removes every metric set before it (lower layers and earlier
+entries of its own layer), so ``--fail-on off`` reports without gating.
+
+Limits a metric cannot reach are refused: a negative limit, an absolute drop over 1 for a
+quality metric (every quality metric is a rate in [0, 1]), and a relative drop over 100%
+for a metric where higher is better (it cannot fall below 0). Such a threshold could
+never fail, so it is a mistake (``accuracy:150%``, ``accuracy:2``) and not a setting.
 """
 
 from __future__ import annotations
@@ -17,14 +23,17 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .metrics import GateError, MetricSpec, get_metric
+from .metrics import METRICS, GateError, MetricSpec, get_metric
 
 _NUMBER = re.compile(r"^(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?$")
 
+OFF = "off"
+"""A bare ``off`` in a layer: no metric is gated (``--fail-on off``)."""
+
 DEFAULT_THRESHOLDS = ("accuracy:0",)
-"""Used when a baseline is given but no layer names a threshold: any *significant* drop in
-accuracy fails. A zero threshold is safe here because quality drops must also pass the
-significance test; see docs/gate.md."""
+"""Used when no layer names a threshold, by the pytest gate (when a baseline is given) and by
+``vlmbench compare``: any *significant* drop in accuracy fails. A zero threshold is safe
+here because quality drops must also pass the significance test; see docs/gate.md."""
 
 
 @dataclass(frozen=True)
@@ -61,7 +70,7 @@ def parse_threshold(text: str, where: str = "--vlmbench-fail-on") -> tuple[Metri
     name, sep, limit = str(text).strip().partition(":")
     if not sep or not name.strip():
         raise GateError(
-            f"{where} {text!r} is not METRIC:DROP or METRIC:N% (e.g. accuracy:0.02 or items_per_s:10%)."
+            f"{where} {text!r} is not METRIC:DROP, METRIC:N% or off (e.g. accuracy:0.02 or items_per_s:10%)."
         )
     spec = get_metric(name, where)
     limit = limit.strip()
@@ -69,23 +78,46 @@ def parse_threshold(text: str, where: str = "--vlmbench-fail-on") -> tuple[Metri
         return spec, None
     relative = limit.endswith("%")
     number = limit[:-1].strip() if relative else limit
+    if number.startswith("-") and _NUMBER.match(number[1:].strip()):
+        raise GateError(
+            f"{where} {text!r}: a limit is how much worse {spec.name} may get, so it cannot be negative; "
+            f"use 0 to fail on any (significant) worsening."
+        )
     if not _NUMBER.match(number):
         raise GateError(
             f"{where} {text!r}: the limit must be a number like 0.02, a percentage like 10%, or off."
         )
     value = float(number)
+    check_reachable(spec, value / 100 if relative else value, relative, f"{where} {text!r}")
     return spec, Threshold(spec, value / 100 if relative else value, relative)
+
+
+def check_reachable(spec: MetricSpec, limit: float, relative: bool, where: str) -> None:
+    """:class:`GateError` for a limit the metric can never exceed (see the module docstring)."""
+    if relative and spec.higher_is_better and limit > 1:
+        raise GateError(
+            f"{where}: {spec.name} cannot fall by more than 100% (it does not go below 0), so this limit "
+            f"could never fail; give at most 100%, or {spec.name}:off to not gate it."
+        )
+    if not relative and spec.quality and limit > 1:
+        raise GateError(
+            f"{where}: {spec.name} is a rate between 0 and 1, so it cannot get worse by more than 1; "
+            f"give a drop like 0.02 or a percentage like 5%."
+        )
 
 
 def parse_layer(texts: Iterable[str], where: str) -> dict[str, Threshold | None]:
     """One layer's thresholds by metric name; a later entry for the same metric wins.
 
-    Each text may hold several thresholds separated by commas or whitespace.
+    Each text may hold several thresholds separated by commas or whitespace. A bare ``off``
+    turns off every metric (:data:`OFF`): entries after it still apply.
     """
     out: dict[str, Threshold | None] = {}
     for text in texts:
         for part in re.split(r"[,\s]+", str(text).strip()):
-            if part:
+            if part.lower() == OFF:
+                out = dict.fromkeys(METRICS, None)
+            elif part:
                 spec, threshold = parse_threshold(part, where)
                 out[spec.name] = threshold
     return out

@@ -2,61 +2,123 @@
 
 Standard library only (``urllib`` and a thread pool), so the adapter adds no dependency.
 
-- Base URL: ``--api-base``, else ``$OPENAI_BASE_URL``, else ``https://api.openai.com/v1``.
-- Key: read from the environment variable named by ``--api-key-env`` (default
-  ``OPENAI_API_KEY``) when the model loads, kept only in the request headers, and never
-  written to the JSON, the logs or an error message (any echo of it is masked).
+- Base URL: ``--api-base``, else ``$OPENAI_BASE_URL``, else ``https://api.openai.com/v1``;
+  it must start with ``http://`` or ``https://`` (checked at load). A trailing
+  ``/chat/completions`` is dropped. Redirects are not followed (a POST would be lost).
+- Credentials: the key is read from the environment variable named by ``--api-key-env``
+  (default ``OPENAI_API_KEY``) when the model loads and sent as ``Bearer``; a
+  ``user:password@`` part of the base URL is sent as ``Basic`` when no key is set (both at
+  once are refused). Either is registered with :mod:`pytest_vlmbench.secrets` and kept only
+  in the request headers: answers and errors pass through ``redact``, and ``info``,
+  ``base_url`` and ``repr`` hold the URL without its credentials.
 - Images are sent inline as ``data:image/png;base64,...`` URLs.
-- At most ``--api-concurrency`` requests are in flight; a 429, a 5xx, a timeout, a
-  dropped connection or a malformed response is retried with exponential backoff (a
-  ``Retry-After`` header is honoured), up to ``api_max_retries`` times; any other 4xx
-  (a wrong key, an unknown model) fails at once with the server's message.
+- At most ``--api-concurrency`` requests are in flight; a 408, 429, 5xx, a timeout, a failed
+  connection or a malformed response is retried with exponential backoff (a ``Retry-After``
+  header is honoured), up to ``api_max_retries`` times; any other 4xx (a wrong key, an
+  unknown model), a redirect or a TLS failure fails at once.
+- A request that fails for good ends the batch: no new request or retry starts, attempts in
+  flight finish (within ``api_timeout_s``), and :class:`APIRequestsFailed` (a
+  :class:`~.base.RequestsFailed`) carries one sentence and the answers that did arrive.
+- ``retries`` counts retries since the model was loaded; ``info`` holds no running count
+  (an evaluation records the difference of ``retries`` over its own calls).
 """
 
 from __future__ import annotations
 
 import base64
+import http.client
 import io
 import json
 import os
 import random
 import socket
+import ssl
 import threading
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from email.message import Message
+from http import HTTPStatus
+from typing import IO, TYPE_CHECKING, Any
 
-from .base import LoadOptions, ModelSpec, Request
+from ..secrets import public_url, redact, register_secret
+from .base import LoadOptions, ModelSpec, Request, RequestsFailed
 
 if TYPE_CHECKING:
     from PIL import Image
 
 DEFAULT_BASE = "https://api.openai.com/v1"
 MAX_BACKOFF_S = 30.0
+DETAIL_CHARS = 200
+"""How much of a server's error message goes into a sentence."""
 
 
 class APIError(RuntimeError):
-    """The API could not answer; the message never contains the key."""
+    """The API cannot be used as configured, or could not answer: one line, never a secret."""
 
 
-class _Retryable(Exception):
-    def __init__(self, reason: str, wait_s: float | None = None) -> None:
-        super().__init__(reason)
-        self.wait_s = wait_s
+class APIRequestsFailed(RequestsFailed, APIError):
+    """Requests of a batch failed for good; ``answered`` holds the answers that arrived, by position."""
 
 
-def public_url(url: str) -> str:
-    """``url`` without any ``user:password@`` part, for the record."""
+class _Failed(Exception):
+    """One attempt failed; ``sentence`` says so if it stays failed (``{n}``: the attempts made)."""
+
+    def __init__(self, sentence: str, retryable: bool = True, wait_s: float | None = None) -> None:
+        super().__init__("API attempt failed")
+        self.sentence, self.retryable, self.wait_s, self.attempts = sentence, retryable, wait_s, 1
+
+    def final(self) -> str:
+        return one_line(self.sentence.replace("{n}", str(self.attempts)))
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Redirects surface as ``HTTPError`` (urllib would re-send a POST as a GET, headers and all)."""
+
+    def redirect_request(
+        self, req: urllib.request.Request, fp: IO[bytes], code: int, msg: str, headers: Message, newurl: str
+    ) -> urllib.request.Request | None:
+        return None
+
+
+def one_line(text: str) -> str:
+    """``text`` redacted, on one line."""
+    return redact(" ".join(text.split()))
+
+
+def checked_base(url: str, origin: str) -> str:
+    """``url`` if it is an http(s) URL with a host; else :class:`APIError` naming ``origin``."""
     parts = urllib.parse.urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+    shown = public_url(url)
+    if parts.scheme.lower() not in ("http", "https") or "://" not in url:
+        example = f" (for example http://{shown})" if "://" not in url else ""
+        raise APIError(f"{origin} {shown!r} must start with http:// or https://{example}.")
+    if not parts.hostname:
+        raise APIError(f"{origin} {shown!r} has no host name (for example http://localhost:8000/v1).")
+    try:
+        parts.port
+    except ValueError:
+        raise APIError(f"{origin} {shown!r} has an invalid port (for example http://localhost:8000/v1).") from None
+    return url
+
+
+def _detail(body: bytes) -> str:
+    """The server's own error message from a body (OpenAI's ``error.message``, vLLM's ``message``), short."""
+    text = body.decode("utf-8", "replace")
+    try:
+        payload = json.loads(text)
+    except ValueError:
+        payload = None
+    if isinstance(payload, dict):
+        error = payload.get("error")
+        found = error.get("message") if isinstance(error, dict) else error
+        found = found or payload.get("message") or payload.get("detail")
+        if isinstance(found, str) and found.strip():
+            text = found
+    text = one_line(text)
+    return text if len(text) <= DETAIL_CHARS else text[: DETAIL_CHARS - 1] + "…"
 
 
 def image_data_url(image: Image.Image) -> str:
@@ -66,40 +128,69 @@ def image_data_url(image: Image.Image) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+def _authorization(key_env: str, parts: urllib.parse.SplitResult) -> tuple[str, dict[str, str]]:
+    """How requests authenticate (``key``, ``url`` or ``none``) and the header; registers the secrets."""
+    key = os.environ.get(key_env, "").strip()
+    if key:
+        register_secret(key)
+        register_secret(f"Bearer {key}")
+        return "key", {"Authorization": f"Bearer {key}"}
+    if parts.username is None and parts.password is None:
+        return "none", {}
+    password = urllib.parse.unquote(parts.password or "")
+    register_secret(password)
+    token = base64.b64encode(f"{urllib.parse.unquote(parts.username or '')}:{password}".encode()).decode("ascii")
+    register_secret(token)
+    return "url", {"Authorization": f"Basic {token}"}
+
+
 class OpenAIChatModel:
     """A :class:`~pytest_vlmbench.models.base.GenerativeModel` served over HTTP."""
 
     def __init__(self, source: str, spec: ModelSpec, options: LoadOptions) -> None:
         self.name = spec.name
         self.model_id = source
-        self.base_url = (options.api_base or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE).rstrip("/")
-        key = os.environ.get(options.api_key_env, "")
-        if not key and self.base_url == DEFAULT_BASE:
+        given, origin = options.api_base, "--api-base"
+        if not given:
+            given, origin = os.environ.get("OPENAI_BASE_URL", ""), "$OPENAI_BASE_URL"
+        url = checked_base(given.strip() or DEFAULT_BASE, origin)
+        parts = urllib.parse.urlsplit(url)
+        bare = urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+        self._endpoint = bare.rstrip("/").removesuffix("/chat/completions") + "/chat/completions"
+        self.base_url = redact(self._endpoint.removesuffix("/chat/completions"))
+        """The base URL as messages, ``info`` and ``repr`` show it: no credentials."""
+        self.key_env = options.api_key_env
+        has_key = bool(os.environ.get(self.key_env, "").strip())
+        if has_key and "@" in parts.netloc:
             raise APIError(
-                f"{spec.name} calls {DEFAULT_BASE}, and the environment variable {options.api_key_env} "
-                f"that should hold the API key is not set."
+                f"{origin} {self.base_url!r} has a user:password part and ${self.key_env} holds an API key, and a "
+                f"request carries one Authorization header; remove one of them (--api-key-env may name an unset variable)."
             )
-        self._secret = key
-        self._headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {key}"} if key else {})}
+        if not has_key and self.base_url == DEFAULT_BASE:
+            raise APIError(
+                f"{spec.name} calls {DEFAULT_BASE}, and the environment variable {self.key_env} that should hold "
+                f"the API key is not set; export it, or name the variable that holds the key with --api-key-env."
+            )
+        self._auth, auth_header = _authorization(self.key_env, parts)
+        self._headers = {"Content-Type": "application/json", **auth_header}
+        self._opener = urllib.request.build_opener(_NoRedirect)
         self.concurrency = max(1, options.api_concurrency)
         self.timeout_s = options.api_timeout_s
         self.max_retries = max(0, options.api_max_retries)
         self.backoff_s = float(spec.meta.get("api_backoff_s", 1.0))
         self._lock = threading.Lock()
         self.retries = 0
+        """Retries since the model was loaded (a record takes the difference over its evaluation)."""
         self.info: dict[str, Any] = {
             "source": source,
             "family": spec.family,
-            "api_base": public_url(self.base_url),
+            "api_base": self.base_url,
             "device": "api",
             "concurrency": self.concurrency,
         }
 
     def __repr__(self) -> str:  # never show the headers (they hold the key)
-        return f"OpenAIChatModel(name={self.name!r}, model_id={self.model_id!r}, base_url={public_url(self.base_url)!r})"
-
-    def _mask(self, text: str) -> str:
-        return text.replace(self._secret, "***") if self._secret else text
+        return f"OpenAIChatModel(name={self.name!r}, model_id={self.model_id!r}, base_url={self.base_url!r})"
 
     def _body(self, request: Request) -> bytes:
         content: list[dict[str, Any]] = []
@@ -114,59 +205,190 @@ class OpenAIChatModel:
         }
         return json.dumps(body).encode()
 
+    # -- one attempt -------------------------------------------------------------------------
+
     def _attempt(self, body: bytes) -> str:
-        req = urllib.request.Request(f"{self.base_url}/chat/completions", data=body, headers=self._headers, method="POST")
+        req = urllib.request.Request(self._endpoint, data=body, headers=self._headers, method="POST")
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout_s) as response:
+            with self._opener.open(req, timeout=self.timeout_s) as response:
                 raw = response.read()
         except urllib.error.HTTPError as exc:
-            detail = self._mask(exc.read().decode("utf-8", "replace")[:300])
-            if exc.code == 429 or exc.code >= 500:
-                retry_after = exc.headers.get("Retry-After") if exc.headers else None
-                wait = float(retry_after) if retry_after and retry_after.replace(".", "", 1).isdigit() else None
-                raise _Retryable(f"HTTP {exc.code}: {detail}", wait) from None
-            raise APIError(f"{self.base_url} answered HTTP {exc.code} for {self.model_id!r}: {detail}") from None
-        except (TimeoutError, socket.timeout) as exc:
-            raise _Retryable(f"no answer within {self.timeout_s:g} s") from exc
-        except (urllib.error.URLError, ConnectionError) as exc:
-            raise _Retryable(f"connection failed: {self._mask(str(exc))}") from exc
+            raise self._http_failure(exc) from None
+        except urllib.error.URLError as exc:
+            raise self._connection_failure(exc.reason) from None
+        except (OSError, http.client.HTTPException) as exc:  # timeouts and resets while reading
+            raise self._connection_failure(exc) from None
+        return self._content(raw)
+
+    def _content(self, raw: bytes) -> str:
+        snippet = _detail(raw[:DETAIL_CHARS])
         try:
-            payload = json.loads(raw)
-            text = payload["choices"][0]["message"]["content"]
-        except (ValueError, KeyError, IndexError, TypeError):
-            raise _Retryable(f"malformed response: {self._mask(raw[:200].decode('utf-8', 'replace'))!r}") from None
+            text = json.loads(raw)["choices"][0]["message"]["content"]
+        except ValueError:
+            raise self._garbage(f"not JSON: {snippet!r}") from None
+        except (KeyError, IndexError, TypeError):
+            raise self._garbage(f"no choices[0].message.content in {snippet!r}") from None
         if not isinstance(text, str):
-            raise _Retryable(f"malformed response: message content is {type(text).__name__}, not text")
+            raise self._garbage(f"the message content is {type(text).__name__}, not text")
         return text
 
-    def _one(self, request: Request) -> str:
+    def _garbage(self, what: str) -> _Failed:
+        return _Failed(
+            f"{self.base_url}/chat/completions answered {self.model_id!r} with something that is not an OpenAI chat "
+            f"completion ({what}), after {{n}} attempts; check that --api-base names an OpenAI-compatible endpoint "
+            f"(it usually ends in /v1)."
+        )
+
+    def _http_failure(self, exc: urllib.error.HTTPError) -> _Failed:
+        code, url, model = exc.code, self.base_url, self.model_id
+        try:
+            detail = _detail(exc.read()[:4096])
+        except (OSError, http.client.HTTPException):
+            detail = ""
+        try:
+            phrase = HTTPStatus(code).phrase.lower()
+        except ValueError:
+            phrase = "error"
+        status = f"HTTP {code} {phrase}"
+        said = f"{status}: {detail}" if detail else status
+        if code == 429:
+            return _Failed(
+                f"{url} still answered HTTP 429 (rate limited) for {model!r} after {{n}} attempts; lower "
+                f"--api-concurrency or raise the account's rate limit, then rerun.",
+                wait_s=_retry_after(exc.headers),
+            )
+        if code >= 500 or code == 408:
+            return _Failed(
+                f"{url} still answered {status} for {model!r} after {{n}} attempts{f' ({detail})' if detail else ''}; "
+                f"the server is failing: check its logs, then rerun.",
+                wait_s=_retry_after(exc.headers),
+            )
+        if code in (401, 403):
+            return _Failed(self._auth_sentence(code, said), retryable=False)
+        if 300 <= code < 400:
+            location = public_url(str(exc.headers.get("Location", "elsewhere")) if exc.headers else "elsewhere")
+            return _Failed(
+                f"{url} redirects to {location} ({status}); use the address it redirects to as --api-base (a "
+                f"redirected POST is not re-sent).",
+                retryable=False,
+            )
+        if code == 404:
+            return _Failed(
+                f"{url}/chat/completions answered {status} for {model!r}{f' ({detail})' if detail else ''}; check the "
+                f"model name, and that --api-base is the API's base URL (it usually ends in /v1).",
+                retryable=False,
+            )
+        return _Failed(f"{url} rejected the request for {model!r} ({said}).", retryable=False)
+
+    def _auth_sentence(self, code: int, said: str) -> str:
+        url, env = self.base_url, self.key_env
+        if self._auth == "url":
+            return f"{url} rejected the user name and password given in --api-base ({said}); correct them in the URL."
+        if self._auth == "none":
+            return (
+                f"{url} requires an API key ({said}), and the environment variable {env} named by --api-key-env is "
+                f"not set; export it, or name the variable that holds the key with --api-key-env."
+            )
+        if code == 403:
+            return (
+                f"{url} denied the API key in ${env} access to {self.model_id!r} ({said}); put a key allowed to use "
+                f"it in {env}, or name the variable that holds one with --api-key-env."
+            )
+        return (
+            f"{url} rejected the API key in ${env} ({said}); put the right key in {env}, or name the variable that "
+            f"holds it with --api-key-env."
+        )
+
+    def _connection_failure(self, reason: object) -> _Failed:
+        url = self.base_url
+        if isinstance(reason, TimeoutError):
+            return _Failed(
+                f"{url} gave no answer for {self.model_id!r} within {self.timeout_s:g} s, after {{n}} attempts; the "
+                f"server is overloaded or the model is slow: lower --api-concurrency, or check the server."
+            )
+        if isinstance(reason, ssl.SSLCertVerificationError):
+            why = one_line(reason.verify_message or str(reason))
+            return _Failed(
+                f"the TLS certificate of {url} could not be verified ({why}); fix the server's certificate, or point "
+                f"SSL_CERT_FILE at the CA that signed it.",
+                retryable=False,
+            )
+        if isinstance(reason, ssl.SSLError):
+            why = one_line(reason.reason or str(reason))
+            return _Failed(
+                f"the TLS handshake with {url} failed ({why}); if the server speaks plain HTTP, use http:// in "
+                f"--api-base.",
+                retryable=False,
+            )
+        if isinstance(reason, ConnectionRefusedError):
+            return _Failed(f"nothing listens at {url} (connection refused, {{n}} attempts); start the server, or fix --api-base.")
+        if isinstance(reason, socket.gaierror):
+            return _Failed(f"the host of {url} cannot be resolved ({{n}} attempts); check --api-base for a typo, and the network.")
+        if isinstance(reason, http.client.BadStatusLine) and not isinstance(reason, ConnectionError):
+            return _Failed(f"{url} does not answer in HTTP ({{n}} attempts); check the port and the scheme in --api-base.")
+        why = one_line(f"{type(reason).__name__}: {reason}" if isinstance(reason, BaseException) else str(reason))
+        return _Failed(f"the connection to {url} failed after {{n}} attempts ({why}); check the server and the network.")
+
+    # -- a request, with retries; a batch ------------------------------------------------------
+
+    def _one(self, request: Request, stop: threading.Event) -> str | _Failed | None:
+        """The answer, the failure that ended the request, or ``None`` when the batch stopped first."""
+        if stop.is_set():
+            return None
         body = self._body(request)
-        last = ""
-        for attempt in range(self.max_retries + 1):
+        attempt = 1
+        while True:
             try:
-                return self._attempt(body).strip()
-            except _Retryable as exc:
-                last = str(exc)
-                if attempt == self.max_retries:
-                    break
+                return redact(self._attempt(body).strip())
+            except _Failed as exc:
+                if not exc.retryable or attempt > self.max_retries:
+                    exc.attempts = attempt
+                    stop.set()  # here, before this worker takes the next request: it is not sent
+                    return exc
+                if stop.is_set():
+                    return None
                 with self._lock:
                     self.retries += 1
                 # Exponential backoff with jitter, so parallel workers don't retry in lockstep.
-                wait = exc.wait_s if exc.wait_s is not None else self.backoff_s * 2**attempt * (0.5 + random.random())
-                time.sleep(min(wait, MAX_BACKOFF_S))
-        raise APIError(f"{self.base_url} failed for {self.model_id!r} after {self.max_retries + 1} attempts; last: {last}")
+                wait = exc.wait_s if exc.wait_s is not None else self.backoff_s * 2 ** (attempt - 1) * (0.5 + random.random())
+                if stop.wait(min(wait, MAX_BACKOFF_S)):
+                    return None
+                attempt += 1
 
     def generate(self, requests: Sequence[Request]) -> list[str]:
+        """Answers in order; :class:`APIRequestsFailed` (with the answers that arrived) if any request fails for good."""
         if not requests:
             return []
-        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(requests))) as pool:
-            answers = list(pool.map(self._one, requests))
-        self.info["retries"] = self.retries
-        return answers
+        stop = threading.Event()
+        answered: dict[int, str] = {}
+        failure: _Failed | None = None
+        pool = ThreadPoolExecutor(max_workers=min(self.concurrency, len(requests)), thread_name_prefix="vlmbench-api")
+        try:
+            futures = {pool.submit(self._one, request, stop): i for i, request in enumerate(requests)}
+            for future in as_completed(futures):
+                result = future.result()
+                if isinstance(result, str):
+                    answered[futures[future]] = result
+                elif isinstance(result, _Failed) and failure is None:
+                    failure = result  # _one has stopped the batch: no new request or retry; attempts in flight finish
+        finally:
+            stop.set()
+            pool.shutdown(wait=True, cancel_futures=True)
+        if failure is not None or len(answered) < len(requests):
+            reason = failure.final() if failure else f"{self.base_url} left requests unanswered."
+            raise APIRequestsFailed(one_line(reason), answered)
+        return [answered[i] for i in range(len(requests))]
 
     def close(self) -> None:
-        self._secret = ""
         self._headers = {}
+
+
+def _retry_after(headers: Message | None) -> float | None:
+    value = headers.get("Retry-After") if headers is not None else None
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:  # an HTTP date: use our own backoff
+        return None
 
 
 def load(source: str, spec: ModelSpec, options: LoadOptions) -> OpenAIChatModel:

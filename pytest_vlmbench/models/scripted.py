@@ -1,7 +1,9 @@
 """A scriptable, offline test double (like inspect_ai's ``MockLLM``).
 
 It answers from a function of the request, so a test can plant exactly the behaviour it
-needs: always right, always gibberish, a fixed yes/no pattern, a slow or failing model.
+needs: always right, always gibberish, a fixed yes/no pattern, a slow or failing model
+(``fails``: requests that fail for good, raised as :class:`~.base.RequestsFailed` with the
+batch's other answers, as an API adapter does after its retries).
 It imports nothing heavy, so plugin tests run without torch.
 """
 
@@ -10,17 +12,20 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .base import LoadOptions, ModelSpec, Request
+from .base import LoadOptions, ModelSpec, Request, RequestsFailed
 
 Responder = Callable[[Request], str]
+Fails = Callable[[Request], bool]
 
 
 class ScriptedModel:
     """Answers each request with ``responder(request)``; records every batch it was sent."""
 
-    def __init__(self, name: str, responder: Responder, device: str = "cpu") -> None:
+    def __init__(self, name: str, responder: Responder, device: str = "cpu", fails: Fails | None = None) -> None:
         self.name = name
         self.responder = responder
+        self.fails = fails
+        """Requests for which ``fails(request)`` is true fail for good (the batch raises RequestsFailed)."""
         self.info: dict[str, Any] = {"source": "scripted", "family": "scripted", "device": device}
         self.batches: list[list[Request]] = []
         self.closed = False
@@ -29,6 +34,10 @@ class ScriptedModel:
         if self.closed:
             raise RuntimeError(f"{self.name} was used after close()")
         self.batches.append(list(requests))
+        failed = [i for i, r in enumerate(requests) if self.fails is not None and self.fails(r)]
+        if failed:
+            answered = {i: self.responder(r) for i, r in enumerate(requests) if i not in failed}
+            raise RequestsFailed(f"{len(failed)} of {len(requests)} requests to {self.name} failed for good", answered)
         return [self.responder(r) for r in requests]
 
     def close(self) -> None:

@@ -17,20 +17,31 @@ import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ..models.base import LoadOptions
-from ..options import OptionError, RunOptions, add_pytest_options, check_device_available, read_load_options, read_run_options
+from ..evaluation.answer_cache import AnswerCache, AnswerCacheError
+from ..options import (
+    OptionError,
+    RunOptions,
+    add_pytest_options,
+    check_device_available,
+    read_cache_options,
+    read_load_options,
+    read_run_options,
+)
+from ..secrets import redact, redact_json, register_secret
 from ..record import Record
 from ..session.plan import Case, Plan, PlanError, Suite, offline_variables, plan_suite, strategy_misfit
 from ..session.run import CaseError, DatasetCache, LoadedModel, ModelLoader, run_case
-from ..session.sinks import RECORD_KEY, RecordStore
+from ..session.sinks import RECORD_KEY, RecordStore, writable_output
 from ..session.summary import seed_spread, spread_lines, summary_lines
 from . import hookspec
 from .gate import GatePlugin
+from .outputs import Outputs
+from .xdist import XdistHooks
 
 MARKER_HELP = (
     "vlmbench(models=None, datasets=None, strategies=None, modality=None): the default models, "
@@ -46,7 +57,9 @@ class SessionState:
     options: RunOptions
     load_options: LoadOptions
     store: RecordStore
-    json_path: Path | None = None
+    outputs: Outputs
+    answers: AnswerCache | None = None
+    """The answer cache (``--vlmbench-cache``, ``--vlmbench-resume``), when one is open."""
     datasets: DatasetCache = field(default_factory=DatasetCache)
     plans: list[Plan] = field(default_factory=list)
 
@@ -71,13 +84,24 @@ def pytest_configure(config: pytest.Config) -> None:
         load_options = read_load_options(config.getoption, options)
         if not config.getoption("collectonly"):
             check_device_available(options.device)
-    except OptionError as exc:
-        raise pytest.UsageError(str(exc)) from None
-    json_path = config.getoption("vlmbench_json")
-    state = SessionState(options, load_options, RecordStore(options), Path(json_path) if json_path else None)
-    config.stash[STATE] = state
-    config.pluginmanager.register(RecordCollector(state.store), "vlmbench-records")
+        # Checked before any model loads: a bad path must not cost a whole run.
+        given = config.getoption("vlmbench_json")
+        json_path = writable_output(given, "--vlmbench-json") if given else None
+        if config.getoption("benchmark_json", None):  # pytest-benchmark's, when it is active
+            writable_output(config.getoption("benchmark_json"), "--benchmark-json")
+        cache = read_cache_options(config.getoption)
+        # Opening creates the file: not for --collect-only. Default mode: write, so any run can be resumed.
+        answers = None if config.getoption("collectonly") else AnswerCache.open(cache.mode, required=cache.explicit)
+    except (OptionError, AnswerCacheError) as exc:
+        raise pytest.UsageError(redact(str(exc))) from None
+    register_secret(os.environ.get("HF_TOKEN"))  # never in a record, a message or a report
+    store = RecordStore(options)
+    outputs = Outputs(config, store, json_path)
+    config.stash[STATE] = SessionState(options, load_options, store, outputs, answers)
+    config.pluginmanager.register(outputs, "vlmbench-outputs")
     config.pluginmanager.register(GatePlugin(config), "vlmbench-gate")
+    if config.pluginmanager.hasplugin("xdist"):  # one worker per model, one GPU per worker
+        config.pluginmanager.register(XdistHooks(config), "vlmbench-xdist")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -90,13 +114,23 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     except PlanError as exc:  # a bad name in a suite's marker: say where, in one sentence
         raise pytest.Collector.CollectError(f"{metafunc.definition.nodeid}: {exc}") from None
     state.plans.append(plan)
-    metafunc.parametrize(
-        ("vlmbench_model", "vlmbench_case"),
-        [(c.model, c) for c in plan.cases],
-        indirect=["vlmbench_model"],
-        ids=[c.id for c in plan.cases],
-        scope="session",
-    )
+    grouped = metafunc.config.pluginmanager.hasplugin("xdist")
+    params = [pytest.param(c.model, c, id=c.id, marks=[pytest.mark.xdist_group(c.model)] if grouped else []) for c in plan.cases]
+    metafunc.parametrize(("vlmbench_model", "vlmbench_case"), params, indirect=["vlmbench_model"], scope="session")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # A suite with no case for this selection (a model that reads only text meets only the
+    # image suite) would show as a skipped "[NOTSET]" item: it is deselected instead.
+    empty = [i for i in items if "vlmbench_model" in getattr(i, "fixturenames", ()) and "vlmbench_case" not in _params(i)]
+    if empty:
+        items[:] = [i for i in items if "vlmbench_case" in _params(i) or "vlmbench_model" not in getattr(i, "fixturenames", ())]
+        config.hook.pytest_deselected(items=empty)
+
+
+def _params(item: pytest.Item) -> dict[str, Any]:
+    callspec = getattr(item, "callspec", None)
+    return callspec.params if callspec is not None else {}
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -108,10 +142,11 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         raise pytest.UsageError(misfit)
     # Only now is it known what runs (after -k, -m and --lf): a session without our items
     # changes no environment.
-    params = [getattr(item, "callspec", None) for item in session.items]
-    cases = [p.params["vlmbench_case"] for p in params if p is not None and "vlmbench_case" in p.params]
+    cases = [_params(item)["vlmbench_case"] for item in session.items if "vlmbench_case" in _params(item)]
     for name, value in offline_variables(cases).items():
         os.environ.setdefault(name, value)
+    if cases and not session.config.getoption("collectonly"):
+        state.outputs.start()
 
 
 @pytest.fixture(scope="session")
@@ -136,15 +171,18 @@ class Evaluation:
         """Evaluate the item's model on its dataset with its strategy (once), record and return it."""
         state = self._request.config.stash[STATE]
         benchmark = self._benchmark_fixture()
+        failure = None
         try:
             if benchmark is None:  # -p no:benchmark: run once, plainly
-                record = run_case(self.case, self._loaded, state.options, state.datasets)
+                record = run_case(self.case, self._loaded, state.options, state.datasets, answers=state.answers)
             else:
                 measure = lambda evaluation: benchmark.pedantic(evaluation, rounds=1, iterations=1)  # noqa: E731
-                record = run_case(self.case, self._loaded, state.options, state.datasets, measure)
-        except CaseError as exc:  # one sentence, no traceback
-            pytest.fail(str(exc), pytrace=False)
-        data = record.to_json()
+                record = run_case(self.case, self._loaded, state.options, state.datasets, measure, answers=state.answers)
+        except CaseError as exc:
+            failure = str(exc)
+        if failure is not None:  # one sentence, no traceback (raised outside the except: no chained context)
+            pytest.fail(redact(failure), pytrace=False)
+        data = redact_json(record.to_json())
         if benchmark is not None:
             benchmark.extra_info[RECORD_KEY] = data  # mutate: pytest-benchmark keeps a reference
         item = self._request.node
@@ -166,47 +204,34 @@ def vlmbench(request: pytest.FixtureRequest, vlmbench_model: LoadedModel, vlmben
     return Evaluation(request, vlmbench_model, vlmbench_case)
 
 
-class RecordCollector:
-    """Collects records from test reports, so they arrive from xdist workers too."""
-
-    def __init__(self, store: RecordStore) -> None:
-        self.store = store
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if report.when != "call":
-            return
-        for key, value in report.user_properties:
-            if key == RECORD_KEY and isinstance(value, str):
-                record = Record.from_json(json.loads(value), report.nodeid)
-                self.store.add(record, fullname=report.nodeid, outcome=report.outcome)
-
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_benchmark_update_json(config: pytest.Config, benchmarks: Any, output_json: dict[str, Any]) -> None:
-    state = config.stash.get(STATE, None)
-    if state is not None:
-        output_json[RECORD_KEY] = state.store.run_block()
-
-
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    state = session.config.stash.get(STATE, None)
-    if state is not None and state.json_path is not None and not hasattr(session.config, "workerinput"):
-        state.store.write_json(state.json_path)
-
-
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     state = config.stash.get(STATE, None)
-    if state is None or not state.store.entries:
+    if state is None:
+        return
+    unreadable = list(dict.fromkeys(line for plan in state.plans for line in plan.unreadable))
+    if not state.store.entries and not unreadable:
         return
     records = state.store.records
-    terminalreporter.section("vlmbench results")
-    for line in summary_lines(records):
-        terminalreporter.write_line(line)
+    lines = summary_lines(records) if records else []
+    lines += [f"not run: {line}" for line in unreadable]
     spread = seed_spread(records)
     if spread:
-        terminalreporter.write_line("")
-        terminalreporter.write_line("spread over seeds:")
-        for line in spread_lines(spread):
-            terminalreporter.write_line(line)
-    if state.json_path is not None:
-        terminalreporter.write_line(f"records written to {state.json_path}")
+        lines += ["", "spread over seeds:", *spread_lines(spread)]
+    if state.outputs.json_path is not None:
+        lines.append(f"records written to {state.outputs.json_path}")
+    if state.outputs.wrote_benchmark_json:
+        lines.append(
+            f"pytest-benchmark records nothing under xdist: {state.outputs.benchmark_json} was written by "
+            "pytest-vlmbench from the workers' records (no timing statistics)."
+        )
+    if state.store.journal is not None:
+        lines.append(f"journal of finished items: {state.store.journal.path}")
+    terminalreporter.section("vlmbench results")
+    for line in lines:
+        terminalreporter.write_line(redact(line))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    state = config.stash.get(STATE, None)
+    if state is not None and state.answers is not None:
+        state.answers.close()

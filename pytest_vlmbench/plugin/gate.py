@@ -33,6 +33,7 @@ from ..gate.baseline import Run, load_run
 from ..gate.metrics import GateError
 from ..gate.significance import DEFAULT_ALPHA
 from ..gate.thresholds import Threshold, merge_layers, parse_alpha, parse_layer
+from ..secrets import redact
 from ..gate.verdict import Verdict, gate_report_lines, judge_record
 from ..record import Record
 
@@ -153,7 +154,7 @@ class GatePlugin:
         )
         item.stash.setdefault(VERDICTS, []).append(verdict)
         if verdict.fail:
-            pytest.fail("\n".join(verdict.fail), pytrace=False)
+            pytest.fail(redact("\n".join(verdict.fail)), pytrace=False)
 
     # -- reporting ----------------------------------------------------------------------
 

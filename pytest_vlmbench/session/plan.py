@@ -16,6 +16,7 @@ from typing import Any
 
 from ..datasets.builtin import default_image_dataset
 from ..datasets.catalog import canonical_spec, case_label, spec_is_offline, spec_modality
+from ..datasets.columns import Columns
 from ..models.base import ModelSpec
 from ..models.catalog import DEFAULT_MODELS, resolve_model
 from ..options import RunOptions, split_names
@@ -103,7 +104,7 @@ def fits_suite(suite_modality: str | None, dataset_modality: str | None, model_m
     An image suite takes every dataset with images (``image+text`` posts included), a text
     suite only text-only datasets, so that ``--dataset`` given to a run of several suites
     does not evaluate the same case twice. A path or hub id, whose modality is known only
-    once loaded, goes to the suites of the model's modalities.
+    not decidable without loading it (a hub id), goes to the suites of the model's modalities.
     """
     if suite_modality is None:
         return True
@@ -122,17 +123,22 @@ class Plan:
     selection: Selection
     strategies: frozenset[str] = field(default_factory=frozenset)
     """Strategies of the cases, to explain an explicit --strategy that fits no model."""
+    unreadable: tuple[str, ...] = ()
+    """Model x dataset pairs left out because the model cannot read the data, each with why."""
 
 
 def plan_suite(options: RunOptions, suite: Suite) -> Plan:
     """Expand the selection into cases: models x datasets x strategies x class counts x seeds."""
     selection = select(options, suite)
-    cases = []
+    columns = Columns(label=options.label_column, text=options.text_column, image=options.image_column)
+    cases, unreadable = [], []
     for spec in selection.models:
         for dataset in selection.datasets:
-            modality = spec_modality(dataset)  # None for a path or hub id: known only once loaded
+            modality = spec_modality(dataset, columns)  # None for a hub id: known only once loaded
             if modality is not None and not any(part in spec.modalities for part in modality.split("+")):
-                continue  # e.g. a text-only model on an image dataset
+                readable = " and ".join(sorted(spec.modalities))
+                unreadable.append(f"{spec.name} on {case_label(dataset)}: it reads {readable}, the dataset holds {modality}")
+                continue
             if not fits_suite(suite.modality, modality, spec.modalities):
                 continue  # e.g. an image dataset given with --dataset, seen by the text suite
             for strategy in selection.strategies or spec.strategies:
@@ -141,7 +147,7 @@ def plan_suite(options: RunOptions, suite: Suite) -> Plan:
                 for num_classes in options.num_classes or (None,):
                     for seed in options.seeds:
                         cases.append(Case(spec.name, dataset, strategy, seed, len(options.seeds) > 1, num_classes))
-    return Plan(tuple(cases), selection, frozenset(c.strategy for c in cases))
+    return Plan(tuple(cases), selection, frozenset(c.strategy for c in cases), tuple(unreadable))
 
 
 def strategy_misfit(options: RunOptions, plans: Sequence[Plan]) -> str | None:

@@ -15,11 +15,14 @@ from dataclasses import dataclass, replace
 
 from ..datasets.base import Dataset, DatasetError, Item
 from ..datasets.resolve import DatasetOptions, with_exemplars
+from ..evaluation.answer_cache import AnswerCache
 from ..evaluation.evaluate import AdapterError, EvalConfig, evaluate
 from ..models.base import DirectClassifier, GenerativeModel, LoadOptions
 from ..models.catalog import load_model, resolve_model
+from ..models.labels import ModelInputError
 from ..options import RunOptions
 from ..record import Record
+from ..secrets import redact
 from ..strategies.base import StrategyConfig
 from ..strategies.catalog import get_strategy
 from .plan import Case
@@ -41,7 +44,7 @@ class LoadedModel:
     model: GenerativeModel | DirectClassifier | None = None
     load_s: float | None = None
     load_id: str = ""
-    """``pid-random``: records with the same id were served by the same load."""
+    """``worker-pid-random``: records with the same id were served by the same load."""
     error: str | None = None
 
 
@@ -52,11 +55,14 @@ class ModelLoader:
         self.options = options
 
     def load(self, name: str) -> LoadedModel:
-        loaded = LoadedModel(name=name, load_id=f"{os.getpid()}-{uuid.uuid4().hex[:8]}")
+        # Who loaded it (xdist worker or main process), which process, which load: the run's
+        # JSON counts loads per model and names the workers from these ids.
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        loaded = LoadedModel(name=name, load_id=f"{worker}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
         try:
             loaded.model, loaded.load_s = load_model(resolve_model(name), self.options)
         except Exception as exc:  # noqa: BLE001 - reported on each of the model's items instead
-            loaded.error = f"Model {name!r} could not be loaded: {type(exc).__name__}: {exc}"
+            loaded.error = redact(f"Model {name!r} could not be loaded: {type(exc).__name__}: {exc}")
         return loaded
 
     @staticmethod
@@ -121,8 +127,12 @@ def run_case(
     options: RunOptions,
     datasets: DatasetCache,
     measure: Measure = _call,
+    answers: AnswerCache | None = None,
 ) -> Record:
-    """Evaluate one case; raises :class:`CaseError` (one sentence) when it cannot run."""
+    """Evaluate one case; raises :class:`CaseError` (one sentence) when it cannot run.
+
+    ``answers``: the session's answer cache (``AnswerCache.open``), or ``None`` for none.
+    """
     if loaded.error or loaded.model is None:
         raise CaseError(loaded.error or f"Model {loaded.name!r} was released before its case ran.")
     strategy = get_strategy(case.strategy)
@@ -139,8 +149,8 @@ def run_case(
     )
     model = loaded.model
     try:
-        record = measure(lambda: evaluate(model, dataset, case.strategy, config, model_load_s=loaded.load_s))
-    except AdapterError as exc:  # a model that breaks the adapter contract: one sentence
+        record = measure(lambda: evaluate(model, dataset, case.strategy, config, model_load_s=loaded.load_s, answers=answers))
+    except (AdapterError, ModelInputError) as exc:  # a broken adapter contract, a bad --label-map: one sentence
         raise CaseError(str(exc)) from None
     return replace(record, model=case.model, model_load_id=loaded.load_id, options=options.as_json())
 
@@ -159,6 +169,7 @@ def run_cases(
     loader: ModelLoader,
     datasets: DatasetCache | None = None,
     on_error: Callable[[Case, str], None] | None = None,
+    answers: AnswerCache | None = None,
 ) -> list[Record]:
     """Run a plan without pytest: each model loaded once and released before the next.
 
@@ -171,7 +182,7 @@ def run_cases(
         try:
             for case in group:
                 try:
-                    records.append(run_case(case, loaded, options, datasets))
+                    records.append(run_case(case, loaded, options, datasets, answers=answers))
                 except CaseError as exc:
                     if on_error is None:
                         raise

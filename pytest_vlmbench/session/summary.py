@@ -38,18 +38,24 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[s
 
 
 def summary_lines(records: Sequence[Record]) -> list[str]:
-    """The results table, then a line per record with unreadable items."""
+    """The results table, then a line per record with unreadable items or classes without items."""
     return format_table(COLUMNS, [_row(r) for r in records]) + error_lines(records)
 
 
-def error_lines(records: Sequence[Record], show: int = 5) -> list[str]:
-    """One line per record with unreadable inputs (corrupt or missing images): left out of its metrics."""
+def error_lines(records: Sequence[Record], show: int = 5, show_classes: int = 10) -> list[str]:
+    """Per record, a line for its unreadable inputs (corrupt or missing images: left out of its
+    metrics), and one for its classes without items (left out of its macro averages)."""
     lines = []
     for record in records:
         errors = record.errors
         if errors:
             ids = ", ".join(e.id for e in errors[:show]) + (" ..." if len(errors) > show else "")
             lines.append(f"{record.case_name()}: {len(errors)} unreadable item(s) left out of the metrics: {ids}")
+        absent = record.metrics.classes_without_items
+        if absent:
+            names = ", ".join(absent[:show_classes]) + (" ..." if len(absent) > show_classes else "")
+            counted = "1 class had no items in this run and is" if len(absent) == 1 else f"{len(absent)} classes had no items in this run and are"
+            lines.append(f"{record.case_name()}: {counted} left out of the macro averages: {names}")
     return lines
 
 

@@ -9,6 +9,7 @@ invalid. Every question of every item goes to ``ask`` in one call (the runner ba
 
 from __future__ import annotations
 
+import math
 import random
 from collections import Counter
 from collections.abc import Sequence
@@ -21,19 +22,27 @@ from .prompts import CLOSED_SET_TEMPLATE, JSON_CLASS_SUFFIX, build_prompt
 
 
 def class_orders(classes: Sequence[str], count: int, rng: random.Random) -> list[list[str]]:
-    """``count`` shuffles of ``classes``, all different while enough different ones exist."""
+    """``count`` shuffles of ``classes``: all different while ``count <= n!``; beyond that, in
+    rounds of ``n!`` different orders, so every order is used before any repeats.
+
+    Each order is a ``rng.sample`` of the classes; one already used in the current round is
+    drawn again until a new one comes (for ``n! = 2`` and ``count = 2`` that is a coin
+    flip per draw; at ``count = n!`` the last order of a round takes about ``n!`` draws, cheap
+    next to the prompts). Seeded by ``rng`` alone, so the orders are fixed by the seed; they
+    are the ones earlier versions drew whenever those happened to be all different.
+    """
+    possible = math.factorial(len(classes))  # different orders (n!, less if a name repeats)
+    for repeats in Counter(classes).values():
+        possible //= math.factorial(repeats)
     orders: list[list[str]] = []
-    possible = 1
-    for k in range(2, len(classes) + 1):
-        possible *= k
-        if possible >= count:
-            break
+    seen: set[tuple[str, ...]] = set()
     for _ in range(count):
+        if len(seen) >= possible:  # every order used: start a new round
+            seen.clear()
         order = rng.sample(list(classes), len(classes))
-        tries = 0
-        while order in orders and len(orders) < possible and tries < 100:
+        while tuple(order) in seen:
             order = rng.sample(list(classes), len(classes))
-            tries += 1
+        seen.add(tuple(order))
         orders.append(order)
     return orders
 
