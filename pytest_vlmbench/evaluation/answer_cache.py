@@ -135,13 +135,14 @@ class KeyMaker:
         self.classes = list(classes) if classes is not None else None
         """``None`` for ``generate``; the class list for ``classify`` (its answer depends on it)."""
 
-    def key(self, request: Request) -> str:
+    def key(self, request: Request, image: str | None = None) -> str:
+        """The request's key; ``image``: its image's digest when the caller has it already."""
         payload = {
             "v": KEY_VERSION,
             "model": self.model_digest,
             "kind": "generate" if self.classes is None else "classify",
             "prompt": request.prompt,
-            "image": image_digest(request.image),
+            "image": image if image is not None else image_digest(request.image),
             "max_new_tokens": request.max_new_tokens if self.classes is None else None,
             "greedy": True,
             "classes": self.classes,
