@@ -6,7 +6,7 @@ from the checkpoint's config via ``AutoModelForImageTextToText``. Generation is 
 batched with left padding, and only the new tokens are decoded.
 
 Families differ in how a batch's images are passed: most processors take one flat list
-(one image per prompt, in order); Idefics3/SmolVLM and Mllama take one *list per prompt*,
+(one image per prompt, in order); Idefics3/SmolVLM, Mllama and Gemma 3 take one *list per prompt*,
 because a prompt may hold several images.
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 from .base import LoadOptions, ModelSpec, Request
 from .hf_common import greedy_answers, load_preprocessor, load_weights, model_info, release
 
-NESTED_IMAGE_TYPES = frozenset({"idefics2", "idefics3", "smolvlm", "mllama"})
+NESTED_IMAGE_TYPES = frozenset({"idefics2", "idefics3", "smolvlm", "mllama", "gemma3"})
 """``model_type`` values whose processors expect ``images=[[img], [img], ...]``."""
 
 

@@ -73,6 +73,12 @@ ZOO: list[tuple[str, str, str, str | None, tuple[str, ...], dict[str, Any]]] = [
     ("llava-1.6-mistral", "llava-hf/llava-v1.6-mistral-7b-hf", "hf-vlm", "llava-next-mistral", ("llava-next-mistral",), {}),
     ("llava-next-llama3", "llava-hf/llama3-llava-next-8b-hf", "hf-vlm", "llava-next-llama", (), {}),
     ("smolvlm", "HuggingFaceTB/SmolVLM-Instruct", "hf-vlm", "idefics3", (), {}),
+    # Native successors and today's open VLMs (issue #14)
+    ("qwen3-vl", "Qwen/Qwen3-VL-2B-Instruct", "hf-vlm", "qwen3-vl", ("qwen3-vl-2b",), {}),
+    ("gemma-3", "google/gemma-3-4b-it", "hf-vlm", "gemma3", ("gemma-3-4b",), {}),
+    ("internvl3", "OpenGVLab/InternVL3-1B-hf", "hf-vlm", "internvl", (), {}),
+    ("llava-onevision", "llava-hf/llava-onevision-qwen2-0.5b-ov-hf", "hf-vlm", "llava-onevision", (), {}),
+    ("minicpm-v-4.6", "openbmb/MiniCPM-V-4.6", "hf-vlm", "minicpm-v-4.6", (), {}),
     ("minicpm-v", "openbmb/MiniCPM-V-2_6", "hf-vlm", None, (), {"trust_remote_code": True, "no_tiny_reason": REMOTE_CODE_REASON}),
     ("phi-3-vision", "microsoft/Phi-3-vision-128k-instruct", "hf-vlm", None, (),
      {"trust_remote_code": True, "no_tiny_reason": REMOTE_CODE_REASON}),
