@@ -8,7 +8,7 @@ built from a vocabulary trained here, offline, on :func:`tiny._corpus` text.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ...datasets.class_names import DIGIT_CLASSES, FASHION_MNIST_CLASSES
@@ -56,21 +56,33 @@ def wordpiece_vocab(special_tokens: Sequence[str], vocab_size: int = 500) -> dic
     return dict(json.loads(tok.to_str())["model"]["vocab"])
 
 
-def tokenizer_for(cls: str, special: Sequence[str], template: str | None, *, byte_level: bool = True, **named: str) -> Any:
+def tokenizer_for(
+    cls: str,
+    special: Sequence[str],
+    template: str | None,
+    *,
+    byte_level: bool = True,
+    extra_special_tokens: Mapping[str, str] | None = None,
+    **named: str,
+) -> Any:
     """A trained tokenizer of class ``cls`` knowing ``special`` tokens, padding on the left.
 
     ``PreTrainedTokenizerFast`` is what Llama 3 checkpoints declare (a byte-level BPE
     object); the named classes (``LlamaTokenizer``, ``Qwen2Tokenizer``, ...) are built from
     a vocabulary and merges, byte-level or with SentencePiece's ``▁`` word marks.
+    ``extra_special_tokens`` names further tokens as tokenizer attributes, the way some
+    processors look theirs up (InternVL's ``context_image_token``, OneVision's ``image_token``).
     """
     import transformers
 
+    extras = dict(extra_special_tokens or {})
     if cls == "PreTrainedTokenizerFast":
         tok = tiny.train_tokenizer(list(special), template or "", **named)
     else:
         vocab, merges = bpe_vocab(special, byte_level=byte_level)
-        tok = getattr(transformers, cls)(vocab=vocab, merges=merges, chat_template=template, **named)
-    extra = [t for t in special if t not in named.values()]
+        kwargs: dict[str, Any] = {"extra_special_tokens": extras} if extras else {}
+        tok = getattr(transformers, cls)(vocab=vocab, merges=merges, chat_template=template, **named, **kwargs)
+    extra = [t for t in special if t not in named.values() and t not in extras.values()]
     if extra:
         tok.add_special_tokens({"additional_special_tokens": extra})
     tok.padding_side = "left"

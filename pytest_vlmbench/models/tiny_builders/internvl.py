@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ._common import bpe_vocab, chat_template, small_text_config
+from ._common import chat_template, small_text_config, tokenizer_for
 from .vlm import _finish
 
 INTERNVL_SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<img>", "</img>", "<IMG_CONTEXT>", "<video>"]
@@ -27,16 +27,13 @@ def build_internvl(target: Path) -> None:
         InternVLForConditionalGeneration,
         InternVLProcessor,
         InternVLVideoProcessor,
-        Qwen2Tokenizer,
     )
 
-
     template = chat_template(image_token="<IMG_CONTEXT>\n")
-    vocab, merges = bpe_vocab(INTERNVL_SPECIAL)
-    tok: Any = Qwen2Tokenizer(
-        vocab=vocab,
-        merges=merges,
-        chat_template=template,
+    tok = tokenizer_for(
+        "Qwen2Tokenizer",
+        INTERNVL_SPECIAL,
+        template,
         eos_token="<|im_end|>",
         pad_token="<|endoftext|>",
         unk_token="<|endoftext|>",
@@ -47,7 +44,6 @@ def build_internvl(target: Path) -> None:
             "video_token": "<video>",
         },
     )
-    tok.padding_side = "left"
     eos, pad, image = (tok.convert_tokens_to_ids(t) for t in ("<|im_end|>", "<|endoftext|>", "<IMG_CONTEXT>"))
     size, patch, downsample = 32, 8, 0.5
     seq_len = int((size // patch) ** 2 * downsample**2)

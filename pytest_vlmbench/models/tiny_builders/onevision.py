@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ._common import bpe_vocab, chat_template, small_text_config
+from ._common import chat_template, small_text_config, tokenizer_for
 from .vlm import _finish
 
 ONEVISION_SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<image>", "<video>"]
@@ -26,22 +26,18 @@ def build_llava_onevision(target: Path) -> None:
         LlavaOnevisionImageProcessor,
         LlavaOnevisionProcessor,
         LlavaOnevisionVideoProcessor,
-        Qwen2Tokenizer,
     )
 
-
     template = chat_template(image_token="<image>\n")
-    vocab, merges = bpe_vocab(ONEVISION_SPECIAL)
-    tok: Any = Qwen2Tokenizer(
-        vocab=vocab,
-        merges=merges,
-        chat_template=template,
+    tok = tokenizer_for(
+        "Qwen2Tokenizer",
+        ONEVISION_SPECIAL,
+        template,
         eos_token="<|im_end|>",
         pad_token="<|endoftext|>",
         unk_token="<|endoftext|>",
         extra_special_tokens={"image_token": "<image>", "video_token": "<video>"},
     )
-    tok.padding_side = "left"
     eos, pad, image, video = (tok.convert_tokens_to_ids(t) for t in ("<|im_end|>", "<|endoftext|>", "<image>", "<video>"))
     size, patch = 28, 14
     pinpoints = [[size, size], [size, 2 * size], [2 * size, size]]

@@ -19,7 +19,8 @@ def _causal_lm(
 
     start, end = "<|im_start|>", "<|im_end|>"
     tokens = list(dict.fromkeys([*special.values(), start, end]))
-    tokenizer = tokenizer_for(tokenizer_cls, tokens, chat_template(start=start, end=end), byte_level=byte_level, **special)
+    named: dict[str, Any] = dict(special)  # token names (bos_token=...), not tokenizer_for's own keywords
+    tokenizer = tokenizer_for(tokenizer_cls, tokens, chat_template(start=start, end=end), byte_level=byte_level, **named)
     ids = {k: tokenizer.convert_tokens_to_ids(v) for k, v in special.items()}
     eos = tokenizer.convert_tokens_to_ids(end)
     cfg = getattr(transformers, config_cls)(
