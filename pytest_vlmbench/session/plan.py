@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib.util
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ..datasets.builtin import default_image_dataset
@@ -121,10 +121,13 @@ class Plan:
 
     cases: tuple[Case, ...]
     selection: Selection
-    strategies: frozenset[str] = field(default_factory=frozenset)
-    """Strategies of the cases, to explain an explicit --strategy that fits no model."""
     unreadable: tuple[str, ...] = ()
     """Model x dataset pairs left out because the model cannot read the data, each with why."""
+
+    @property
+    def strategies(self) -> frozenset[str]:
+        """Strategies of the cases, to explain an explicit --strategy that fits no model."""
+        return frozenset(c.strategy for c in self.cases)
 
 
 def plan_suite(options: RunOptions, suite: Suite) -> Plan:
@@ -147,7 +150,7 @@ def plan_suite(options: RunOptions, suite: Suite) -> Plan:
                 for num_classes in options.num_classes or (None,):
                     for seed in options.seeds:
                         cases.append(Case(spec.name, dataset, strategy, seed, len(options.seeds) > 1, num_classes))
-    return Plan(tuple(cases), selection, frozenset(c.strategy for c in cases), tuple(unreadable))
+    return Plan(tuple(cases), selection, tuple(unreadable))
 
 
 def strategy_misfit(options: RunOptions, plans: Sequence[Plan]) -> str | None:

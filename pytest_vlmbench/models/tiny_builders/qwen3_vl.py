@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from .. import tiny
-from ._common import small_text_config, tokenizer_for
-from .vlm import _finish, _qwen_vision_token_ids
+from ._common import small_text_config
+from .vlm import _finish, _qwen_vision_token_ids, qwen_tokenizer
 
 
 def build_qwen3_vl(target: Path) -> None:
@@ -27,9 +27,7 @@ def build_qwen3_vl(target: Path) -> None:
         Qwen3VLVideoProcessor,
     )
 
-    tok = tokenizer_for("Qwen2Tokenizer", tiny.QWEN2_VL_SPECIAL, tiny.QWEN2_VL_CHAT_TEMPLATE,
-                        eos_token="<|im_end|>", pad_token="<|endoftext|>", unk_token="<|endoftext|>")  # fmt: skip
-    ids = {t: tok.convert_tokens_to_ids(t) for t in tiny.QWEN2_VL_SPECIAL}
+    tok, ids = qwen_tokenizer()
     # 16-pixel patches merged 2x2: a 64x64 image is 4x4 patches, i.e. 4 image tokens.
     patch, merge, side = 16, 2, 64
     pixels = {"shortest_edge": side * side, "longest_edge": side * side}

@@ -35,6 +35,13 @@ def _qwen_vision_token_ids(ids: dict[str, int]) -> dict[str, Any]:
     }
 
 
+def qwen_tokenizer() -> tuple[Any, dict[str, int]]:
+    """The ``Qwen2Tokenizer`` of the Qwen-VL family builds, and the ids of its special tokens."""
+    tok = tokenizer_for("Qwen2Tokenizer", tiny.QWEN2_VL_SPECIAL, tiny.QWEN2_VL_CHAT_TEMPLATE,
+                        eos_token="<|im_end|>", pad_token="<|endoftext|>", unk_token="<|endoftext|>")  # fmt: skip
+    return tok, {t: tok.convert_tokens_to_ids(t) for t in tiny.QWEN2_VL_SPECIAL}
+
+
 def _qwen_processor(processor_cls: Any, tokenizer: Any) -> Any:
     """A Qwen2-VL-family processor that turns every image into 56x56 pixels (4 image tokens)."""
     from transformers import Qwen2VLImageProcessor, Qwen2VLVideoProcessor
@@ -103,9 +110,7 @@ def build_qwen2_5_vl(target: Path) -> None:
         Qwen2_5_VLProcessor,
     )
 
-    tok = tokenizer_for("Qwen2Tokenizer", tiny.QWEN2_VL_SPECIAL, tiny.QWEN2_VL_CHAT_TEMPLATE,
-                     eos_token="<|im_end|>", pad_token="<|endoftext|>", unk_token="<|endoftext|>")  # fmt: skip
-    ids = {t: tok.convert_tokens_to_ids(t) for t in tiny.QWEN2_VL_SPECIAL}
+    tok, ids = qwen_tokenizer()
     processor = _qwen_processor(Qwen2_5_VLProcessor, tok)
     config = Qwen2_5_VLConfig(
         text_config=small_text_config(
