@@ -29,6 +29,24 @@ class RequestsFailed(RuntimeError):
 
 
 @dataclass(frozen=True)
+class TokenCount:
+    """Tokens one request cost the model; adapters that can count report one per request.
+
+    ``prompt`` is every prompt token of the request (image tokens included), ``shared`` how
+    many of them were served from a prefix computed once for several requests (a shared
+    KV cache, vLLM's prefix cache, an API's cached tokens) rather than recomputed, and
+    ``generated`` the new tokens. Computed prompt tokens are ``prompt - shared``.
+    """
+
+    prompt: int = 0
+    shared: int = 0
+    generated: int = 0
+
+    def __add__(self, other: TokenCount) -> TokenCount:
+        return TokenCount(self.prompt + other.prompt, self.shared + other.shared, self.generated + other.generated)
+
+
+@dataclass(frozen=True)
 class Request:
     """One prompt for a generative model."""
 
@@ -46,7 +64,12 @@ class GenerativeModel(Protocol):
     """Facts recorded in the JSON: resolved id/path, family, dtype, device, parameter count."""
 
     def generate(self, requests: Sequence[Request]) -> list[str]:
-        """Greedy answers for ``requests``, in the same order."""
+        """Greedy answers for ``requests``, in the same order.
+
+        An adapter that can count tokens also sets ``self.last_tokens`` to one
+        :class:`TokenCount` per request of this call, in the same order (optional: the
+        evaluation reads it with ``getattr(model, "last_tokens", None)`` after each call).
+        """
         ...
 
     def close(self) -> None:
