@@ -8,27 +8,35 @@ the plugin turns it into ``pytest.UsageError``, the command line into exit statu
 from __future__ import annotations
 
 import argparse
-import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from .datasets.base import DatasetError
 from .datasets.catalog import canonical_spec
-from .datasets.subsets import parse_class_counts
 from .evaluation.answer_cache import MODES as CACHE_MODES
 from .models.base import LoadOptions
 from .models.catalog import resolve_model
-from .registry import UnknownNameError
+# Re-exported (``X as X``): the parsers were defined in this module first.
+from .option_values import (
+    DEVICE_PATTERN as DEVICE_PATTERN,
+    OptionError as OptionError,
+    _canonical as _canonical,
+    _choice as _choice,
+    _positive as _positive,
+    _same as _same,
+    parse_class_count_list as parse_class_count_list,
+    parse_device as parse_device,
+    parse_fraction as parse_fraction,
+    parse_k_shot as parse_k_shot,
+    parse_label_map as parse_label_map,
+    parse_seeds as parse_seeds,
+    split_names as split_names,
+)
 from .strategies.catalog import STRATEGIES
 from .strategies.base import ANSWER_STYLES
+from .strategies.train_settings import TrainSettings
 
-DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 DTYPES = ("auto", "bfloat16", "float16", "float32")
-
-
-class OptionError(ValueError):
-    """An invalid option value; the message is user-facing."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +53,8 @@ class RunOptions:
     batch_size: int = 8
     permutations: int = 3
     max_new_tokens: int = 8
+    prefix_sharing: bool = True
+    """Compute one item's shared prompt prefix (image included) once, where the adapter can; same answers."""
     answer_style: str = "plain"
     device: str = "auto"
     dtype: str = "auto"
@@ -61,6 +71,7 @@ class RunOptions:
     """Exemplars per class shown before each prompt (text datasets, prompting strategies); 0 = zero-shot."""
     exemplar_split: str | None = None
     """Split the exemplars come from; default: held out of the evaluated split, seeded."""
+    training: TrainSettings = TrainSettings()  # finetune / linear_probe: --vlmbench-train
 
     def as_json(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -79,94 +90,6 @@ class CacheOptions:
     resume: bool = False
     explicit: bool = False
     """Asked for on the command line; the default cache, when it cannot be opened, only warns."""
-
-
-# -- value parsers: raw command-line value -> typed value, or OptionError -----------------
-
-
-def split_names(values: Iterable[str] | str | None) -> tuple[str, ...]:
-    """``["a,b", "c"]`` -> ``("a", "b", "c")``, order kept, duplicates dropped."""
-    out: list[str] = []
-    for value in [values] if isinstance(values, str) else values or ():
-        for name in value.split(","):
-            name = name.strip()
-            if name and name not in out:
-                out.append(name)
-    return tuple(out)
-
-
-def _canonical(resolve: Callable[[str], str]) -> Callable[[str, Any], tuple[str, ...]]:
-    def parse(flag: str, values: Any) -> tuple[str, ...]:
-        try:
-            return tuple(dict.fromkeys(resolve(name) for name in split_names(values)))
-        except UnknownNameError as exc:
-            raise OptionError(str(exc)) from None
-
-    return parse
-
-
-def _positive(allow_none: bool) -> Callable[[str, Any], int | None]:
-    def parse(flag: str, value: Any) -> int | None:
-        if value is None and allow_none:
-            return None
-        if not isinstance(value, int) or value < 1:
-            raise OptionError(f"{flag} must be a positive whole number, got {value}.")
-        return value
-
-    return parse
-
-
-def _choice(choices: Sequence[str]) -> Callable[[str, Any], str]:
-    def parse(flag: str, value: Any) -> str:
-        if value not in choices:
-            raise OptionError(f"{flag} must be one of {', '.join(choices)}, got {value!r}.")
-        return str(value)
-
-    return parse
-
-
-def parse_seeds(flag: str, values: Any) -> tuple[int, ...]:
-    """``["0,1", "2"]`` -> ``(0, 1, 2)``; nothing given -> ``(0,)``."""
-    seeds = []
-    for name in split_names(values):
-        if not name.isdigit():
-            raise OptionError(f"{flag} takes whole numbers of zero or more (e.g. {flag} 0,1,2), got {name!r}.")
-        seeds.append(int(name))
-    return tuple(seeds) or (0,)
-
-
-def parse_class_count_list(flag: str, values: Any) -> tuple[int, ...]:
-    try:
-        return tuple(dict.fromkeys(n for v in values or () for n in parse_class_counts(v)))
-    except DatasetError as exc:
-        raise OptionError(str(exc)) from None
-
-
-def parse_device(flag: str, value: Any) -> str:
-    if not isinstance(value, str) or not DEVICE_PATTERN.match(value):
-        raise OptionError(f"{flag} must be auto, cpu, mps, cuda or cuda:N, got {value!r}.")
-    return value
-
-
-def parse_k_shot(flag: str, value: Any) -> int:
-    if not isinstance(value, int) or value < 0:
-        raise OptionError(f"{flag} must be zero (zero-shot) or a positive number of exemplars per class, got {value}.")
-    return value
-
-
-def parse_label_map(flag: str, value: Any) -> tuple[tuple[str, str], ...]:
-    """``"LABEL_0=sport,LABEL_1=tech"`` -> ``(("LABEL_0", "sport"), ("LABEL_1", "tech"))``."""
-    pairs = []
-    for part in filter(None, (p.strip() for p in str(value or "").split(","))):
-        label, sep, cls = part.partition("=")
-        if not sep or not label.strip() or not cls.strip():
-            raise OptionError(f"{flag} takes LABEL=CLASS pairs separated by commas, got {part!r}.")
-        pairs.append((label.strip(), cls.strip()))
-    return tuple(pairs)
-
-
-def _same(flag: str, value: Any) -> Any:
-    return value
 
 
 # -- the table ---------------------------------------------------------------------------
@@ -234,12 +157,17 @@ OPTIONS: tuple[Option, ...] = (
          default=3, kind="int", metavar="P", parse=_positive(allow_none=False)),
     _run("max_new_tokens", "--max-new-tokens", "Tokens generated per answer (default 8; 32 with --answer-style json).",
          kind="int", metavar="N", parse=_positive(allow_none=True)),
+    _run("prefix_sharing", "--vlmbench-prefix-sharing", "on (default): one item's questions share one pass over its "
+         "image and common prompt start, where the adapter can (same answers); off: every prompt computed whole.",
+         default="on", metavar="on|off", parse=lambda flag, value: _choice(("on", "off"))(flag, value) == "on"),
     _run("answer_style", "--answer-style", 'plain (default): free-text answers, parsed; json: the prompt asks for '
          '{"answer": ...} and anything else is invalid.', default="plain", metavar="STYLE", parse=_choice(ANSWER_STYLES)),
     _run("k_shot", "--k-shot", "Prompting strategies on text: show K labelled exemplars per class before each "
          "prompt (default 0, zero-shot).", default=0, kind="int", metavar="K", parse=parse_k_shot),
     _run("exemplar_split", "--exemplar-split", "Split the k-shot exemplars come from (default: K per class held "
          "out of the evaluated split).", metavar="NAME"),
+    _run("training", "--vlmbench-train", "finetune/linear_probe settings: epochs=3,lr=2e-5,batch_size=16,max_length=256,split="
+         "train|holdout,limit=N ... (docs/strategies.md).", default="", metavar="K=V,...", parse=TrainSettings.parser(OptionError)),
     # Datasets (docs/datasets.md)
     _run("split", "--split", "Dataset split to evaluate (default: test, else validation, else train).", metavar="NAME"),
     _run("text_column", "--text-column", "Text column of a table / hub dataset (default: detected).", metavar="COL"),
@@ -267,9 +195,24 @@ OPTIONS: tuple[Option, ...] = (
            "the key is never recorded.", default="OPENAI_API_KEY", metavar="VAR", load_field="api_key_env"),
     Option("api_concurrency", "--api-concurrency", "API requests in flight at once (default 4).", default=4,
            kind="int", metavar="N", parse=_positive(allow_none=False), load_field="api_concurrency"),
+    # Engines (docs/scale.md)
+    Option("engine", "--engine", "What runs generative models: hf (transformers, default) or vllm (make install-vllm).",
+           default="hf", metavar="NAME", parse=_choice(("hf", "vllm")), load_field="engine"),
+    Option("tensor_parallel_size", "--tensor-parallel-size", "vLLM: GPUs per model (default 1).", default=1,
+           kind="int", metavar="N", parse=_positive(allow_none=False), load_field="tensor_parallel_size"),
+    Option("gpu_memory_utilization", "--gpu-memory-utilization", "vLLM: share of each GPU's memory it may take "
+           "(default 0.9).", default=0.9, metavar="F", parse=parse_fraction, load_field="gpu_memory_utilization"),
+    Option("max_model_len", "--max-model-len", "vLLM: most tokens of prompt plus answer (default: the model's).",
+           kind="int", metavar="N", parse=_positive(allow_none=True), load_field="max_model_len"),
     # Output
     Option("vlmbench_json", "--vlmbench-json", "Also write all records to PATH (works without pytest-benchmark "
            "and under xdist).", metavar="PATH"),
+    Option("vlmbench_report", "--vlmbench-report", "Also write the run as one self-contained HTML report to PATH "
+           "(figures inline; with a gate baseline, the baseline beside this run). Needs the report extra "
+           "(matplotlib).", metavar="PATH"),
+    Option("vlmbench_progress", "--vlmbench-progress", "A live line per running item: items done, items/s, ETA, "
+           "batch size. auto (default: on a terminal, not with -q), on (also in logs: a line every 10 s) or off.",
+           default="auto", metavar="WHEN", parse=_choice(("auto", "on", "off"))),
     # The answer cache (docs/usage.md); parsed by read_cache_options.
     Option("vlmbench_cache", "--vlmbench-cache", "The answer cache, <cache dir>/answers.sqlite: off, read (use "
            "stored answers), write (store every answer, the default, so any run can be resumed) or readwrite.",
