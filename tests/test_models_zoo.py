@@ -17,12 +17,12 @@ REQUIRED = {
     "qwen2-vl": ("Qwen/Qwen2-VL-7B-Instruct", "hf-vlm"),
     "qwen2-vl-2b": (None, "hf-vlm"),
     "qwen2.5-vl": (None, "hf-vlm"),
-    "minicpm-v": ("openbmb/MiniCPM-V-2_6", "hf-vlm"),
+    "minicpm-v": ("openbmb/MiniCPM-V-2_6", "hf-minicpmv-chat"),
     "llama-3.2-vision": ("meta-llama/Llama-3.2-11B-Vision-Instruct", "hf-vlm"),
     "llava-1.6-mistral": ("llava-hf/llava-v1.6-mistral-7b-hf", "hf-vlm"),
     "llava-next-llama3": ("llava-hf/llama3-llava-next-8b-hf", "hf-vlm"),
-    "phi-3-vision": ("microsoft/Phi-3-vision-128k-instruct", "hf-vlm"),
-    "internvl2": ("OpenGVLab/InternVL2-2B", "hf-vlm"),
+    "phi-3-vision": ("microsoft/Phi-3-vision-128k-instruct", "hf-phi3-vision"),
+    "internvl2": ("OpenGVLab/InternVL2-2B", "hf-internvl-chat"),
     "smolvlm": (None, "hf-vlm"),
     "llama-3.1-8b": (None, "hf-causal-lm"),
     "llama-3.2-3b": (None, "hf-causal-lm"),
@@ -57,8 +57,9 @@ def test_every_required_alias_is_registered(alias: str) -> None:
 
 
 def test_strategies_follow_the_family() -> None:
-    assert catalog.resolve_model("clip").strategies == ("direct",)
-    assert catalog.resolve_model("bert").strategies == ("direct",)
+    assert catalog.resolve_model("clip").strategies == ("direct", "linear_probe")
+    assert catalog.resolve_model("minilm").strategies == ("direct", "linear_probe")
+    assert catalog.resolve_model("bert").strategies == ("direct", "finetune")
     assert catalog.resolve_model("mistral-7b").strategies == ("closed_set", "binary")
     assert catalog.resolve_model("mistral-7b").modalities == frozenset({"text"})
     assert "image" in catalog.resolve_model("gpt-4o").modalities
@@ -113,7 +114,7 @@ def test_family_for_config(config: dict[str, object], family: str | None) -> Non
 def test_local_directory_gets_its_adapter_from_config(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text(json.dumps({"architectures": ["RobertaForSequenceClassification"]}))
     spec = catalog.resolve_model(str(tmp_path))
-    assert spec.family == "hf-seq-cls" and spec.strategies == ("direct",) and spec.source == str(tmp_path)
+    assert spec.family == "hf-seq-cls" and spec.strategies == ("direct", "finetune") and spec.source == str(tmp_path)
     (tmp_path / "config.json").write_text(json.dumps({"architectures": ["WhisperForConditionalGeneration"]}))
     with pytest.raises(UnknownNameError, match="no built-in adapter"):
         catalog.resolve_model(str(tmp_path))
@@ -146,7 +147,7 @@ def test_unfitting_strategy_is_a_usage_error(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_suite="def test_suite(vlmbench):\n    vlmbench.run()\n")
     result = pytester.runpytest("--model", "minilm", "--dataset", "bbc_news", "--strategy", "binary", "--collect-only")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*--strategy binary fits none of the selected models (minilm supports direct)*"])
+    result.stderr.fnmatch_lines(["*--strategy binary fits none of the selected models (minilm supports direct, linear_probe)*"])
 
 
 def test_directory_without_config_is_refused(tmp_path: Path) -> None:
@@ -175,9 +176,10 @@ def test_custom_classifier_example_from_docs(pytester: pytest.Pytester) -> None:
 def test_a_model_that_cannot_load_fails_only_its_items(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_suite="def test_suite(vlmbench):\n    vlmbench.run()\n")
     result = pytester.runpytest_subprocess(  # loads transformers: see test_tiny_zoo.py
-        "--model", "minicpm-v,tiny:clip", "--dataset", "digits", "--limit", "2", "--device", "cpu", "-p", "no:benchmark"
+        "--model", "minicpm-v,tiny:clip", "--dataset", "digits", "--limit", "2", "--device", "cpu", "-p", "no:benchmark",
+        "--vlmbench-train", "limit=20",  # tiny:clip's linear_probe trains on 20 items, not 1,258
     )
-    result.assert_outcomes(passed=1, failed=2)
+    result.assert_outcomes(passed=2, failed=2)  # tiny:clip direct and linear_probe
     result.stdout.fnmatch_lines(["*minicpm-v*could not be loaded*--trust-remote-code allows (off by default).*"])
 
 

@@ -1,7 +1,8 @@
 """The VLM families added for issue #14, through the zoo and the real adapter, offline.
 
 For each ``tiny:`` build: the real architecture and processor class load through the
-``hf-vlm`` adapter, closed_set and binary give records, and batched greedy answers equal
+``hf-vlm`` adapter (Phi-4-multimodal through its own loader, ``models/phi4_multimodal.py``,
+into the same adapter), closed_set and binary give records, and batched greedy answers equal
 one-by-one answers for images of mixed sizes and prompts of mixed lengths (left padding and
 per-image token counts are right). ``tests/test_tiny_zoo.py`` also runs them through a suite.
 """
@@ -21,6 +22,7 @@ FAMILIES = {
     "internvl3": ("InternVLForConditionalGeneration", "InternVLProcessor"),
     "llava-onevision": ("LlavaOnevisionForConditionalGeneration", "LlavaOnevisionProcessor"),
     "minicpm-v-4.6": ("MiniCPMV4_6ForConditionalGeneration", "MiniCPMV4_6Processor"),
+    "phi-4-multimodal": ("Phi4MultimodalForCausalLM", "Phi4MultimodalProcessor"),
 }
 
 

@@ -105,6 +105,7 @@ BUILDERS: dict[str, Callable[[Path], None] | str] = {
     "internvl": "pytest_vlmbench.models.tiny_builders.internvl:build_internvl",
     "llava-onevision": "pytest_vlmbench.models.tiny_builders.onevision:build_llava_onevision",
     "minicpm-v-4.6": "pytest_vlmbench.models.tiny_builders.minicpmv:build_minicpmv4_6",
+    "phi-4-multimodal": "pytest_vlmbench.models.tiny_builders.phi4mm:build_phi4_multimodal",
     "llama": f"{_TEXT}:build_llama",
     "mistral": f"{_TEXT}:build_mistral",
     "qwen2": f"{_TEXT}:build_qwen2",

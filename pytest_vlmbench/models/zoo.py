@@ -35,14 +35,22 @@ PROMPTING = ("closed_set", "binary")
 FAMILIES: dict[str, Family] = {
     "hf-vlm": Family("pytest_vlmbench.models.hf_vlm:load", frozenset({"image"}), PROMPTING,
                      "generative vision-language model (AutoModelForImageTextToText)"),
+    "hf-phi4-multimodal": Family("pytest_vlmbench.models.phi4_multimodal:load", frozenset({"image"}), PROMPTING,
+                                 "Phi-4-multimodal (AutoModelForCausalLM, the hf-vlm prompting and batching)"),
+    "hf-minicpmv-chat": Family("pytest_vlmbench.models.remote_code.minicpmv_chat:load", frozenset({"image"}), PROMPTING,
+                               "MiniCPM-V-2.6's remote-code model.chat() (--trust-remote-code)"),
+    "hf-internvl-chat": Family("pytest_vlmbench.models.remote_code.internvl_chat:load", frozenset({"image"}), PROMPTING,
+                               "InternVL's remote-code chat()/batch_chat() with its 448-px tiling (--trust-remote-code)"),
+    "hf-phi3-vision": Family("pytest_vlmbench.models.remote_code.phi3_vision:load", frozenset({"image"}), PROMPTING,
+                             "Phi-3-vision's remote-code processor + generate (--trust-remote-code)"),
     "hf-causal-lm": Family("pytest_vlmbench.models.hf_text:load", frozenset({"text"}), PROMPTING,
                            "generative text LLM (AutoModelForCausalLM)"),
-    "hf-seq-cls": Family("pytest_vlmbench.models.hf_classifier:load", frozenset({"text"}), ("direct",),
+    "hf-seq-cls": Family("pytest_vlmbench.models.hf_classifier:load", frozenset({"text"}), ("direct", "finetune"),
                          "sequence-classification head (AutoModelForSequenceClassification)"),
-    "zero-shot-image": Family("pytest_vlmbench.models.zero_shot:load_image_text", frozenset({"image"}), ("direct",),
+    "zero-shot-image": Family("pytest_vlmbench.models.zero_shot:load_image_text", frozenset({"image"}), ("direct", "linear_probe"),
                               "CLIP/SigLIP zero-shot over caption templates"),
     "sentence-embedding": Family("pytest_vlmbench.models.zero_shot:load_sentence_embedding", frozenset({"text"}),
-                                 ("direct",), "cosine to label descriptions (mean-pooled encoder)"),
+                                 ("direct", "linear_probe"), "cosine to label descriptions (mean-pooled encoder)"),
     "openai-api": Family("pytest_vlmbench.models.api:load", frozenset({"image", "text"}), PROMPTING,
                          "OpenAI-compatible chat-completions API"),
 }  # fmt: skip
@@ -51,6 +59,9 @@ REMOTE_CODE_REASON = (
     "its architecture is not part of transformers: it runs model code from its hub repository "
     "(--trust-remote-code), which cannot be built offline"
 )
+REMOTE_CODE_FAMILIES = {"minicpmv": "hf-minicpmv-chat", "internvl_chat": "hf-internvl-chat", "phi3_v": "hf-phi3-vision"}
+"""``model_type`` of remote-code checkpoints -> the adapter for their own API, for hub ids and
+directories outside the zoo (InternVL2-8B, Phi-3.5-vision, ...)."""
 API_REASON = "it is served over HTTP; test it against a local OpenAI-compatible server with --api-base"
 
 
@@ -79,10 +90,14 @@ ZOO: list[tuple[str, str, str, str | None, tuple[str, ...], dict[str, Any]]] = [
     ("internvl3", "OpenGVLab/InternVL3-1B-hf", "hf-vlm", "internvl", (), {}),
     ("llava-onevision", "llava-hf/llava-onevision-qwen2-0.5b-ov-hf", "hf-vlm", "llava-onevision", (), {}),
     ("minicpm-v-4.6", "openbmb/MiniCPM-V-4.6", "hf-vlm", "minicpm-v-4.6", (), {}),
-    ("minicpm-v", "openbmb/MiniCPM-V-2_6", "hf-vlm", None, (), {"trust_remote_code": True, "no_tiny_reason": REMOTE_CODE_REASON}),
-    ("phi-3-vision", "microsoft/Phi-3-vision-128k-instruct", "hf-vlm", None, (),
+    ("phi-4-multimodal", "microsoft/Phi-4-multimodal-instruct", "hf-phi4-multimodal", "phi-4-multimodal", (), {}),
+    # The benchmark's originals, through their own remote code (models/remote_code/)
+    ("minicpm-v", "openbmb/MiniCPM-V-2_6", "hf-minicpmv-chat", None, ("minicpm-v-2.6",),
      {"trust_remote_code": True, "no_tiny_reason": REMOTE_CODE_REASON}),
-    ("internvl2", "OpenGVLab/InternVL2-2B", "hf-vlm", None, (), {"trust_remote_code": True, "no_tiny_reason": REMOTE_CODE_REASON}),
+    ("phi-3-vision", "microsoft/Phi-3-vision-128k-instruct", "hf-phi3-vision", None, (),
+     {"trust_remote_code": True, "no_tiny_reason": REMOTE_CODE_REASON}),
+    ("internvl2", "OpenGVLab/InternVL2-2B", "hf-internvl-chat", None, ("internvl2-2b",),
+     {"trust_remote_code": True, "no_tiny_reason": REMOTE_CODE_REASON}),
     # Text LLMs
     ("llama-3.1-8b", "meta-llama/Llama-3.1-8B-Instruct", "hf-causal-lm", "llama", (), {}),
     ("llama-3.2-3b", "meta-llama/Llama-3.2-3B-Instruct", "hf-causal-lm", "llama", (), {}),
@@ -120,6 +135,10 @@ def family_for_config(config: Mapping[str, Any]) -> str | None:
         return "hf-seq-cls"
     if model_type in {"clip", "siglip", "siglip2", "chinese_clip", "altclip"} or arch in {"CLIPModel", "SiglipModel"}:
         return "zero-shot-image"
+    if model_type == "phi4_multimodal":  # a vision model that transformers loads as a causal LM
+        return "hf-phi4-multimodal"
+    if model_type in REMOTE_CODE_FAMILIES:  # remote-code VLMs answer through their own API, not the Auto classes
+        return REMOTE_CODE_FAMILIES[model_type]
     if "vision_config" in config or arch.endswith(("ForImageTextToText", "ForVision2Seq")):
         return "hf-vlm"
     if arch.endswith(("ForCausalLM", "LMHeadModel")):
