@@ -44,6 +44,21 @@ def test_collect_only_imports_no_torch_and_loads_nothing(tmp_path: Path) -> None
     assert not (tmp_path / "cache").exists()  # no tiny model was built
 
 
+def test_a_suite_with_no_case_for_the_selected_models_is_deselected(tmp_path: Path) -> None:
+    # Image-only models leave the text suite without a case; pytest 9 still makes an item of it
+    # (parameters NOTSET), which once crashed the session at collection (INTERNALERROR).
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "suites/", "--model", "tiny:qwen2-vl,tiny:gemma-3",
+         "--collect-only", "-q"],
+        cwd=ROOT, env={**os.environ, "VLMBENCH_CACHE_DIR": str(tmp_path / "cache"), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"},
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "INTERNALERROR" not in result.stdout + result.stderr
+    assert "tiny:gemma-3-" in result.stdout and "test_text_classification" not in result.stdout
+    assert "1 deselected" in result.stdout
+
+
 def test_default_suite_runs_offline(tmp_path: Path) -> None:
     bench = tmp_path / "bench.json"
     result = run_pytest("suites/test_image_classification.py", "--limit", "12", f"--benchmark-json={bench}")

@@ -37,10 +37,13 @@ from ..record import Record
 from ..session.plan import Case, Plan, PlanError, Suite, offline_variables, plan_suite, strategy_misfit
 from ..session.run import CaseError, DatasetCache, LoadedModel, ModelLoader, run_case
 from ..session.sinks import RECORD_KEY, RecordStore, writable_output
+from ..session.pivot import pivot_lines
 from ..session.summary import seed_spread, spread_lines, summary_lines
 from . import hookspec
 from .gate import GatePlugin
 from .outputs import Outputs
+from .report import register_report
+from .progress import read_progress_mode, showing_progress
 from .xdist import XdistHooks
 
 MARKER_HELP = (
@@ -62,6 +65,7 @@ class SessionState:
     """The answer cache (``--vlmbench-cache``, ``--vlmbench-resume``), when one is open."""
     datasets: DatasetCache = field(default_factory=DatasetCache)
     plans: list[Plan] = field(default_factory=list)
+    progress: str = "auto"  # --vlmbench-progress: auto, on or off (plugin/progress.py)
 
 
 STATE = pytest.StashKey[SessionState]()
@@ -82,6 +86,7 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         options = read_run_options(config.getoption)
         load_options = read_load_options(config.getoption, options)
+        progress = read_progress_mode(config.getoption)
         if not config.getoption("collectonly"):
             check_device_available(options.device)
         # Checked before any model loads: a bad path must not cost a whole run.
@@ -97,8 +102,9 @@ def pytest_configure(config: pytest.Config) -> None:
     register_secret(os.environ.get("HF_TOKEN"))  # never in a record, a message or a report
     store = RecordStore(options)
     outputs = Outputs(config, store, json_path)
-    config.stash[STATE] = SessionState(options, load_options, store, outputs, answers)
+    config.stash[STATE] = SessionState(options, load_options, store, outputs, answers, progress=progress)
     config.pluginmanager.register(outputs, "vlmbench-outputs")
+    register_report(config, store)  # --vlmbench-report: the HTML report at session end
     config.pluginmanager.register(GatePlugin(config), "vlmbench-gate")
     if config.pluginmanager.hasplugin("xdist"):  # one worker per model, one GPU per worker
         config.pluginmanager.register(XdistHooks(config), "vlmbench-xdist")
@@ -129,8 +135,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def _params(item: pytest.Item) -> dict[str, Any]:
+    """The item's parameters when it is one of our cases; ``{}`` otherwise (a suite with no
+    case for the selected models gets one item whose parameters pytest 9 fills with NOTSET)."""
     callspec = getattr(item, "callspec", None)
-    return callspec.params if callspec is not None else {}
+    params: dict[str, Any] = callspec.params if callspec is not None else {}
+    return params if isinstance(params.get("vlmbench_case"), Case) else {}
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -173,11 +182,12 @@ class Evaluation:
         benchmark = self._benchmark_fixture()
         failure = None
         try:
-            if benchmark is None:  # -p no:benchmark: run once, plainly
-                record = run_case(self.case, self._loaded, state.options, state.datasets, answers=state.answers)
-            else:
-                measure = lambda evaluation: benchmark.pedantic(evaluation, rounds=1, iterations=1)  # noqa: E731
-                record = run_case(self.case, self._loaded, state.options, state.datasets, measure, answers=state.answers)
+            with showing_progress(self._request.config, state.progress) as progress:
+                if benchmark is None:  # -p no:benchmark: run once, plainly
+                    record = run_case(self.case, self._loaded, state.options, state.datasets, answers=state.answers, progress=progress)
+                else:
+                    measure = lambda evaluation: benchmark.pedantic(evaluation, rounds=1, iterations=1)  # noqa: E731
+                    record = run_case(self.case, self._loaded, state.options, state.datasets, measure, state.answers, progress)
         except CaseError as exc:
             failure = str(exc)
         if failure is not None:  # one sentence, no traceback (raised outside the except: no chained context)
@@ -217,6 +227,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     spread = seed_spread(records)
     if spread:
         lines += ["", "spread over seeds:", *spread_lines(spread)]
+    lines += pivot_lines(records)  # a class-count sweep: models x strategies by class count
     if state.outputs.json_path is not None:
         lines.append(f"records written to {state.outputs.json_path}")
     if state.outputs.wrote_benchmark_json:
