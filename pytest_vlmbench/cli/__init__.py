@@ -1,4 +1,5 @@
-"""The ``vlmbench`` command: list the registries (:mod:`.listing`), compare saved runs (:mod:`.compare`).
+"""The ``vlmbench`` command: list the registries (:mod:`.listing`), compare saved runs (:mod:`.compare`),
+write them as an HTML report (:mod:`.report`).
 
 It imports no torch: listing the zoo reads registry entries only.
 """
@@ -11,6 +12,7 @@ from collections.abc import Sequence
 
 from .compare import add_compare_parsers
 from .listing import list_datasets, list_models, list_strategies
+from .report import add_report_parser
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("datasets", help="List the registered datasets.").set_defaults(func=list_datasets)
     sub.add_parser("strategies", help="List the prompting strategies.").set_defaults(func=list_strategies)
     add_compare_parsers(sub)  # issue #5: compare and diff of saved runs (gate integration)
+    add_report_parser(sub)  # issue #13: saved runs as one HTML report
     return parser
 
 

@@ -1,4 +1,5 @@
-"""The terminal tables: one row per record, the unreadable items, the spread over seeds."""
+"""The terminal tables: one row per record, the unreadable items, the spread over seeds (a class-count
+sweep's models x class counts table is :mod:`~.pivot`)."""
 
 from __future__ import annotations
 
@@ -26,12 +27,12 @@ def _row(record: Record) -> tuple[str, ...]:
     )
 
 
-def format_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    """Left-aligned first column, right-aligned numbers."""
+def format_table(header: Sequence[str], rows: Sequence[Sequence[str]], left: int = 1) -> list[str]:
+    """The first ``left`` columns (names) left-aligned, the numbers right-aligned."""
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
 
     def fmt(row: Sequence[str]) -> str:
-        cells = [str(row[0]).ljust(widths[0])] + [str(c).rjust(w) for c, w in zip(row[1:], widths[1:])]
+        cells = [str(c).ljust(w) if i < left else str(c).rjust(w) for i, (c, w) in enumerate(zip(row, widths))]
         return "  ".join(cells)
 
     return [fmt(header), "  ".join("-" * w for w in widths), *(fmt(r) for r in rows)]
