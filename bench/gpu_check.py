@@ -9,12 +9,13 @@ benchmark. The tokenizer and processor are the tiny Qwen2-VL build's (a real
 output head is restricted to answer words, so answers name classes and say yes/no at random.
 
 It runs ``pytest_vlmbench.evaluate`` itself (the code a suite item runs) for closed_set (3
-permutations) and binary at several batch sizes, and prints, from each record: items/s,
-prompts/s, batch latency percentiles, torch and NVML peak memory, NVML energy per item and
-the GPU's name. Random answers make binary ask nearly every question (no early yes): its
+permutations) and binary at several batch sizes, with prefix sharing off and on (one pass
+over each item's image and common prompt start, issue #10), and prints, from each record:
+items/s, prompts/s, batch latency percentiles, torch and NVML peak memory, NVML energy per
+item, prompt tokens computed per item and the GPU's name. Random answers make binary ask nearly every question (no early yes): its
 figures are an upper bound of its cost.
 
-    python bench/gpu_check.py                     # on a CUDA machine, ~4 minutes on an H100/H200
+    python bench/gpu_check.py                     # on a CUDA machine; sharing off took ~4 minutes for 48 items on an H200
     python bench/gpu_check.py --size tiny --device cpu --items 4 --batch-sizes 2   # the same path on a CPU
 """
 
@@ -51,6 +52,12 @@ SIZES: dict[str, dict[str, Any]] = {
         "text": {"hidden_size": 3584, "intermediate_size": 18944, "num_hidden_layers": 28, "num_attention_heads": 28,
                  "num_key_value_heads": 4, "vocab_size": 152064, "mrope_section": [16, 24, 24], "rope_theta": 1e6},
         "vision": {"depth": 32, "embed_dim": 1280, "hidden_size": 3584, "num_heads": 16, "mlp_ratio": 4},
+    },
+    # Small enough for a CPU, with image tokens that weigh like a real model's (bench/strategy_cost.py).
+    "small": {
+        "text": {"hidden_size": 256, "intermediate_size": 512, "num_hidden_layers": 4, "num_attention_heads": 4,
+                 "num_key_value_heads": 2, "vocab_size": 2048, "mrope_section": [8, 12, 12], "rope_theta": 1e4},
+        "vision": {"depth": 2, "embed_dim": 128, "hidden_size": 256, "num_heads": 4, "mlp_ratio": 2},
     },
     # The same path on a CPU in seconds (for checking the script itself).
     "tiny": {
@@ -111,27 +118,30 @@ def photos(n: int, side: int) -> Dataset:
     return Dataset("noise-21", CLASSES, items, modality="image", background_class="clutter", source="generated noise")
 
 
-def row(strategy: str, batch: int, record: Record) -> tuple[str, ...]:
+def row(strategy: str, sharing: str, batch: int, record: Record) -> tuple[str, ...]:
     t, m = record.throughput, record.memory
     energy = f"{record.energy.joules / max(record.n_items, 1):.1f}" if record.energy else "-"
+    computed = f"{record.tokens.computed / max(record.n_items, 1):.0f}" if record.tokens else "-"
     return (
-        strategy, str(batch), str(record.n_items), f"{t.items_per_s:.2f}", f"{t.n_requests / t.wall_s:.1f}",
+        strategy, sharing, str(batch), str(record.n_items), f"{t.items_per_s:.2f}", f"{t.n_requests / t.wall_s:.1f}",
         f"{t.batch_latency_ms.p50:.0f}", f"{t.batch_latency_ms.p90:.0f}", f"{t.batch_latency_ms.p99:.0f}",
         "-" if m.torch_peak_mb is None else f"{m.torch_peak_mb / 1024:.1f}",
-        "-" if m.nvml_peak_mb is None else f"{m.nvml_peak_mb / 1024:.1f}", energy, str(t.oom_retries),
+        "-" if m.nvml_peak_mb is None else f"{m.nvml_peak_mb / 1024:.1f}", energy, computed, str(t.oom_retries),
     )  # fmt: skip
 
 
-HEADER = ("strategy", "batch", "items", "items/s", "prompts/s", "p50 ms", "p90 ms", "p99 ms", "torch GB", "nvml GB", "J/item", "OOM")
+HEADER = ("strategy", "sharing", "batch", "items", "items/s", "prompts/s", "p50 ms", "p90 ms", "p99 ms", "torch GB", "nvml GB",
+          "J/item", "tokens/item", "OOM")  # fmt: skip
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", choices=sorted(SIZES), default="7b")
     parser.add_argument("--device", default="cuda")
-    parser.add_argument("--items", type=int, default=48, help="items per configuration (default 48)")
+    parser.add_argument("--items", type=int, default=32, help="items per configuration (default 32: 12 runs in < 8 minutes)")
     parser.add_argument("--batch-sizes", default="8,32,64")
     parser.add_argument("--strategies", default="closed_set,binary")
+    parser.add_argument("--sharing", default="off,on", help="prefix sharing settings to run (default off,on)")
     parser.add_argument("--image-side", type=int, default=448, help="image side in pixels (448: 256 image tokens)")
     parser.add_argument("--out", default=os.environ.get("OUT", "."), help="folder for gpu_check.json")
     parser.add_argument("--leave-free-gb", type=float, default=None,
@@ -160,15 +170,17 @@ def main() -> int:
     evaluate(model, dataset.limited(2), "closed_set", EvalConfig(batch_size=2, strategy=StrategyConfig(permutations=1)))
     rows, records = [], []
     for strategy in args.strategies.split(","):
-        for batch in (int(b) for b in args.batch_sizes.split(",")):
-            try:
-                record = evaluate(model, dataset, strategy, EvalConfig(batch_size=batch, strategy=StrategyConfig(permutations=3)))
-            except Exception as exc:  # noqa: BLE001 - report and go on to the next configuration
-                print(f"{strategy} batch {batch}: {type(exc).__name__}: {exc}", flush=True)
-                continue
-            rows.append(row(strategy, batch, record))
-            records.append({"strategy": strategy, "batch_size": batch, "record": record.to_json()})
-            print("  ".join(rows[-1]), flush=True)
+        for sharing in args.sharing.split(","):
+            for batch in (int(b) for b in args.batch_sizes.split(",")):
+                config = EvalConfig(batch_size=batch, strategy=StrategyConfig(permutations=3), prefix_sharing=sharing == "on")
+                try:
+                    record = evaluate(model, dataset, strategy, config)
+                except Exception as exc:  # noqa: BLE001 - report and go on to the next configuration
+                    print(f"{strategy} sharing {sharing} batch {batch}: {type(exc).__name__}: {exc}", flush=True)
+                    continue
+                rows.append(row(strategy, sharing, batch, record))
+                records.append({"strategy": strategy, "sharing": sharing, "batch_size": batch, "record": record.to_json()})
+                print("  ".join(rows[-1]), flush=True)
     print(f"\n{gpu}, Qwen2-VL {args.size} random bf16 weights, {args.image_side}px images, 21 classes:")
     print("\n".join(format_table(HEADER, rows)))
     out = Path(args.out) / "gpu_check.json"

@@ -119,6 +119,10 @@ def test_a_fresh_record_writes_the_saved_layout(records: dict[str, Record]) -> N
     """Key for key, in order, what records of schema 1 hold (the dataset fingerprint's keys vary by dataset)."""
     saved = json.loads(SCHEMA1.read_text())
     fresh = replace(records["closed_set"], model_load_id="x", options={}).to_json()
+    # Tokens came after the saved record (optional, like energy): a counting adapter writes them
+    # after memory and in each prediction, and the rest of the layout is unchanged.
+    assert list(fresh).index("tokens") == list(fresh).index("memory") + 1
+    assert fresh.pop("tokens")["computed"] > 0 and fresh["predictions"][0].pop("tokens")["prompt"] > 0
     assert list(fresh) == list(saved)
     # digits under limit=6 has classes without items: named in the one optional metrics key, last.
     assert fresh["metrics"].pop("classes_without_items") == ["six", "seven", "eight", "nine"]

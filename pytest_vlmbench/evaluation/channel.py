@@ -5,7 +5,12 @@ A strategy never calls the model itself; it gets a channel (``ask`` for a genera
 :func:`~.batching.run_batched`, decodes each batch's images only when it is sent, and times
 every call on the :class:`~.cost.CostMeter`. With an :class:`~.answer_cache.AnswerCache`,
 answers found there are not sent to the model, and the model's answers are stored as each
-batch returns (:class:`CacheUse` counts both).
+batch returns (:class:`CacheUse` counts both). With a :class:`~.token_use.TokenUse`, the
+adapter's token counts are added up per item after each call.
+
+Each ``ask`` is sent sorted by the length of the items' own text (stable, so one item's
+queries stay side by side and can share a prefix; less padding per batch), and the answers
+come back in the strategy's order.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from .answer_cache import AnswerCache, KeyMaker, image_digest
 from .batching import BatchPlan, run_batched
 from .config import EvalConfig
 from .cost import CostMeter
+from .progress import ProgressTracker
+from .token_use import TokenUse
 
 
 class AdapterError(RuntimeError):
@@ -103,14 +110,22 @@ def _failure(exc: RequestsFailed, arrived: int, use: CacheUse | None) -> str:
 
 
 def _requests(chunk: Sequence[Query], config: EvalConfig, errors: dict[str, str]) -> list[Request | None]:
-    """One request per query; ``None`` for an item whose image cannot be read (noted in ``errors``)."""
+    """One request per query; ``None`` for an item whose image cannot be read (noted in ``errors``).
+
+    An item's image is decoded once per batch however many of its queries the batch holds,
+    and its requests carry the item id as their prefix-sharing group (unless switched off).
+    """
     out: list[Request | None] = []
+    images: dict[str, Any] = {}
     for q in chunk:
         if q.item.id in errors:
             out.append(None)
             continue
         try:
-            out.append(Request(q.prompt, q.item.image(), config.max_new_tokens))
+            if q.item.id not in images:
+                images[q.item.id] = q.item.image()
+            group = q.item.id if config.prefix_sharing else None
+            out.append(Request(q.prompt, images[q.item.id], config.max_new_tokens, group=group, decided=q.decided))
         except ItemError as exc:
             errors[q.item.id] = exc.reason
             out.append(None)
@@ -127,7 +142,10 @@ def _channel(
     errors: dict[str, str],
     plan: BatchPlan,
     use: CacheUse | None,
-) -> Callable[[Sequence[Query]], list[Any]]:
+    progress: ProgressTracker | None = None,
+    tokens: TokenUse | None = None,
+    shares_prefix: bool = False,
+) -> ModelChannel:
     """The batched, timed way a strategy reaches the model, one ``call`` per batch.
 
     Images are decoded here, one batch at a time, never for the whole dataset. An item whose
@@ -161,6 +179,8 @@ def _channel(
             meter.record_batch(time.perf_counter() - t0, len(good))
             if len(out) != len(good):
                 raise AdapterError(f"Model {name!r} returned {len(out)} results for {len(good)} requests; {contract}")
+            if tokens is not None:
+                tokens.after_call([chunk[i].item.id for i in pending])
             results.update(zip(pending, out))
             if use is not None:
                 use.store([(keys[i], a) for i, a in zip(pending, out)], name)
@@ -170,7 +190,35 @@ def _channel(
             use.count(chunk, hits, pending)
         return [results.get(i, skipped) if r is not None else skipped for i, r in enumerate(requests)]
 
-    return lambda queries: run_batched(queries, plan, send)
+    def ask(queries: Sequence[Query]) -> list[Any]:
+        # Each call is one pass of the strategy's queries; with ``progress``, each returned batch is reported.
+        order = sorted(range(len(queries)), key=lambda i: len(queries[i].item.text or ""))
+        ordered = [queries[i] for i in order]
+        answers = run_batched(ordered, plan, progress.counting(ordered, send) if progress else send)
+        out: list[Any] = [None] * len(queries)
+        for position, i in enumerate(order):
+            out[i] = answers[position]
+        return out
+
+    return ModelChannel(ask, plan, shares_prefix)
+
+
+@dataclass
+class ModelChannel:
+    """What a strategy calls to reach the model (an :data:`~..strategies.base.Ask`/``Classify``),
+    with two facts a strategy may plan by: the current batch size, and whether one item's
+    queries sent together share their prefix (so asking several at once is cheap)."""
+
+    ask: Callable[[Sequence[Query]], list[Any]]
+    plan: BatchPlan
+    shares_prefix: bool = False
+
+    def __call__(self, queries: Sequence[Query]) -> list[Any]:
+        return self.ask(queries)
+
+    @property
+    def batch_size(self) -> int:
+        return self.plan.size
 
 
 def make_channel(
@@ -182,7 +230,9 @@ def make_channel(
     errors: dict[str, str],
     plan: BatchPlan,
     use: CacheUse | None = None,
-) -> Callable[[Sequence[Query]], list[Any]]:
+    progress: ProgressTracker | None = None,
+    tokens: TokenUse | None = None,
+) -> ModelChannel:
     """The channel a strategy needs (answers for ``generate``, classes for ``classify``).
 
     Raises :class:`AdapterError` with one sentence when the model cannot provide it.
@@ -191,8 +241,9 @@ def make_channel(
         if not callable(getattr(model, "classify", None)):
             raise AdapterError(f"Model {model.name!r} generates text and has no classify(); use a prompting strategy.")
         contract = "an adapter's classify() must return one class (or None) per request, in order."
-        return _channel(model.name, lambda reqs: model.classify(reqs, classes), contract, None, config, meter, errors, plan, use)
+        return _channel(model.name, lambda reqs: model.classify(reqs, classes), contract, None, config, meter, errors, plan, use, progress)
     if not callable(getattr(model, "generate", None)):
         raise AdapterError(f"Model {model.name!r} classifies directly and cannot answer prompts; use --strategy direct.")
     contract = "an adapter's generate() must return one answer per request, in order."
-    return _channel(model.name, lambda reqs: [str(a) for a in model.generate(reqs)], contract, "", config, meter, errors, plan, use)
+    return _channel(model.name, lambda reqs: [str(a) for a in model.generate(reqs)], contract, "", config, meter, errors, plan, use, progress, tokens,
+                    shares_prefix=config.prefix_sharing and bool(getattr(model, "prefix_sharing", False)))

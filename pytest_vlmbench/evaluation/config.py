@@ -15,3 +15,6 @@ class EvalConfig:
     batch_size: int = 8
     max_new_tokens: int = 8
     limit: int | None = None
+    prefix_sharing: bool = True
+    """Let adapters that can compute one item's shared prompt prefix once (image included) do so.
+    Answers are the same either way (tests/test_prefix_sharing.py); ``False`` keeps the unshared path."""

@@ -24,7 +24,9 @@ from .batching import BatchPlan
 from .channel import AdapterError, CacheUse, make_channel
 from .config import EvalConfig
 from .cost import CostMeter
+from .progress import ProgressObserver, observe
 from .scores import classification_report
+from .token_use import TokenUse
 
 __all__ = ["AdapterError", "AnswerCache", "EvalConfig", "evaluate", "library_versions"]
 
@@ -48,14 +50,17 @@ def evaluate(
     *,
     model_load_s: float | None = None,
     answers: AnswerCache | None = None,
+    progress: ProgressObserver | None = None,
 ) -> Record:
     """Evaluate ``model`` on ``dataset`` with ``strategy``; returns the record (``model`` is ``model.name``).
 
     With ``answers``, prompts answered before are taken from that cache (mode ``read*``) and
     new answers are stored there as each batch returns (mode ``*write``); see
     :mod:`~.answer_cache`. The cache never enters ``config``: it does not change the result.
+    ``progress`` is told how far the evaluation has come after each batch (:mod:`~.progress`).
     """
     chosen = get_strategy(strategy)
+    training = chosen.training_of(model)  # finetune/linear_probe: the trained classifier's section
     # Adapters that retry (the API) count over their whole life; the record holds this evaluation's.
     retries_at_start = getattr(model, "retries", None)
     dataset = dataset.limited(config.limit)
@@ -65,7 +70,9 @@ def evaluate(
     errors: dict[str, str] = {}
     plan = BatchPlan(config.batch_size)
     use = CacheUse.start(answers, model, chosen.needs, dataset.classes)
-    channel = make_channel(model, chosen.needs, dataset.classes, config, meter, errors, plan, use)
+    tracker = observe(progress, len(items), plan)
+    tokens = TokenUse.start(model)
+    channel = make_channel(model, chosen.needs, dataset.classes, config, meter, errors, plan, use, tracker, tokens)
     outcomes = chosen.run(dataset, items, channel, config.strategy)
     meter.stop()
     outcomes = [o for o in outcomes if o.item.id not in errors]  # unreadable items: listed, not scored
@@ -99,6 +106,9 @@ def evaluate(
             num_classes=len(dataset.classes),
             per_class=dataset.provenance.get("selection", {}).get("per_class"),
             versions=library_versions(),
+            # The engine an adapter names (vLLM: docs/scale.md) enters config, the baseline
+            # key, so no Hugging Face run is ever compared with it unawares.
+            **({"engine": model_info["engine"]} if model_info.get("engine") else {}),
         ),
         metrics=report.metrics,
         per_class=report.per_class,
@@ -106,11 +116,13 @@ def evaluate(
         throughput=throughput,
         memory=meter.memory(),
         energy=meter.energy(),
-        predictions=tuple(_prediction(o) for o in outcomes),
+        training=training,
+        tokens=tokens.total([o.item.id for o in outcomes]),
+        predictions=tuple(_prediction(o, tokens) for o in outcomes),
     )
 
 
-def _prediction(outcome: ItemOutcome) -> Prediction:
+def _prediction(outcome: ItemOutcome, tokens: TokenUse) -> Prediction:
     item = outcome.item
     return Prediction(
         id=item.id,
@@ -119,4 +131,5 @@ def _prediction(outcome: ItemOutcome) -> Prediction:
         correct=outcome.prediction == item.label,
         answers=tuple(str(a) for a in outcome.answers),
         detail=plain_json(outcome.detail),
+        tokens=tokens.of_item(item.id),
     )

@@ -68,6 +68,11 @@ def _memory(key: str) -> Getter:
     return lambda r: getattr(r.memory, key)
 
 
+def _per_item(part: str) -> Getter:
+    """Tokens per scored item (``computed``, ``shared`` or ``generated``); ``None`` when the adapter did not count."""
+    return lambda r: getattr(r.tokens, part) / r.n_items if r.tokens is not None and r.n_items else None
+
+
 _ALL = [
     _quality("accuracy", "mcnemar", "share of items predicted correctly"),
     *(
@@ -90,12 +95,15 @@ _ALL = [
         for key in ("peak_rss_mb", "torch_peak_mb", "torch_peak_reserved_mb", "nvml_peak_mb")
     ),
     _cost("energy_j", lambda r: r.energy.joules if r.energy is not None else None, "GPU energy in joules (NVML)"),
+    _cost("tokens_per_item", _per_item("computed"), "prompt tokens computed per item (shared prefixes counted once)"),
+    _cost("shared_tokens_per_item", _per_item("shared"), "prompt tokens per item served from a shared prefix", higher=True),
+    _cost("generated_tokens_per_item", _per_item("generated"), "tokens generated per item"),
 ]
 
 METRICS: dict[str, MetricSpec] = {spec.name: spec for spec in _ALL}
 """Every gateable metric by flat name."""
 
-DEFAULT_DISPLAY = ("accuracy", "macro_f1", "invalid_rate", "items_per_s", "latency_p50_ms", "peak_memory_mb")
+DEFAULT_DISPLAY = ("accuracy", "macro_f1", "invalid_rate", "items_per_s", "latency_p50_ms", "peak_memory_mb", "tokens_per_item")
 """Metrics ``vlmbench compare`` shows when none are asked for."""
 
 

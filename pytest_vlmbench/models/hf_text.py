@@ -4,6 +4,10 @@ Prompts go through the tokenizer's chat template when it has one (instruct model
 the plain text otherwise (base models). Generation is greedy and batched with left
 padding; only the new tokens are decoded. Requests carry no image: text models are only
 paired with text datasets.
+
+Requests of one item (same :attr:`~.base.Request.group`: the k-shot exemplars and the
+item's text, then one question each) have their shared prefix computed once per batch for
+the families in :data:`PREFIX_SHARING_TYPES` (:mod:`.hf_generate`).
 """
 
 from __future__ import annotations
@@ -11,8 +15,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .base import LoadOptions, ModelSpec, Request
-from .hf_common import greedy_answers, load_preprocessor, load_weights, model_info, release
+from .base import LoadOptions, ModelSpec, Request, TokenCount
+from .hf_common import load_preprocessor, load_weights, model_info, release
+from .hf_generate import PrefixMemory, shared_generate, unshared_generate, worth_sharing
+
+PREFIX_SHARING_TYPES = frozenset({"llama", "mistral", "qwen2"})
+"""``model_type`` values whose shared-prefix answers were checked equal to the unshared ones
+(tests/test_prefix_sharing.py). Sliding-window families (Mistral, Gemma 2) are left out:
+their window counts cache slots, and the padding between prefix and suffix would move it."""
 
 
 class HFCausalLM:
@@ -30,6 +40,10 @@ class HFCausalLM:
         self.model, self.device = load_weights(AutoModelForCausalLM, source, options)
         self._torch = torch
         self.info: dict[str, Any] = model_info(self.model, source, spec.family, self.device)
+        self.prefix_sharing = getattr(self.model.config, "model_type", "") in PREFIX_SHARING_TYPES
+        """Compute each group's shared prefix once (only families proven to give the same answers)."""
+        self.last_tokens: list[TokenCount] = []
+        self.prefix_memory = PrefixMemory()
 
     def _text(self, request: Request) -> str:
         if self.tokenizer.chat_template:
@@ -39,15 +53,23 @@ class HFCausalLM:
 
     def generate(self, requests: Sequence[Request]) -> list[str]:
         if not requests:
+            self.last_tokens = []
             return []
         texts = [self._text(r) for r in requests]
         # The chat template already wrote BOS where the model wants it; don't add a second.
         inputs = self.tokenizer(texts, padding=True, return_tensors="pt", add_special_tokens=not self.tokenizer.chat_template)
         inputs = inputs.to(self.model.device)
-        return greedy_answers(self.model, self.tokenizer, inputs, max(r.max_new_tokens for r in requests))
+        result = None
+        if self.prefix_sharing and worth_sharing(requests, self.prefix_memory):
+            result = shared_generate(self.model, self.tokenizer, inputs, requests, None, set(), self.prefix_memory)
+        if result is None:
+            result = unshared_generate(self.model, self.tokenizer, inputs, requests)
+        answers, self.last_tokens = result
+        return answers
 
     def close(self) -> None:
         self.model = None
+        self.prefix_memory = PrefixMemory()  # its cache lives on the accelerator too
         release(self._torch)
 
 

@@ -8,6 +8,10 @@ batched with left padding, and only the new tokens are decoded.
 Families differ in how a batch's images are passed: most processors take one flat list
 (one image per prompt, in order); Idefics3/SmolVLM, Mllama and Gemma 3 take one *list per prompt*,
 because a prompt may hold several images.
+
+Requests of one item (same :attr:`~.base.Request.group`) share the image and the start of
+the prompt; for the families in :data:`PREFIX_SHARING_TYPES` that prefix -- vision encoder
+included -- is computed once per batch (:mod:`.hf_generate`). ``prefix_sharing`` turns it off.
 """
 
 from __future__ import annotations
@@ -15,11 +19,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .base import LoadOptions, ModelSpec, Request
-from .hf_common import greedy_answers, load_preprocessor, load_weights, model_info, release
+from .base import LoadOptions, ModelSpec, Request, TokenCount
+from .hf_common import load_preprocessor, load_weights, model_info, release
+from .hf_generate import PrefixMemory, shared_generate, unshared_generate, worth_sharing
 
 NESTED_IMAGE_TYPES = frozenset({"idefics2", "idefics3", "smolvlm", "mllama", "gemma3"})
 """``model_type`` values whose processors expect ``images=[[img], [img], ...]``."""
+
+PREFIX_SHARING_TYPES = frozenset({"qwen2_vl", "qwen2_5_vl", "qwen3_vl", "internvl", "llava_onevision", "idefics3", "mllama"})
+"""``model_type`` values whose shared-prefix answers were checked equal to the unshared ones
+(tests/test_prefix_sharing.py); other families run unshared: Gemma 3 and LLaVA-NeXT (their
+answers differed in that check), MiniCPM-V 4.6 (its linear-attention layers carry a state
+through the padding between prefix and suffix)."""
+
+_VISION_TOKEN_KEYS = ("image_token_id", "image_token_index", "video_token_id", "video_token_index")
 
 
 class HFVisionLanguageModel:
@@ -53,6 +66,12 @@ class HFVisionLanguageModel:
         self.model = model.eval()
         self.device = str(model.device)
         self.nested_images = getattr(model.config, "model_type", "") in NESTED_IMAGE_TYPES
+        self.prefix_sharing = getattr(model.config, "model_type", "") in PREFIX_SHARING_TYPES
+        """Compute each group's shared prefix once (only families proven to give the same answers)."""
+        configs = [model.config, getattr(model.config, "text_config", None)]
+        self._vision_tokens = {int(v) for c in configs for k in _VISION_TOKEN_KEYS if isinstance(v := getattr(c, k, None), int)}
+        self.last_tokens: list[TokenCount] = []
+        self.prefix_memory = PrefixMemory()
         self._torch = torch
         self.info: dict[str, Any] = model_info(model, source, family, self.device)
 
@@ -70,17 +89,29 @@ class HFVisionLanguageModel:
             return [[r.image] if r.image is not None else [] for r in requests]
         return [r.image for r in requests if r.image is not None]
 
+    def _inputs(self, requests: Sequence[Request]) -> Any:
+        texts = [self.processor.apply_chat_template(self._messages(r), add_generation_prompt=True) for r in requests]
+        return self.processor(text=texts, images=self._images(requests), padding=True, return_tensors="pt")
+
     def generate(self, requests: Sequence[Request]) -> list[str]:
         if not requests:
+            self.last_tokens = []
             return []
-        texts = [self.processor.apply_chat_template(self._messages(r), add_generation_prompt=True) for r in requests]
-        inputs = self.processor(text=texts, images=self._images(requests), padding=True, return_tensors="pt")
-        inputs = inputs.to(self.model.device)
-        return greedy_answers(self.model, self.tokenizer, inputs, max(r.max_new_tokens for r in requests))
+        inputs = self._inputs(requests).to(self.model.device)
+        result = None
+        if self.prefix_sharing and worth_sharing(requests, self.prefix_memory):
+            # The prefix pass needs only the groups' first requests' images (one per group).
+            extras = lambda rows: self._inputs([requests[r] for r in rows])  # noqa: E731
+            result = shared_generate(self.model, self.tokenizer, inputs, requests, extras, self._vision_tokens, self.prefix_memory)
+        if result is None:
+            result = unshared_generate(self.model, self.tokenizer, inputs, requests)
+        answers, self.last_tokens = result
+        return answers
 
     def close(self) -> None:
         self.model = None
         self.processor = None
+        self.prefix_memory = PrefixMemory()  # its cache lives on the accelerator too
         release(self._torch)
 
 

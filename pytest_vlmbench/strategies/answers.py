@@ -124,6 +124,21 @@ def parse_yes_no(answer: str) -> bool | None:
     return None
 
 
+_COMPLETE_FIRST_WORD = re.compile(r"^(?:[^\w]|_)*([^\W_]+)(?:[^\w]|_)")
+
+
+def yes_no_decided(answer_so_far: str) -> bool:
+    """True when ``answer_so_far`` starts with a complete yes- or no-word (a separator follows it).
+
+    Then :func:`parse_yes_no` of any continuation gives the same verdict (its first word
+    decides), so generation may stop there. A word still being written ("no" of "nope",
+    "yes" of "yesterday") is not complete, and an answer not opening with yes/no is never
+    decided early.
+    """
+    match = _COMPLETE_FIRST_WORD.match(answer_so_far.lower())
+    return match is not None and (match.group(1) in _YES or match.group(1) in _NO)
+
+
 def json_answer(text: str) -> str | None:
     """The ``"answer"`` string of the first JSON object in ``text`` (code fences allowed), or ``None``.
 

@@ -6,6 +6,16 @@ of the order) is predicted when every answer is *no*. If an answer was neither y
 and no *yes* followed, the item is invalid: the left-over class would be a guess the model
 never made. Questions are batched across items: ``ask`` receives every question of a
 round at once.
+
+Asking ahead is a scheduling choice that changes neither the recorded questions (those up to
+the first yes) nor the prediction: a round may ask an item its next few questions at once,
+and the answers after the first yes are dropped. It asks ahead one batch of questions per
+item when the channel shares an item's prefix (the item's image and prompt are then computed
+once for all of them), and otherwise only to fill batch slots that would stay empty once
+few items are left. When the prefix is shared, items go through their rounds a few at a
+time (:func:`items_per_wave`), so each round of an item continues from the prefix pass of
+its previous round. A plain-style question stops generating at a complete first word yes/no
+(:func:`~.answers.yes_no_decided`), which decides the answer whatever follows.
 """
 
 from __future__ import annotations
@@ -14,7 +24,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..datasets.base import Dataset, Item
-from .answers import parse_yes_no
+from .answers import parse_yes_no, yes_no_decided
 from .base import Ask, ItemOutcome, Query, Strategy, StrategyConfig, item_rng
 from .prompts import BINARY_TEMPLATE, JSON_YES_NO_SUFFIX, build_prompt
 
@@ -38,29 +48,66 @@ def binary(dataset: Dataset, items: Sequence[Item], ask: Ask, config: StrategyCo
         for item, (questions, fallback) in zip(items, plans)
     ]
     invalid_seen = [False] * len(items)
-    pending = [i for i, (questions, _) in enumerate(plans) if questions]
-    round_ = 0
+    decided = yes_no_decided if config.answer_style == "plain" else None
+    undecided = [i for i, (questions, _) in enumerate(plans) if questions]
+    asked_so_far = [0] * len(items)
+    wave = items_per_wave(ask, max((len(q) for q, _ in plans), default=1), len(undecided))
+    for start in range(0, len(undecided), wave):
+        pending = undecided[start : start + wave]
+        _rounds(pending, items, plans, outcomes, invalid_seen, asked_so_far, ask, template, decided, config)
+    return outcomes
+
+
+def _rounds(
+    pending: list[int], items: Sequence[Item], plans: list[tuple[list[str], str]], outcomes: list[ItemOutcome],
+    invalid_seen: list[bool], asked_so_far: list[int], ask: Ask, template: str, decided: Any, config: StrategyConfig,
+) -> None:  # fmt: skip
+    """Ask the ``pending`` items round after round until each has its answer."""
     while pending:
-        asked = [plans[i][0][round_] for i in pending]
-        answers = ask([Query(items[i], build_prompt(template, items[i], config.exemplars, cls=cls)) for i, cls in zip(pending, asked)])
-        still_pending = []
-        for i, cls, answer in zip(pending, asked, answers):
+        ahead = questions_ahead(ask, len(pending))
+        asked = [(i, cls) for i in pending for cls in plans[i][0][asked_so_far[i] : asked_so_far[i] + ahead]]
+        answers = ask([Query(items[i], build_prompt(template, items[i], config.exemplars, cls=cls), decided) for i, cls in asked])
+        finished: set[int] = set()
+        for (i, cls), answer in zip(asked, answers):
+            if i in finished:  # asked ahead, after this item's yes: not part of the record
+                continue
             outcome = outcomes[i]
             outcome.answers.append(answer)
             outcome.detail["questions"].append(cls)
+            asked_so_far[i] += 1
             text = config.answer_text(answer)
             verdict = None if text is None else parse_yes_no(text)
             if verdict is True:
                 outcome.prediction = cls
+                finished.add(i)
                 continue
             invalid_seen[i] = invalid_seen[i] or verdict is None
-            if round_ + 1 < len(plans[i][0]):
-                still_pending.append(i)
-            else:  # every question answered, none with a yes
+            if asked_so_far[i] == len(plans[i][0]):  # every question answered, none with a yes
                 outcome.prediction = None if invalid_seen[i] else plans[i][1]
-        pending = still_pending
-        round_ += 1
-    return outcomes
+                finished.add(i)
+        pending = [i for i in pending if i not in finished]
+
+
+def items_per_wave(ask: Ask, questions: int, undecided: int) -> int:
+    """How many items go through their rounds together.
+
+    All of them, unless the channel shares prefixes: then just enough items to fill a batch
+    with one round of questions each, so that an item's next round comes in the very next
+    call and continues from its kept prefix pass (:mod:`~pytest_vlmbench.models.hf_generate`)
+    instead of computing its image and prompt again.
+    """
+    if not getattr(ask, "shares_prefix", False):
+        return max(1, undecided)
+    batch = int(getattr(ask, "batch_size", 1))
+    return max(1, batch // max(1, min(batch, questions)))
+
+
+def questions_ahead(ask: Ask, pending: int) -> int:
+    """Questions to ask each of ``pending`` items in the next round (see the module's docstring)."""
+    batch = int(getattr(ask, "batch_size", 1))
+    if getattr(ask, "shares_prefix", False):
+        return max(1, batch)
+    return max(1, batch // pending)
 
 
 def _settings(config: StrategyConfig) -> dict[str, Any]:
