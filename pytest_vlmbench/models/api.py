@@ -19,6 +19,8 @@ Standard library only (``urllib`` and a thread pool), so the adapter adds no dep
 - A request that fails for good ends the batch: no new request or retry starts, attempts in
   flight finish (within ``api_timeout_s``), and :class:`APIRequestsFailed` (a
   :class:`~.base.RequestsFailed`) carries one sentence and the answers that did arrive.
+- Each response's ``usage`` (prompt, cached and completion tokens) becomes ``last_tokens``, one
+  :class:`~.base.TokenCount` per request (:mod:`.api_response` reads the responses).
 - ``retries`` counts retries since the model was loaded; ``info`` holds no running count
   (an evaluation records the difference of ``retries`` over its own calls).
 """
@@ -44,15 +46,15 @@ from http import HTTPStatus
 from typing import IO, TYPE_CHECKING, Any
 
 from ..secrets import public_url, redact, register_secret
-from .base import LoadOptions, ModelSpec, Request, RequestsFailed
+from .api_response import Completion, NotACompletion, one_line, parse_completion
+from .api_response import detail as server_detail
+from .base import LoadOptions, ModelSpec, Request, RequestsFailed, TokenCount
 
 if TYPE_CHECKING:
     from PIL import Image
 
 DEFAULT_BASE = "https://api.openai.com/v1"
 MAX_BACKOFF_S = 30.0
-DETAIL_CHARS = 200
-"""How much of a server's error message goes into a sentence."""
 
 
 class APIError(RuntimeError):
@@ -83,11 +85,6 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def one_line(text: str) -> str:
-    """``text`` redacted, on one line."""
-    return redact(" ".join(text.split()))
-
-
 def checked_base(url: str, origin: str) -> str:
     """``url`` if it is an http(s) URL with a host; else :class:`APIError` naming ``origin``."""
     parts = urllib.parse.urlsplit(url)
@@ -102,23 +99,6 @@ def checked_base(url: str, origin: str) -> str:
     except ValueError:
         raise APIError(f"{origin} {shown!r} has an invalid port (for example http://localhost:8000/v1).") from None
     return url
-
-
-def _detail(body: bytes) -> str:
-    """The server's own error message from a body (OpenAI's ``error.message``, vLLM's ``message``), short."""
-    text = body.decode("utf-8", "replace")
-    try:
-        payload = json.loads(text)
-    except ValueError:
-        payload = None
-    if isinstance(payload, dict):
-        error = payload.get("error")
-        found = error.get("message") if isinstance(error, dict) else error
-        found = found or payload.get("message") or payload.get("detail")
-        if isinstance(found, str) and found.strip():
-            text = found
-    text = one_line(text)
-    return text if len(text) <= DETAIL_CHARS else text[: DETAIL_CHARS - 1] + "…"
 
 
 def image_data_url(image: Image.Image) -> str:
@@ -181,6 +161,8 @@ class OpenAIChatModel:
         self._lock = threading.Lock()
         self.retries = 0
         """Retries since the model was loaded (a record takes the difference over its evaluation)."""
+        self.last_tokens: list[TokenCount] | None = None
+        """The last batch's ``usage``, one per request; ``None`` when a response had none."""
         self.info: dict[str, Any] = {
             "source": source,
             "family": spec.family,
@@ -207,7 +189,7 @@ class OpenAIChatModel:
 
     # -- one attempt -------------------------------------------------------------------------
 
-    def _attempt(self, body: bytes) -> str:
+    def _attempt(self, body: bytes) -> Completion:
         req = urllib.request.Request(self._endpoint, data=body, headers=self._headers, method="POST")
         try:
             with self._opener.open(req, timeout=self.timeout_s) as response:
@@ -218,19 +200,10 @@ class OpenAIChatModel:
             raise self._connection_failure(exc.reason) from None
         except (OSError, http.client.HTTPException) as exc:  # timeouts and resets while reading
             raise self._connection_failure(exc) from None
-        return self._content(raw)
-
-    def _content(self, raw: bytes) -> str:
-        snippet = _detail(raw[:DETAIL_CHARS])
         try:
-            text = json.loads(raw)["choices"][0]["message"]["content"]
-        except ValueError:
-            raise self._garbage(f"not JSON: {snippet!r}") from None
-        except (KeyError, IndexError, TypeError):
-            raise self._garbage(f"no choices[0].message.content in {snippet!r}") from None
-        if not isinstance(text, str):
-            raise self._garbage(f"the message content is {type(text).__name__}, not text")
-        return text
+            return parse_completion(raw)
+        except NotACompletion as exc:
+            raise self._garbage(str(exc)) from None
 
     def _garbage(self, what: str) -> _Failed:
         return _Failed(
@@ -242,7 +215,7 @@ class OpenAIChatModel:
     def _http_failure(self, exc: urllib.error.HTTPError) -> _Failed:
         code, url, model = exc.code, self.base_url, self.model_id
         try:
-            detail = _detail(exc.read()[:4096])
+            detail = server_detail(exc.read()[:4096])
         except (OSError, http.client.HTTPException):
             detail = ""
         try:
@@ -331,15 +304,16 @@ class OpenAIChatModel:
 
     # -- a request, with retries; a batch ------------------------------------------------------
 
-    def _one(self, request: Request, stop: threading.Event) -> str | _Failed | None:
-        """The answer, the failure that ended the request, or ``None`` when the batch stopped first."""
+    def _one(self, request: Request, stop: threading.Event) -> Completion | _Failed | None:
+        """The completion, the failure that ended the request, or ``None`` when the batch stopped first."""
         if stop.is_set():
             return None
         body = self._body(request)
         attempt = 1
         while True:
             try:
-                return redact(self._attempt(body).strip())
+                done = self._attempt(body)
+                return Completion(redact(done.text.strip()), done.tokens)
             except _Failed as exc:
                 if not exc.retryable or attempt > self.max_retries:
                     exc.attempts = attempt
@@ -357,18 +331,20 @@ class OpenAIChatModel:
 
     def generate(self, requests: Sequence[Request]) -> list[str]:
         """Answers in order; :class:`APIRequestsFailed` (with the answers that arrived) if any request fails for good."""
+        self.last_tokens = None
         if not requests:
             return []
         stop = threading.Event()
         answered: dict[int, str] = {}
+        tokens: dict[int, TokenCount | None] = {}
         failure: _Failed | None = None
         pool = ThreadPoolExecutor(max_workers=min(self.concurrency, len(requests)), thread_name_prefix="vlmbench-api")
         try:
             futures = {pool.submit(self._one, request, stop): i for i, request in enumerate(requests)}
             for future in as_completed(futures):
                 result = future.result()
-                if isinstance(result, str):
-                    answered[futures[future]] = result
+                if isinstance(result, Completion):
+                    answered[futures[future]], tokens[futures[future]] = result.text, result.tokens
                 elif isinstance(result, _Failed) and failure is None:
                     failure = result  # _one has stopped the batch: no new request or retry; attempts in flight finish
         finally:
@@ -377,6 +353,9 @@ class OpenAIChatModel:
         if failure is not None or len(answered) < len(requests):
             reason = failure.final() if failure else f"{self.base_url} left requests unanswered."
             raise APIRequestsFailed(one_line(reason), answered)
+        counts = [tokens[i] for i in range(len(requests))]
+        # Only a whole batch of counts: a server that omits usage reports no tokens, not zero tokens.
+        self.last_tokens = [c for c in counts if c is not None] if None not in counts else None
         return [answered[i] for i in range(len(requests))]
 
     def close(self) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 
 from ..hub import hub_offline
 from ..registry import Registry, UnknownNameError, import_target
-from . import tiny
+from . import tiny, vllm_engine
 from .base import DirectClassifier, GenerativeModel, LoadOptions, ModelSpec
 from .hf_common import RemoteCodeRequired
 from .zoo import make_spec, register_zoo, spec_from_checkpoint
@@ -68,6 +68,7 @@ def load_model(spec: ModelSpec, options: LoadOptions) -> tuple[GenerativeModel |
     """Build the model (and its tiny weights first, when asked); returns it and the load seconds."""
     start = time.perf_counter()
     source = spec.source
+    factory: Any = vllm_engine.factory_for(spec, options.engine)  # None: the family's own adapter
     if spec.meta.get("trust_remote_code") and not options.trust_remote_code and not spec.is_tiny:
         raise RemoteCodeRequired(
             f"{spec.name} ({spec.source}) runs model code from its hub repository, which --trust-remote-code allows (off by default)."
@@ -85,7 +86,8 @@ def load_model(spec: ModelSpec, options: LoadOptions) -> tuple[GenerativeModel |
     if spec.is_tiny:
         assert spec.tiny_builder is not None
         source = str(tiny.build(spec.tiny_builder))
-    factory: Any = import_target(spec.factory) if isinstance(spec.factory, str) else spec.factory
+    if factory is None:
+        factory = import_target(spec.factory) if isinstance(spec.factory, str) else spec.factory
     model = factory(source, spec, options)
     return model, time.perf_counter() - start
 

@@ -8,6 +8,9 @@ from typing import Any
 from ._common import BBC_CLASSES, answer_in_words, bpe_vocab, chat_template, small_text_config, tokenizer_for, wordpiece_vocab
 
 BERT_SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+VLLM_HEADS: dict[str, Any] = {"num_attention_heads": 2, "num_key_value_heads": 1}
+"""Two 32-wide heads (not four 16-wide): vLLM's CPU attention supports head_dim 32 and up, so
+the Llama, Mistral and Qwen2 builds run on vLLM too (``--engine vllm``, docs/scale.md)."""
 
 
 def _causal_lm(
@@ -41,19 +44,19 @@ def _causal_lm(
 def build_llama(target: Path) -> None:
     """Llama 3.x: ``LlamaForCausalLM`` with the byte-level fast tokenizer Llama 3 checkpoints declare."""
     _causal_lm(target, "LlamaConfig", "LlamaForCausalLM", "PreTrainedTokenizerFast",
-               {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<pad>"})  # fmt: skip
+               {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<pad>"}, **VLLM_HEADS)  # fmt: skip
 
 
 def build_mistral(target: Path) -> None:
     """Mistral v0.3: ``MistralForCausalLM`` with a ``LlamaTokenizer`` (as the real checkpoint has)."""
     _causal_lm(target, "MistralConfig", "MistralForCausalLM", "LlamaTokenizer",
-               {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<pad>"}, byte_level=False, sliding_window=None)  # fmt: skip
+               {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<pad>"}, byte_level=False, sliding_window=None, **VLLM_HEADS)  # fmt: skip
 
 
 def build_qwen2(target: Path) -> None:
     """Qwen2.5: ``Qwen2ForCausalLM`` with a ``Qwen2Tokenizer``."""
     _causal_lm(target, "Qwen2Config", "Qwen2ForCausalLM", "Qwen2Tokenizer",
-               {"eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>", "unk_token": "<|endoftext|>"})  # fmt: skip
+               {"eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>", "unk_token": "<|endoftext|>"}, **VLLM_HEADS)  # fmt: skip
 
 
 def build_gemma2(target: Path) -> None:
