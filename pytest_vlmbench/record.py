@@ -16,14 +16,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from .jsonio import FLATTEN, OMIT_IF_NONE, Reader, RecordError, dump_dataclass, plain_json
+from .record_training import Training
+from .tokens import Tokens
 
 __all__ = [
     "SCHEMA_VERSION", "ClassScores", "Confusion", "Energy", "LatencyMs", "Memory", "Metrics", "Prediction",
-    "Record", "RecordConfig", "RecordError", "Throughput", "Unreadable", "check_schema", "plain_json",
+    "Record", "RecordConfig", "RecordError", "Throughput", "Tokens", "Unreadable", "check_schema", "plain_json",
 ]  # fmt: skip
 
 SCHEMA_VERSION = 1
@@ -188,17 +190,19 @@ class Prediction:
     answers: tuple[str, ...]
     detail: Mapping[str, Any] = field(default_factory=dict, metadata=FLATTEN)
     """Strategy-specific: closed_set's ``orders`` and ``votes``, binary's ``questions`` and ``fallback``."""
+    tokens: Tokens | None = field(default=None, metadata=OMIT_IF_NONE)
+    """The item's tokens, when the adapter counts them (:mod:`~pytest_vlmbench.tokens`)."""
 
     @classmethod
     def from_json(cls, r: Reader) -> Prediction:
-        known = {"id", "label", "prediction", "correct", "answers"}
+        known = {"id", "label", "prediction", "correct", "answers", "tokens"}
         correct = r.data.get("correct")
         if not isinstance(correct, bool):
             raise r._fail("correct", "true or false")
         return cls(
             str(r.data.get("id")), r.text("label"), r.opt_text("prediction"), correct,
             tuple(str(a) for a in r.array("answers")),
-            {k: v for k, v in r.data.items() if k not in known},
+            {k: v for k, v in r.data.items() if k not in known}, Tokens.from_json(t) if (t := r.opt_obj("tokens")) else None,
         )  # fmt: skip
 
 
@@ -298,10 +302,14 @@ class Record:
     per_class: Mapping[str, ClassScores] = field(default_factory=dict)
     confusion: Confusion = Confusion((), (), ())
     energy: Energy | None = field(default=None, metadata=OMIT_IF_NONE)
+    tokens: Tokens | None = field(default=None, metadata=OMIT_IF_NONE)
+    """Tokens of the whole evaluation, when the adapter counts them (per item: ``Prediction.tokens``)."""
     model_load_id: str | None = field(default=None, metadata=OMIT_IF_NONE)
     """Which load of the model served this item (``pid-random``): equal ids, one load."""
     options: Mapping[str, Any] | None = field(default=None, metadata=OMIT_IF_NONE)
     """The run's options (``RunOptions.as_json()``), written by the session."""
+    training: Training | None = field(default=None, metadata=OMIT_IF_NONE)
+    """How the evaluated classifier was trained (finetune, linear_probe): :mod:`.record_training`."""
 
     # -- identity -------------------------------------------------------------------------
 
@@ -346,7 +354,7 @@ class Record:
         # The layout predates this class: keep the keys in the order readers have seen.
         order = ("schema", "model", "model_info", "dataset", "dataset_source", "strategy", "n_items", "n_errors",
                  "errors", "classes", "background_class", "dataset_fingerprint", "config", "metrics", "per_class",
-                 "confusion", "throughput", "memory", "predictions", "energy", "model_load_id", "options")  # fmt: skip
+                 "confusion", "throughput", "memory", "tokens", "predictions", "energy", "model_load_id", "options", "training")  # fmt: skip
         if not self.metrics.classes_without_items:
             del out["metrics"]["classes_without_items"]  # optional: records without it read the same
         return {k: out[k] for k in order if k in out}
@@ -379,6 +387,8 @@ class Record:
             per_class={k: ClassScores.from_json(per_class.obj(k)) for k in per_class.data} if per_class else {},
             confusion=Confusion.from_json(confusion) if confusion else Confusion((), (), ()),
             energy=Energy.from_json(energy) if energy else None,
+            tokens=Tokens.from_json(tokens) if (tokens := r.opt_obj("tokens")) else None,
             model_load_id=r.opt_text("model_load_id"),
             options=r.mapping("options") if r.data.get("options") is not None else None,
+            training=Training.from_json(training) if (training := r.opt_obj("training")) else None,
         )

@@ -53,6 +53,12 @@ class Request:
     prompt: str
     image: Image.Image | None = None
     max_new_tokens: int = 8
+    group: str | None = None
+    """Requests with the same group share their image and the start of their prompt (one item's
+    questions); an adapter may compute that shared prefix once. ``None``: share nothing."""
+    decided: Callable[[str], bool] | None = field(default=None, compare=False)
+    """True once the answer text so far can no longer change the strategy's reading of it
+    (binary: a complete first word yes/no); an adapter may stop generating that answer there."""
 
 
 @runtime_checkable
@@ -120,6 +126,14 @@ class LoadOptions:
     """Seconds before one API request is abandoned (and retried)."""
     api_max_retries: int = 4
     """Retries of one request after a 429, a 5xx, a timeout or a malformed response."""
+    engine: str = "hf"
+    """What runs generative models: ``hf`` (transformers) or ``vllm`` (models/vllm_engine.py)."""
+    tensor_parallel_size: int = 1
+    """vLLM: GPUs one model is split over."""
+    gpu_memory_utilization: float = 0.9
+    """vLLM: the share of each GPU's memory the engine may take (weights, activations, KV cache)."""
+    max_model_len: int | None = None
+    """vLLM: the longest prompt plus answer, in tokens; ``None``: the model's own limit."""
 
 
 ModelFactory = Callable[[str, "ModelSpec", LoadOptions], "GenerativeModel | DirectClassifier"]

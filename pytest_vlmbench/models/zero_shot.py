@@ -24,6 +24,11 @@ TEXT_TEMPLATE = "This is a news article about {label}."
 """Measured on BBC News with all-MiniLM-L6-v2: 0.83 accuracy (docs/models.md)."""
 
 
+def _features(output: Any) -> Any:
+    """transformers 5 returns ``get_*_features`` as an output object (projection in ``pooler_output``); 4 as a tensor."""
+    return getattr(output, "pooler_output", output)
+
+
 def _class_text(template: str, cls: str) -> str:
     return template.format(label=cls.replace("/", " or ").replace("_", " "))
 
@@ -60,6 +65,24 @@ class ZeroShotImageClassifier:
         with self._torch.inference_mode():
             scores = self.model(**inputs).logits_per_image  # images x classes
         return [classes[i] for i in scores.argmax(dim=-1).tolist()]
+
+    def embed_requests(self, requests: Sequence[Request], with_text: bool) -> Any:
+        """Unit-length image embeddings; with ``with_text`` the text's beside them (the CLIP-based
+        fake-news baselines of text+image posts). What ``linear_probe`` trains on."""
+        images = [r.image for r in requests]
+        if any(image is None for image in images):
+            raise ValueError(f"{self.name} embeds images, and a request came without one.")
+        normalize = self._torch.nn.functional.normalize
+        with self._torch.inference_mode():
+            pixels = self.processor(images=images, return_tensors="pt").to(self.model.device)
+            out = normalize(_features(self.model.get_image_features(**pixels)).float(), dim=-1)
+            if with_text:
+                texts = self.processor(
+                    text=[r.prompt for r in requests], padding=self.padding, truncation=True, return_tensors="pt"
+                ).to(self.model.device)
+                text = normalize(_features(self.model.get_text_features(**texts)).float(), dim=-1)
+                out = self._torch.cat([out, text], dim=-1)
+        return out
 
     def close(self) -> None:
         self.model = None
@@ -107,6 +130,10 @@ class SentenceEmbeddingClassifier:
             self._class_cache = (key, self.embed([_class_text(self.template, c) for c in classes]))
         scores = self.embed([r.prompt for r in requests]) @ self._class_cache[1].T
         return [classes[i] for i in scores.argmax(dim=-1).tolist()]
+
+    def embed_requests(self, requests: Sequence[Request], with_text: bool = True) -> Any:
+        """The texts' embeddings (what ``linear_probe`` trains on); text is all this encoder reads."""
+        return self.embed([r.prompt for r in requests])
 
     def close(self) -> None:
         self.model = None

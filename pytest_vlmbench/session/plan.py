@@ -163,7 +163,8 @@ def strategy_misfit(options: RunOptions, plans: Sequence[Plan]) -> str | None:
         supported = "; ".join(f"{name} supports {', '.join(s)}" for name, s in models.items())
         return (
             f"--strategy {strategy} fits none of the selected models ({supported}): prompting strategies need a "
-            f"generative model, and direct needs a classifier (a head, CLIP/SigLIP or sentence embeddings)."
+            f"generative model, direct needs a classifier (a head, CLIP/SigLIP or sentence embeddings), finetune a "
+            f"classification head, and linear_probe an encoder (CLIP/SigLIP or sentence embeddings)."
         )
     return None
 

@@ -14,17 +14,20 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 
 from ..datasets.base import Dataset, DatasetError, Item
-from ..datasets.resolve import DatasetOptions, with_exemplars
+from ..datasets.resolve import DatasetOptions, load_dataset, with_exemplars
 from ..evaluation.answer_cache import AnswerCache
 from ..evaluation.evaluate import AdapterError, EvalConfig, evaluate
+from ..evaluation.progress import ProgressObserver
 from ..models.base import DirectClassifier, GenerativeModel, LoadOptions
 from ..models.catalog import load_model, resolve_model
 from ..models.labels import ModelInputError
 from ..options import RunOptions
 from ..record import Record
 from ..secrets import redact
-from ..strategies.base import StrategyConfig
+from ..strategies.base import Strategy, StrategyConfig
 from ..strategies.catalog import get_strategy
+from ..training.run import load_options_from, train_case
+from ..training.trained import TrainingError
 from .plan import Case
 
 Measure = Callable[[Callable[[], Record]], Record]
@@ -128,10 +131,12 @@ def run_case(
     datasets: DatasetCache,
     measure: Measure = _call,
     answers: AnswerCache | None = None,
+    progress: ProgressObserver | None = None,
 ) -> Record:
     """Evaluate one case; raises :class:`CaseError` (one sentence) when it cannot run.
 
-    ``answers``: the session's answer cache (``AnswerCache.open``), or ``None`` for none.
+    ``answers``: the session's answer cache (``AnswerCache.open``), or ``None`` for none;
+    ``progress``: told how far the evaluation has come (the plugin's terminal line).
     """
     if loaded.error or loaded.model is None:
         raise CaseError(loaded.error or f"Model {loaded.name!r} was released before its case ran.")
@@ -141,18 +146,40 @@ def run_case(
     dataset, exemplars = datasets.get(dataset_key(case, options, k_shot))
     config = EvalConfig(
         strategy=StrategyConfig(
-            seed=case.seed, permutations=options.permutations, exemplars=exemplars, answer_style=options.answer_style
+            seed=case.seed, permutations=options.permutations, exemplars=exemplars, answer_style=options.answer_style,
+            training=options.training,
         ),
         batch_size=options.batch_size,
         max_new_tokens=options.max_new_tokens,
         limit=options.limit,
+        prefix_sharing=options.prefix_sharing,
     )
-    model = loaded.model
+    model: GenerativeModel | DirectClassifier = loaded.model
+    if strategy.trainer is not None:  # finetune, linear_probe: train first (not timed as the evaluation), then evaluate
+        model, dataset = _train(case, strategy, loaded.model, dataset, config, options)
     try:
-        record = measure(lambda: evaluate(model, dataset, case.strategy, config, model_load_s=loaded.load_s, answers=answers))
+        record = measure(lambda: evaluate(model, dataset, case.strategy, config, model_load_s=loaded.load_s, answers=answers, progress=progress))
     except (AdapterError, ModelInputError) as exc:  # a broken adapter contract, a bad --label-map: one sentence
         raise CaseError(str(exc)) from None
+    finally:
+        if model is not loaded.model:
+            model.close()  # the trained classifier: its weights are cached on disk, not kept in memory
     return replace(record, model=case.model, model_load_id=loaded.load_id, options=options.as_json())
+
+
+def _train(
+    case: Case, strategy: Strategy, model: GenerativeModel | DirectClassifier, dataset: Dataset, config: EvalConfig, options: RunOptions
+) -> tuple[DirectClassifier, Dataset]:
+    """The trained classifier of a training case and the dataset to evaluate it on; :class:`CaseError` when it cannot train."""
+    key = dataset_key(case, options, 0)
+
+    def load_split(name: str) -> Dataset:  # the training split: all its items of the evaluated classes
+        return load_dataset(key.spec, replace(key.options, split=name, num_classes=None, per_class=None))
+
+    try:
+        return train_case(strategy, model, dataset, config.strategy, load_options_from(options), load_split)
+    except (DatasetError, TrainingError) as exc:
+        raise CaseError(str(exc)) from None
 
 
 def by_model(cases: Iterable[Case]) -> Iterator[tuple[str, list[Case]]]:

@@ -16,8 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..datasets.base import Dataset, Item
+from ..record_training import Training
 from .answers import json_answer
 from .prompts import EXEMPLAR
+from .train_settings import TrainSettings
 
 Needs = Literal["generate", "classify"]
 """What a strategy needs from the model: prompts answered in text, or a class per item."""
@@ -34,6 +36,9 @@ class Query:
     """The item asked about."""
     prompt: str
     """The full prompt text (empty for an image sent to a classifier)."""
+    decided: Callable[[str], bool] | None = field(default=None, compare=False)
+    """True once a partial answer can no longer change how the strategy reads it: the model
+    may stop generating there (binary: :func:`~.answers.yes_no_decided`)."""
 
 
 Ask = Callable[[Sequence[Query]], list[str]]
@@ -60,6 +65,8 @@ class StrategyConfig:
     """``plain`` (free text, parsed) or ``json`` (the prompt asks for ``{"answer": ...}``; anything else is invalid)."""
     prompt_template: str | None = None
     """Replaces the strategy's default template (``None``: keep the default); recorded as given."""
+    training: TrainSettings = field(default_factory=TrainSettings)
+    """The training strategies' hyperparameters (finetune, linear_probe); the others ignore them."""
 
     def answer_text(self, raw: str) -> str | None:
         """What to parse of a raw answer: all of it (plain), or its JSON ``answer`` (json; ``None`` = invalid)."""
@@ -108,10 +115,28 @@ class Strategy:
     """Appended to the template for the JSON answer style; ``None``: the template is used as is."""
     settings: Callable[[StrategyConfig], dict[str, Any]] = no_settings
     """Strategy-specific entries of the record's ``config``, placed right after ``seed``."""
+    trainer: str | None = None
+    """``"module:attr"`` of the function that trains the classifier this strategy evaluates (finetune,
+    linear_probe; see :mod:`pytest_vlmbench.training`); ``None``: the model is evaluated as loaded."""
 
     def __call__(self, dataset: Dataset, items: Sequence[Item], ask: Channel, config: StrategyConfig) -> list[ItemOutcome]:
         """Same as ``self.run(dataset, items, ask, config)``."""
         return self.run(dataset, items, ask, config)
+
+    def training_of(self, model: object) -> Training | None:
+        """The record's ``training`` section: the trained classifier's own; ``None`` for strategies that do not train.
+
+        Raises ``ValueError`` when a training strategy is handed a model it did not train.
+        """
+        if self.trainer is None:
+            return None
+        training = getattr(model, "training", None)
+        if not isinstance(training, Training):
+            raise ValueError(
+                f"Strategy {self.name!r} evaluates a classifier it trains first; run it with "
+                f"pytest_vlmbench.training.train_and_evaluate() (or the plugin), not evaluate() on the loaded model."
+            )
+        return training
 
     def template(self, config: StrategyConfig) -> str:
         """The template prompts are built from: the override or the default, plus the JSON suffix for that style."""

@@ -22,6 +22,8 @@ STRATEGIES: Registry[Strategy] = Registry("strategy", "pytest_vlmbench.strategie
 STRATEGIES.register("closed_set", "pytest_vlmbench.strategies.closed_set:CLOSED_SET", aliases=["closed-set"])
 STRATEGIES.register("binary", "pytest_vlmbench.strategies.binary:BINARY", aliases=["yes-no", "yes_no"])
 STRATEGIES.register("direct", "pytest_vlmbench.strategies.direct:DIRECT", aliases=["classify"])
+STRATEGIES.register("finetune", "pytest_vlmbench.strategies.trained:FINETUNE", aliases=["fine-tune", "ft"])
+STRATEGIES.register("linear_probe", "pytest_vlmbench.strategies.trained:LINEAR_PROBE", aliases=["linear-probe", "probe"])
 
 
 def get_strategy(name: str) -> Strategy:
