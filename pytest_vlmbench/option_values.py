@@ -86,8 +86,21 @@ def parse_device(flag: str, value: Any) -> str:
 
 def parse_k_shot(flag: str, value: Any) -> int:
     if not isinstance(value, int) or value < 0:
-        raise OptionError(f"{flag} must be zero (zero-shot) or a positive number of exemplars per class, got {value}.")
+        raise OptionError(f"{flag} must be zero (zero-shot) or a positive number of exemplars, got {value}.")
     return value
+
+
+def parse_prompt_template(flag: str, value: Any) -> str | None:
+    """A prompt template holding ``{classes}`` (closed_set), ``{cls}`` (binary) or ``{sentence}`` (ner_prompt);
+    each strategy checks its own placeholder when it runs."""
+    if value is None or value == "":
+        return None
+    if not any(p in str(value) for p in ("{classes}", "{cls}", "{sentence}")):
+        raise OptionError(
+            f"{flag} {value!r} has neither {{classes}} (where closed_set puts the class list) nor {{cls}} "
+            f"(where binary puts the class asked about); add the placeholder of the strategy you run."
+        )
+    return str(value)
 
 
 def parse_label_map(flag: str, value: Any) -> tuple[tuple[str, str], ...]:

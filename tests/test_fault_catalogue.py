@@ -41,7 +41,7 @@ def oracle(request):
     found = re.search(r"about a (\w+)", request.prompt)
     label = found.group(1) if found else "cat"
     if "yes or no" in request.prompt:
-        return "Yes." if f"Is the {label} " in request.prompt else "No."
+        return "Yes." if f"Is the {label} " in request.prompt or f" class {label}?" in request.prompt else "No."
     return f"It is a {label}."
 
 TEXT = frozenset({"text"})
@@ -147,7 +147,7 @@ CATALOGUE: dict[str, Fault] = {
     "not-utf8": Fault(("--model", "oracle", "--dataset", "toy,latin.csv"), "*latin.csv, line 3 is not UTF-8*", plant=write("latin.csv", b"text,label\nabout a cat,cat\nabout a caf\xe9 dog,dog\n"), **ONE_ITEM),
     "hub-dataset-offline": Fault(("--model", "oracle", "--dataset", "toy,ag_news"), "*ag_news*", **ONE_ITEM),
     "unknown-split": Fault(("--model", "oracle", "--dataset", "toy,bbc_news", "--split", "validation", "--limit", "3"), "*bbc_news*split*", exit_code=pytest.ExitCode.TESTS_FAILED, failed=2),
-    "k-shot-on-images": Fault(("--model", "oracle,seer", "--dataset", "toy,digits", "--k-shot", "1", "--limit", "3"), "*--k-shot puts text exemplars before the prompt, and 'digits' is an image dataset; run it with --k-shot 0.*", **ONE_ITEM),
+    "k-shot-on-images": Fault(("--model", "oracle,seer", "--dataset", "toy,digits", "--k-shot", "1", "--limit", "3"), "*Model 'seer' takes one image per prompt, so it cannot be shown 1 image exemplars; run it with --k-shot 0*", **ONE_ITEM),
     # -- silently wrong before: now said, and the run goes on ------------------------------
     "empty-text-cell": Fault(("--model", "oracle", "--dataset", "toy,gaps.csv"), "*oracle-gaps-closed_set: 1 unreadable item(s) left out of the metrics: *", exit_code=pytest.ExitCode.OK, passed=2, plant=write("gaps.csv", "text,label\nabout a cat,cat\n,dog\nabout a dog,dog\n")),
     "text-model-on-image-folder": Fault(("--model", "oracle", "--dataset", "toy,pics"), "*not run: oracle on pics: it reads text, the dataset holds image*", exit_code=pytest.ExitCode.OK, passed=1, plant=lambda root: _image_folder(root / "pics")),

@@ -53,7 +53,7 @@ def _says_yes_at(true_position: dict[str, int]) -> object:
     """Answers yes exactly when asked about the item's planted class."""
 
     def reply(request: Request) -> str:
-        found = re.search(r"Is the (\w+) in", request.prompt)
+        found = re.search(r"(?:Is the|to the class) (\w+)", request.prompt)  # image or text wording
         item = re.search(r"item (\w+)", request.prompt)
         assert found and item
         return "Yes." if found.group(1) == f"class{true_position[item.group(1)]}" else "No."

@@ -23,7 +23,7 @@ def oracle(request):
     match = re.search(r"about a (\w+)", request.prompt)
     label = match.group(1) if match else "nothing"
     if "yes or no" in request.prompt:
-        return "Yes." if f"Is the {label} " in request.prompt else "No."
+        return "Yes." if f"Is the {label} " in request.prompt or f" class {label}?" in request.prompt else "No."
     return f"It is a {label}."
 
 MODELS.register("oracle", scripted_spec("oracle", oracle, modalities=frozenset({"text", "image"})), replace=True)

@@ -30,7 +30,7 @@ DATASETS.register("toy", toy, modality="text", offline=True, replace=True)
 def oracle(request):
     label = re.search(r"about a (\w+)", request.prompt).group(1)
     if "yes or no" in request.prompt:
-        return "Yes." if f"Is the {label} " in request.prompt else "No."
+        return "Yes." if f"Is the {label} " in request.prompt or f" class {label}?" in request.prompt else "No."
     return f"It is a {label}."
 
 def logged(name, responder):
@@ -334,7 +334,7 @@ def pytest_sessionfinish(session):
         json.dump(PROMPTS, fh)
 """
     )
-    result = suite.runpytest("--model", "recording", "--strategy", "closed_set", "--k-shot", "1", "--permutations", "1", "--vlmbench-json", "out.json")
+    result = suite.runpytest("--model", "recording", "--strategy", "closed_set", "--k-shot-per-class", "1", "--permutations", "1", "--vlmbench-json", "out.json")
     result.assert_outcomes(passed=1)
     record = no_nan((suite.path / "out.json").read_text())["benchmarks"][0]["extra_info"]["vlmbench"]
     exemplar_ids = record["config"]["exemplar_ids"]
@@ -348,7 +348,7 @@ def pytest_sessionfinish(session):
     assert record["dataset_fingerprint"]["sha256"]
 
 
-def test_k_shot_on_images_fails_its_items_in_one_sentence(pytester: pytest.Pytester) -> None:
+def test_image_k_shot_on_a_one_image_model_fails_its_items_in_one_sentence(pytester: pytest.Pytester) -> None:
     pytester.makeconftest(
         "from pytest_vlmbench.models.catalog import MODELS\n"
         "from pytest_vlmbench.models.scripted import scripted_spec\n"
@@ -357,11 +357,11 @@ def test_k_shot_on_images_fails_its_items_in_one_sentence(pytester: pytest.Pytes
     pytester.makepyfile(test_img="def test_img(vlmbench):\n    vlmbench.run()\n")
     result = pytester.runpytest("--model", "says-no", "--k-shot", "2", "--dataset", "digits", "--strategy", "binary", "--limit", "3")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*--k-shot puts text exemplars before the prompt, and 'digits' is an image dataset; run it with --k-shot 0.*"])
+    result.stdout.fnmatch_lines(["*Model 'says-no' takes one image per prompt, so it cannot be shown 2 image exemplars; run it with --k-shot 0*"])
     assert "Traceback" not in result.stdout.str()
     result = pytester.runpytest("--k-shot", "-1")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*--k-shot must be zero (zero-shot) or a positive number of exemplars per class, got -1.*"])
+    result.stderr.fnmatch_lines(["*--k-shot must be zero (zero-shot) or a positive number of exemplars, got -1.*"])
 
 
 def test_one_load_per_model_across_suite_files(suite: pytest.Pytester) -> None:

@@ -35,7 +35,7 @@ def oracle(request: Request) -> str:
     found = re.search(r"about a (\w+)", request.prompt)
     label = found.group(1) if found else "?"
     if "yes or no" in request.prompt:
-        return "Yes." if f"Is the {label} " in request.prompt else "No."
+        return "Yes." if f"Is the {label} " in request.prompt or f" class {label}?" in request.prompt else "No."
     return f"It is a {label}."
 
 

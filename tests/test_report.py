@@ -264,7 +264,7 @@ def planted(request):
     wrong = Path("wrong.txt").read_text().split() if Path("wrong.txt").exists() else []
     answer = label if k not in wrong else ("dog" if label != "dog" else "cat")
     if "yes or no" in request.prompt:
-        return "Yes." if f"Is the {answer} " in request.prompt else "No."
+        return "Yes." if f"Is the {answer} " in request.prompt or f" class {answer}?" in request.prompt else "No."
     return f"It is a {answer}."
 
 MODELS.register("planted", scripted_spec("planted", planted, modalities=frozenset({"text"})), replace=True)

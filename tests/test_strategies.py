@@ -126,7 +126,8 @@ def _answer_yes_for(target_of: Callable[[Item], str]) -> Callable[[Sequence[Quer
     """A model that says yes exactly when asked about the item's class per ``target_of``."""
 
     def ask(queries: Sequence[Query]) -> list[str]:
-        return ["Yes." if f"Is the {target_of(q.item)} in" in q.prompt else "No." for q in queries]
+        # The toy items are text: binary asks "Does this text belong to the class X?".
+        return ["Yes." if q.prompt.endswith(f" class {target_of(q.item)}?") else "No." for q in queries]
 
     return ask
 
@@ -286,7 +287,7 @@ def _ordered(d: dict[str, Any]) -> list[tuple[str, Any]]:
         (CLOSED_SET, StrategyConfig(permutations=5, answer_style="json", exemplars=EXEMPLARS), {
             "seed": 0,
             "permutations": 5,
-            "prompt_template": CLOSED_SET_TEXT + ' Respond only with JSON: {{"answer": "<one of the classes>"}}',
+            "prompt_template": CLOSED_SET_TEXT + ' Respond only with JSON: {"answer": "<one of the classes>"}',
             "answer_style": "json",
             "exemplar_ids": ["e1", "e2"],
             "exemplar_template": "Text: {text}\nClass: {label}\n\n",
@@ -297,7 +298,7 @@ def _ordered(d: dict[str, Any]) -> list[tuple[str, Any]]:
         (BINARY, StrategyConfig(answer_style="json", exemplars=EXEMPLARS[:1]), {
             "seed": 0,
             "question_order": "seeded per item",
-            "prompt_template": BINARY_TEXT + ' Respond only with JSON: {{"answer": "yes"}} or {{"answer": "no"}}',
+            "prompt_template": BINARY_TEXT + ' Respond only with JSON: {"answer": "yes"} or {"answer": "no"}',
             "answer_style": "json",
             "exemplar_ids": ["e1"],
             "exemplar_template": "Text: {text}\nClass: {label}\n\n",
@@ -336,7 +337,7 @@ def test_prompt_template_override_is_used_in_prompts_and_recorded() -> None:
         f'Text: item 0\nPick: {order}. Respond only with JSON: {{"answer": "<one of the classes>"}}'
     )
     assert CLOSED_SET.describe(json_config)["prompt_template"] == (
-        'Pick: {classes}. Respond only with JSON: {{"answer": "<one of the classes>"}}'
+        'Pick: {classes}. Respond only with JSON: {"answer": "<one of the classes>"}'
     )
 
 

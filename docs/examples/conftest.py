@@ -28,7 +28,7 @@ class KeywordModel:
         for request in requests:
             text = request.prompt.split("\n", 1)[0].lower()  # the item's text line
             if "yes or no" in request.prompt:
-                asked = request.prompt.rsplit("Is the ", 1)[1].split(" in this photo")[0].lower()
+                asked = request.prompt.rsplit("the class ", 1)[1].rstrip("?").lower()  # text wording: docs/strategies.md
                 answers.append("yes" if asked in text else "no")
             else:
                 answers.append(next((c for c in self.classes if c in text), "no idea"))

@@ -84,6 +84,9 @@ class Dataset:
     """Where the data came from (package, path, hub id), recorded in the JSON."""
     provenance: dict[str, Any] = field(default_factory=dict, compare=False)
     """Split, revision, file hashes and class selection: what the dataset fingerprint is built from."""
+    task: str | None = None
+    """The dataset's own task question for prompting strategies ("What is the topic of this news
+    article?"); ``None``: the wording of its modality (:mod:`~pytest_vlmbench.strategies.prompts`)."""
 
     def __post_init__(self) -> None:
         validate(self)
@@ -125,8 +128,10 @@ def validate(dataset: Dataset) -> None:
     if len(dataset.items) == 0:
         raise DatasetError(f"Dataset {name!r} has no items; check its source ({dataset.source or 'unknown'}).")
     classes = set(dataset.classes)
+    # A NER sentence's label is its tag sequence joined by spaces (datasets/ner.py): every tag must be a class.
+    sequence = dataset.provenance.get("task") == "ner"
     for item in dataset.items:
-        if item.label not in classes:
+        if not set(item.label.split(" ") if sequence else (item.label,)) <= classes:
             raise DatasetError(
                 f"Item {item.id!r} of dataset {name!r} has label {item.label!r}, "
                 f"which is not one of its classes {list(dataset.classes)}."

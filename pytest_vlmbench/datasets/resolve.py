@@ -82,6 +82,8 @@ def load_base(spec: str, split: str | None = None, columns: Columns = Columns())
 
     if entry is not None:
         dataset = _call_loader(entry.name, entry.load(), split, columns)
+        if isinstance(task := entry.meta.get("task"), str):  # the entry's task question wins over the loader's
+            dataset = replace(dataset, task=task)
     elif path.exists():
         dataset = files.load_path(path, split=split, columns=columns)
     elif (hub := parse_hub_spec(spec)) is not None and not looks_like_path(spec):
@@ -112,23 +114,25 @@ def load_dataset(spec: str, opts: DatasetOptions = DatasetOptions()) -> Dataset:
 
 
 def with_exemplars(
-    spec: str, opts: DatasetOptions, k_shot: int, exemplar_split: str | None = None
+    spec: str, opts: DatasetOptions, k_shot: int, exemplar_split: str | None = None, per_class: bool = False
 ) -> tuple[Dataset, tuple[Item, ...]]:
-    """The dataset to evaluate and its ``k_shot`` exemplars per class (none when ``k_shot`` is 0).
+    """The dataset to evaluate and its ``k_shot`` exemplars in all (``per_class``: per class; none when 0).
 
     Exemplars come from ``exemplar_split`` of the same source, or are held out of the
-    evaluated split (seeded, recorded in its provenance and so in the fingerprint).
+    evaluated split (seeded, recorded in its provenance and so in the fingerprint). Image and
+    image+text exemplars carry their images (the prompt shows them; docs/strategies.md).
+    Raises :class:`DatasetError` if an exemplar is among the evaluated items.
     """
     dataset = load_dataset(spec, opts)
     if not k_shot:
         return dataset, ()
-    if dataset.modality != "text":
-        raise DatasetError(
-            f"--k-shot puts text exemplars before the prompt, and {dataset.name!r} is an "
-            f"{dataset.modality} dataset; run it with --k-shot 0."
-        )
     pool = None
     if exemplar_split:
         pool = load_dataset(spec, replace(opts, split=exemplar_split, num_classes=None, per_class=None))
-    evaluated, exemplars = exemplar_pool(dataset, pool, k_shot, opts.seed)
+    evaluated, exemplars = exemplar_pool(dataset, pool, k_shot, opts.seed, per_class)
+    # The last word on leakage, whatever drew them: an exemplar shown at test time inflates accuracy.
+    same_source = pool is None or pool.source == evaluated.source
+    leaked = sorted({e.id for e in exemplars} & {it.id for it in evaluated.items}) if same_source else []
+    if leaked:
+        raise DatasetError(f"k-shot exemplar(s) {leaked[:5]} of {dataset.name!r} are also evaluated items; name another --exemplar-split.")
     return evaluated, tuple(exemplars)

@@ -128,10 +128,32 @@ def subset(
     )
 
 
+def exemplar_counts(classes: Sequence[str], k: int, seed: int, per_class: bool) -> dict[str, int]:
+    """How many exemplars each class gives: ``k`` each (``per_class``), or ``k`` in all.
+
+    In all (the benchmarks' "k-shot"): when ``k`` >= the class count, stratified -- every class
+    ``k // n``, and the ``k % n`` left over go to seeded classes, one each; when ``k`` < the
+    class count, ``k`` seeded classes give one each (distinct classes, never two of one).
+    """
+    if per_class:
+        return {c: k for c in classes}
+    rng = random.Random(f"vlmbench:exemplar-classes:{seed}")
+    base, extra = divmod(k, len(classes))
+    lucky = set(rng.sample(list(classes), extra))
+    return {c: base + (c in lucky) for c in classes if base + (c in lucky)}
+
+
 def select_exemplars(
-    pool: Dataset, k: int, seed: int, *, classes: Sequence[str] | None = None, exclude_ids: Sequence[str] = ()
+    pool: Dataset,
+    k: int,
+    seed: int,
+    *,
+    classes: Sequence[str] | None = None,
+    exclude_ids: Sequence[str] = (),
+    per_class: bool = True,
 ) -> list[Item]:
-    """``k`` seeded exemplars per class from ``pool``, round-robin across classes.
+    """``k`` seeded exemplars per class (``per_class``) or ``k`` in all (:func:`exemplar_counts`)
+    from ``pool``, round-robin across classes.
 
     ``pool`` must be a split distinct from the evaluated one (see :func:`exemplar_pool`);
     ``classes`` restricts to the evaluated classes (a subset or sweep point).
@@ -142,26 +164,29 @@ def select_exemplars(
     # An unreadable item (an empty text cell) would put an empty example before every prompt.
     groups = _by_class([it for it in pool.items if it.id not in excluded and it.unreadable is None])
     wanted = list(classes) if classes is not None else list(pool.classes)
+    counts = exemplar_counts(wanted, k, seed, per_class)
     chosen: dict[str, list[Item]] = {}
-    for cls in wanted:
+    for cls, n in counts.items():
         members = groups.get(cls, [])
-        if len(members) < k:
+        if len(members) < n:
+            shot = f"{k}-shot" if per_class else f"{k}-shot ({n} of class {cls!r})"
             raise DatasetError(
-                f"Dataset {pool.name!r} has {len(members)} exemplar item(s) of class {cls!r}; {k}-shot needs {k}."
+                f"Dataset {pool.name!r} has {len(members)} exemplar item(s) of class {cls!r}; {shot} needs {n}."
             )
-        chosen[cls] = _seeded_sample(members, k, f"vlmbench:exemplars:{seed}:{cls}")
+        chosen[cls] = _seeded_sample(members, n, f"vlmbench:exemplars:{seed}:{cls}")
     return _round_robin(wanted, chosen)
 
 
-def holdout_split(dataset: Dataset, k: int, seed: int) -> tuple[Dataset, Dataset]:
+def holdout_split(dataset: Dataset, k: int, seed: int, per_class: bool = True) -> tuple[Dataset, Dataset]:
     """Split a single-split dataset into (evaluated, exemplar pool) deterministically.
 
-    The pool is ``k`` seeded items per class; both parts record the split in their
+    The pool is ``k`` seeded items per class (or in all); both parts record the split in their
     provenance (``exemplar_split``), so the fingerprint shows which items were held out.
     """
-    held = select_exemplars(dataset, k, seed)
+    held = select_exemplars(dataset, k, seed, per_class=per_class)
     held_ids = {it.id for it in held}
-    record = {"method": "holdout", "k_per_class": k, "seed": seed, "held_out_sha256": sha256_json(sorted(held_ids))}
+    size = {"k_per_class": k} if per_class else {"k_total": k}
+    record = {"method": "holdout", **size, "seed": seed, "held_out_sha256": sha256_json(sorted(held_ids))}
     evaluated = replace(
         dataset,
         items=[it for it in dataset.items if it.id not in held_ids],
@@ -173,14 +198,16 @@ def holdout_split(dataset: Dataset, k: int, seed: int) -> tuple[Dataset, Dataset
     return evaluated, pool
 
 
-def exemplar_pool(evaluated: Dataset, pool: Dataset | None, k: int, seed: int) -> tuple[Dataset, list[Item]]:
+def exemplar_pool(
+    evaluated: Dataset, pool: Dataset | None, k: int, seed: int, per_class: bool = True
+) -> tuple[Dataset, list[Item]]:
     """The dataset to evaluate and its k-shot exemplars, from ``pool`` or a hold-out of ``evaluated``.
 
     Raises :class:`DatasetError` when ``pool`` is the evaluated split itself or shares items
     with it: exemplars seen at test time would inflate accuracy.
     """
     if pool is None:
-        evaluated, held = holdout_split(evaluated, k, seed)
+        evaluated, held = holdout_split(evaluated, k, seed, per_class)
         return evaluated, list(held.items)
     # Item ids are only comparable within one source (two CSV files both have a row "0").
     same_source = pool.source == evaluated.source
@@ -189,6 +216,6 @@ def exemplar_pool(evaluated: Dataset, pool: Dataset | None, k: int, seed: int) -
         raise DatasetError(
             f"k-shot exemplars must come from a split other than the evaluated one "
             f"({evaluated.provenance.get('split') or 'the only split'} of {evaluated.name!r}); name another split, "
-            f"or give none to hold out {k} item(s) per class."
+            f"or give none to hold out {k} item(s){' per class' if per_class else ''}."
         )
-    return evaluated, select_exemplars(pool, k, seed, classes=evaluated.classes)
+    return evaluated, select_exemplars(pool, k, seed, classes=evaluated.classes, per_class=per_class)

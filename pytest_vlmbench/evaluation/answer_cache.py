@@ -147,6 +147,8 @@ class KeyMaker:
             "greedy": True,
             "classes": self.classes,
         }
+        if request.exemplar_images:  # only then: keys of prompts without image exemplars stay as they were
+            payload["exemplar_images"] = [image_digest(i) for i in request.exemplar_images]
         return _digest(payload)
 
 

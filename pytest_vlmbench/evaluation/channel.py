@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..datasets.base import ItemError
-from ..models.base import Request, RequestsFailed
+from ..models.base import PromptTooLong, Request, RequestsFailed
 from ..record import Throughput
 from ..strategies.base import Query
 from .answer_cache import AnswerCache, KeyMaker, image_digest
@@ -112,8 +112,9 @@ def _failure(exc: RequestsFailed, arrived: int, use: CacheUse | None) -> str:
 def _requests(chunk: Sequence[Query], config: EvalConfig, errors: dict[str, str]) -> list[Request | None]:
     """One request per query; ``None`` for an item whose image cannot be read (noted in ``errors``).
 
-    An item's image is decoded once per batch however many of its queries the batch holds,
-    and its requests carry the item id as their prefix-sharing group (unless switched off).
+    An item's image (and each image exemplar's) is decoded once per batch however many of its
+    queries the batch holds, and its requests carry the item id as their prefix-sharing group
+    (unless switched off).
     """
     out: list[Request | None] = []
     images: dict[str, Any] = {}
@@ -122,14 +123,45 @@ def _requests(chunk: Sequence[Query], config: EvalConfig, errors: dict[str, str]
             out.append(None)
             continue
         try:
-            if q.item.id not in images:
-                images[q.item.id] = q.item.image()
+            for item in (*q.exemplars, q.item):
+                if item.id not in images:
+                    images[item.id] = item.image()
             group = q.item.id if config.prefix_sharing else None
-            out.append(Request(q.prompt, images[q.item.id], config.max_new_tokens, group=group, decided=q.decided))
+            shown = tuple(images[e.id] for e in q.exemplars if e.load_image is not None)
+            out.append(Request(q.prompt, images[q.item.id], config.max_new_tokens, group=group, decided=q.decided, exemplar_images=shown))
         except ItemError as exc:
-            errors[q.item.id] = exc.reason
+            about = "" if exc.item_id == q.item.id else f"its k-shot exemplar {exc.item_id!r}: "
+            errors[q.item.id] = about + exc.reason
             out.append(None)
     return out
+
+
+def _fitting(
+    call: Callable[[list[Request]], Sequence[Any]],
+    chunk: Sequence[Query],
+    requests: list[Request | None],
+    pending: list[int],
+    errors: dict[str, str],
+) -> tuple[list[int], list[Any]]:
+    """``call`` on the pending requests, leaving out the items whose prompt does not fit the model.
+
+    An adapter that checks prompt lengths raises :class:`~..models.base.PromptTooLong` before
+    running anything; those items are recorded in ``errors`` (one sentence each: length and
+    limit), their requests dropped, and the rest sent again -- the other items go on.
+    """
+    while pending:
+        try:
+            return pending, list(call([r for i in pending if (r := requests[i]) is not None]))
+        except PromptTooLong as exc:
+            if not exc.reasons:
+                raise
+            for position, reason in exc.reasons.items():
+                errors[chunk[pending[position]].item.id] = reason
+            for i in pending:
+                if chunk[i].item.id in errors:
+                    requests[i] = None
+            pending = [i for i in pending if requests[i] is not None]
+    return [], []
 
 
 def _channel(
@@ -164,12 +196,13 @@ def _channel(
         hits = list(results)
         pending = [i for i, r in enumerate(requests) if r is not None and i not in results]
         if pending:
-            good = [r for i in pending if (r := requests[i]) is not None]
             meter.sync()
             t0 = time.perf_counter()
             try:
-                out = list(call(good))
+                pending, out = _fitting(call, chunk, requests, pending, errors)
+                good = [r for i in pending if (r := requests[i]) is not None]
             except RequestsFailed as exc:
+                pending = [i for i in pending if requests[i] is not None]  # as _fitting last sent them
                 arrived = {pending[p]: a for p, a in exc.answered.items() if 0 <= p < len(pending)}
                 if use is not None:
                     use.store([(keys[i], a) for i, a in arrived.items()], name)

@@ -28,6 +28,23 @@ class RequestsFailed(RuntimeError):
         self.answered: dict[int, str] = dict(answered or {})
 
 
+class PromptTooLong(ValueError):
+    """Some prompts of a batch do not fit the model's context window; none of the batch was run.
+
+    ``reasons`` maps each such request's position in the batch to one sentence (its length
+    and the limit); the channel records them as those items' errors and sends the rest again.
+    """
+
+    def __init__(self, reasons: Mapping[int, str]) -> None:
+        super().__init__(next(iter(reasons.values()), "a prompt does not fit the context window"))
+        self.reasons: dict[int, str] = dict(reasons)
+
+
+IMAGE_SLOT = "<|vlmbench:image|>"
+"""Where an image goes in a prompt with image exemplars (:attr:`Request.exemplar_images`);
+adapters split the prompt there and the model never sees the marker."""
+
+
 @dataclass(frozen=True)
 class TokenCount:
     """Tokens one request cost the model; adapters that can count report one per request.
@@ -59,6 +76,9 @@ class Request:
     decided: Callable[[str], bool] | None = field(default=None, compare=False)
     """True once the answer text so far can no longer change the strategy's reading of it
     (binary: a complete first word yes/no); an adapter may stop generating that answer there."""
+    exemplar_images: tuple[Image.Image, ...] = field(default=(), compare=False, repr=False)
+    """The k-shot exemplars' images, in prompt order; ``prompt`` then holds one :data:`IMAGE_SLOT`
+    per image (these, then ``image``). Only adapters with ``several_images = True`` accept them."""
 
 
 @runtime_checkable

@@ -30,7 +30,37 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .base import Request, TokenCount
+from .base import PromptTooLong, Request, TokenCount
+
+
+def context_window(config: Any) -> int | None:
+    """The most positions the model takes (prompt plus answer): ``max_position_embeddings`` of its
+    text model (``text_config`` for VLMs), else of the config itself; ``None`` when neither says."""
+    for part in (getattr(config, "text_config", None), config):
+        value = getattr(part, "max_position_embeddings", None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
+
+
+def check_fits(name: str, inputs: Any, requests: Sequence[Request], window: int | None) -> None:
+    """Raise :class:`~.base.PromptTooLong` naming each request whose prompt tokens plus its
+    ``max_new_tokens`` exceed ``window`` (the rest of the batch is then sent again without them).
+
+    Checked on the tokenized batch, image tokens included, before it reaches the accelerator:
+    a prompt of 25 full articles must end as that item's error, not as a 55 GB allocation.
+    """
+    if window is None:
+        return
+    lengths = inputs["attention_mask"].sum(dim=1).tolist()
+    reasons = {
+        row: f"its prompt has {int(n)} tokens, and with the {r.max_new_tokens} to generate that is over the "
+        f"{window}-token context window of {name}; show fewer exemplars (--k-shot) or shorten the text"
+        for row, (n, r) in enumerate(zip(lengths, requests))
+        if int(n) + r.max_new_tokens > window
+    }
+    if reasons:
+        raise PromptTooLong(reasons)
 
 
 def _stopper(requests: Sequence[Request], prompt_len: int, tokenizer: Any, eos: set[int], generated: list[int]) -> Any:

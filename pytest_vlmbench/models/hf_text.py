@@ -17,7 +17,7 @@ from typing import Any
 
 from .base import LoadOptions, ModelSpec, Request, TokenCount
 from .hf_common import load_preprocessor, load_weights, model_info, release
-from .hf_generate import PrefixMemory, shared_generate, unshared_generate, worth_sharing
+from .hf_generate import PrefixMemory, check_fits, context_window, shared_generate, unshared_generate, worth_sharing
 
 PREFIX_SHARING_TYPES = frozenset({"llama", "mistral", "qwen2"})
 """``model_type`` values whose shared-prefix answers were checked equal to the unshared ones
@@ -44,6 +44,8 @@ class HFCausalLM:
         """Compute each group's shared prefix once (only families proven to give the same answers)."""
         self.last_tokens: list[TokenCount] = []
         self.prefix_memory = PrefixMemory()
+        self.context_window = context_window(self.model.config)
+        """Most tokens of prompt plus answer; longer prompts are that item's error (None: unknown, unchecked)."""
 
     def _text(self, request: Request) -> str:
         if self.tokenizer.chat_template:
@@ -58,6 +60,7 @@ class HFCausalLM:
         texts = [self._text(r) for r in requests]
         # The chat template already wrote BOS where the model wants it; don't add a second.
         inputs = self.tokenizer(texts, padding=True, return_tensors="pt", add_special_tokens=not self.tokenizer.chat_template)
+        check_fits(self.name, inputs, requests, self.context_window)  # before any memory is taken for it
         inputs = inputs.to(self.model.device)
         result = None
         if self.prefix_sharing and worth_sharing(requests, self.prefix_memory):

@@ -19,9 +19,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .base import LoadOptions, ModelSpec, Request, TokenCount
+from .base import IMAGE_SLOT, LoadOptions, ModelSpec, Request, TokenCount
 from .hf_common import load_preprocessor, load_weights, model_info, release
-from .hf_generate import PrefixMemory, shared_generate, unshared_generate, worth_sharing
+from .hf_generate import PrefixMemory, check_fits, context_window, shared_generate, unshared_generate, worth_sharing
 
 NESTED_IMAGE_TYPES = frozenset({"idefics2", "idefics3", "smolvlm", "mllama", "gemma3"})
 """``model_type`` values whose processors expect ``images=[[img], [img], ...]``."""
@@ -31,6 +31,10 @@ PREFIX_SHARING_TYPES = frozenset({"qwen2_vl", "qwen2_5_vl", "qwen3_vl", "internv
 (tests/test_prefix_sharing.py); other families run unshared: Gemma 3 and LLaVA-NeXT (their
 answers differed in that check), MiniCPM-V 4.6 (its linear-attention layers carry a state
 through the padding between prefix and suffix)."""
+
+SEVERAL_IMAGE_TYPES = frozenset({"qwen2_vl", "qwen2_5_vl", "qwen3_vl", "idefics2", "idefics3", "smolvlm", "llava_next", "mllama"})
+"""``model_type`` values that take several images in one prompt, so image k-shot exemplars can be
+shown (tests/test_prompts_kshot.py runs the tiny builds); the others get a one-sentence error."""
 
 _VISION_TOKEN_KEYS = ("image_token_id", "image_token_index", "video_token_id", "video_token_index")
 
@@ -68,6 +72,10 @@ class HFVisionLanguageModel:
         self.nested_images = getattr(model.config, "model_type", "") in NESTED_IMAGE_TYPES
         self.prefix_sharing = getattr(model.config, "model_type", "") in PREFIX_SHARING_TYPES
         """Compute each group's shared prefix once (only families proven to give the same answers)."""
+        self.several_images = getattr(model.config, "model_type", "") in SEVERAL_IMAGE_TYPES
+        """Accepts :attr:`~.base.Request.exemplar_images` (image k-shot)."""
+        self.context_window = context_window(model.config)
+        """Most tokens of prompt plus answer; longer prompts are that item's error (None: unknown, unchecked)."""
         configs = [model.config, getattr(model.config, "text_config", None)]
         self._vision_tokens = {int(v) for c in configs for k in _VISION_TOKEN_KEYS if isinstance(v := getattr(c, k, None), int)}
         self.last_tokens: list[TokenCount] = []
@@ -77,17 +85,27 @@ class HFVisionLanguageModel:
 
     def _messages(self, request: Request) -> list[dict[str, Any]]:
         content: list[dict[str, Any]] = []
+        if request.exemplar_images:  # image k-shot: an image at each slot, the text between them
+            for i, piece in enumerate(request.prompt.split(IMAGE_SLOT)):
+                content += [{"type": "image"}] if i else []
+                content += [{"type": "text", "text": piece}] if piece else []
+            return [{"role": "user", "content": content}]
         if request.image is not None:
             content.append({"type": "image"})
         content.append({"type": "text", "text": request.prompt})
         return [{"role": "user", "content": content}]
 
+    @staticmethod
+    def _request_images(request: Request) -> list[Any]:
+        """The request's images in prompt order: the exemplars', then the item's."""
+        return [*request.exemplar_images, *([request.image] if request.image is not None else [])]
+
     def _images(self, requests: Sequence[Request]) -> Any:
-        if all(r.image is None for r in requests):
+        if all(r.image is None and not r.exemplar_images for r in requests):
             return None
         if self.nested_images:
-            return [[r.image] if r.image is not None else [] for r in requests]
-        return [r.image for r in requests if r.image is not None]
+            return [self._request_images(r) for r in requests]
+        return [image for r in requests for image in self._request_images(r)]
 
     def _inputs(self, requests: Sequence[Request]) -> Any:
         texts = [self.processor.apply_chat_template(self._messages(r), add_generation_prompt=True) for r in requests]
@@ -97,7 +115,9 @@ class HFVisionLanguageModel:
         if not requests:
             self.last_tokens = []
             return []
-        inputs = self._inputs(requests).to(self.model.device)
+        inputs = self._inputs(requests)
+        check_fits(self.name, inputs, requests, self.context_window)  # before any memory is taken for it
+        inputs = inputs.to(self.model.device)
         result = None
         if self.prefix_sharing and worth_sharing(requests, self.prefix_memory):
             # The prefix pass needs only the groups' first requests' images (one per group).

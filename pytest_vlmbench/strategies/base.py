@@ -18,7 +18,7 @@ from typing import Any, Literal
 from ..datasets.base import Dataset, Item
 from ..record_training import Training
 from .answers import json_answer
-from .prompts import EXEMPLAR
+from .prompts import EXEMPLAR, IMAGE_EXEMPLAR, check_template
 from .train_settings import TrainSettings
 
 Needs = Literal["generate", "classify"]
@@ -39,6 +39,8 @@ class Query:
     decided: Callable[[str], bool] | None = field(default=None, compare=False)
     """True once a partial answer can no longer change how the strategy reads it: the model
     may stop generating there (binary: :func:`~.answers.yes_no_decided`)."""
+    exemplars: tuple[Item, ...] = ()
+    """The k-shot exemplars shown in ``prompt``: the channel sends the images of those that have one."""
 
 
 Ask = Callable[[Sequence[Query]], list[str]]
@@ -60,11 +62,13 @@ class StrategyConfig:
     permutations: int = 3
     """How many differently ordered class lists closed_set asks per item."""
     exemplars: tuple[Item, ...] = ()
-    """k-shot examples (text items), shown before every prompt; empty = zero-shot."""
+    """k-shot examples, shown before every prompt (with their images, for image items); empty = zero-shot."""
     answer_style: str = "plain"
     """``plain`` (free text, parsed) or ``json`` (the prompt asks for ``{"answer": ...}``; anything else is invalid)."""
     prompt_template: str | None = None
     """Replaces the strategy's default template (``None``: keep the default); recorded as given."""
+    task: str | None = None
+    """The suite's task question (closed_set): replaces the dataset's own and the modality's default question."""
     training: TrainSettings = field(default_factory=TrainSettings)
     """The training strategies' hyperparameters (finetune, linear_probe); the others ignore them."""
 
@@ -115,6 +119,10 @@ class Strategy:
     """Appended to the template for the JSON answer style; ``None``: the template is used as is."""
     settings: Callable[[StrategyConfig], dict[str, Any]] = no_settings
     """Strategy-specific entries of the record's ``config``, placed right after ``seed``."""
+    placeholder: str | None = None
+    """What a template must hold for this strategy to fill in (``{classes}``, ``{cls}``); checked on overrides."""
+    template_for: Callable[[str, str | None], str] | None = None
+    """``(dataset modality, task question) -> template``: the default per dataset; ``None``: :attr:`default_template`."""
     trainer: str | None = None
     """``"module:attr"`` of the function that trains the classifier this strategy evaluates (finetune,
     linear_probe; see :mod:`pytest_vlmbench.training`); ``None``: the model is evaluated as loaded."""
@@ -138,16 +146,28 @@ class Strategy:
             )
         return training
 
-    def template(self, config: StrategyConfig) -> str:
-        """The template prompts are built from: the override or the default, plus the JSON suffix for that style."""
-        base = config.prompt_template if config.prompt_template is not None else self.default_template
-        if base is None:
+    def template(self, config: StrategyConfig, dataset: Dataset | None = None) -> str:
+        """The template prompts are built from, exactly as sent (placeholders aside): the override,
+        else the default for ``dataset`` (its modality and task question; the image wording without one),
+        plus the JSON suffix for that style. Raises :class:`~.prompts.PromptError` for an override
+        without the strategy's placeholder."""
+        if self.default_template is None:
             raise ValueError(f"Strategy {self.name!r} has no prompt template.")
+        if config.prompt_template is not None:
+            base = config.prompt_template
+            if self.placeholder is not None:
+                check_template(base, self.placeholder, self.name)
+        elif self.template_for is not None:
+            modality = dataset.modality if dataset is not None else "image"
+            task = config.task if config.task is not None else (dataset.task if dataset is not None else None)
+            base = self.template_for(modality, task)
+        else:
+            base = self.default_template
         if config.answer_style == "json" and self.json_suffix is not None:
             return base + self.json_suffix
         return base
 
-    def describe(self, config: StrategyConfig) -> dict[str, Any]:
+    def describe(self, config: StrategyConfig, dataset: Dataset | None = None) -> dict[str, Any]:
         """The parts of ``config`` this strategy's results depend on, as recorded in the record's ``config``.
 
         Always ``seed``, then :attr:`settings`; for a strategy with a prompt also
@@ -157,11 +177,12 @@ class Strategy:
         out: dict[str, Any] = {"seed": config.seed, **self.settings(config)}
         if self.default_template is None:
             return out
-        out["prompt_template"] = self.template(config)
+        out["prompt_template"] = self.template(config, dataset)
         out["answer_style"] = config.answer_style
         if config.exemplars:
             out["exemplar_ids"] = [e.id for e in config.exemplars]
-            out["exemplar_template"] = EXEMPLAR
+            with_images = any(e.load_image is not None for e in config.exemplars)
+            out["exemplar_template"] = IMAGE_EXEMPLAR if with_images else EXEMPLAR
         return out
 
 

@@ -26,7 +26,7 @@ from typing import Any
 from ..datasets.base import Dataset, Item
 from .answers import parse_yes_no, yes_no_decided
 from .base import Ask, ItemOutcome, Query, Strategy, StrategyConfig, item_rng
-from .prompts import BINARY_TEMPLATE, JSON_YES_NO_SUFFIX, build_prompt
+from .prompts import BINARY_TEMPLATE, JSON_YES_NO_SUFFIX, build_prompt, binary_template
 
 
 def binary_plan(dataset: Dataset, item: Item, seed: int) -> tuple[list[str], str]:
@@ -41,7 +41,7 @@ def binary_plan(dataset: Dataset, item: Item, seed: int) -> tuple[list[str], str
 
 def binary(dataset: Dataset, items: Sequence[Item], ask: Ask, config: StrategyConfig) -> list[ItemOutcome]:
     """Ask each item about one class per round until a yes, or until only one class is left."""
-    template = BINARY.template(config)
+    template = BINARY.template(config, dataset)
     plans = [binary_plan(dataset, item, config.seed) for item in items]
     outcomes = [
         ItemOutcome(item, None if questions else fallback, [], {"questions": [], "fallback": fallback})
@@ -66,7 +66,8 @@ def _rounds(
     while pending:
         ahead = questions_ahead(ask, len(pending))
         asked = [(i, cls) for i in pending for cls in plans[i][0][asked_so_far[i] : asked_so_far[i] + ahead]]
-        answers = ask([Query(items[i], build_prompt(template, items[i], config.exemplars, cls=cls), decided) for i, cls in asked])
+        prompts = [(i, build_prompt(template, items[i], config.exemplars, cls=cls)) for i, cls in asked]
+        answers = ask([Query(items[i], prompt, decided, config.exemplars) for i, prompt in prompts])
         finished: set[int] = set()
         for (i, cls), answer in zip(asked, answers):
             if i in finished:  # asked ahead, after this item's yes: not part of the record
@@ -121,5 +122,7 @@ BINARY = Strategy(
     default_template=BINARY_TEMPLATE,
     json_suffix=JSON_YES_NO_SUFFIX,
     settings=_settings,
+    placeholder="{cls}",
+    template_for=binary_template,
 )
 """The ``binary`` declaration registered in ``STRATEGIES``."""

@@ -18,7 +18,7 @@ from typing import Any
 from ..datasets.base import Dataset, Item
 from .answers import ClassMatcher
 from .base import Ask, ItemOutcome, Query, Strategy, StrategyConfig, item_rng
-from .prompts import CLOSED_SET_TEMPLATE, JSON_CLASS_SUFFIX, build_prompt
+from .prompts import CLOSED_SET_TEMPLATE, JSON_CLASS_SUFFIX, build_prompt, closed_set_template
 
 
 def class_orders(classes: Sequence[str], count: int, rng: random.Random) -> list[list[str]]:
@@ -60,10 +60,10 @@ def majority_vote(votes: Sequence[str | None]) -> str | None:
 def closed_set(dataset: Dataset, items: Sequence[Item], ask: Ask, config: StrategyConfig) -> list[ItemOutcome]:
     """Ask each item ``config.permutations`` times with shuffled class lists; predict the vote."""
     matcher = ClassMatcher(dataset.classes)
-    template = CLOSED_SET.template(config)
+    template = CLOSED_SET.template(config, dataset)
     per_item = [class_orders(dataset.classes, config.permutations, item_rng(config.seed, it, "closed_set")) for it in items]
     queries = [
-        Query(item, build_prompt(template, item, config.exemplars, classes=", ".join(order)))
+        Query(item, build_prompt(template, item, config.exemplars, classes=", ".join(order)), exemplars=config.exemplars)
         for item, orders in zip(items, per_item)
         for order in orders
     ]
@@ -96,5 +96,7 @@ CLOSED_SET = Strategy(
     default_template=CLOSED_SET_TEMPLATE,
     json_suffix=JSON_CLASS_SUFFIX,
     settings=_settings,
+    placeholder="{classes}",
+    template_for=closed_set_template,
 )
 """The ``closed_set`` declaration registered in ``STRATEGIES``."""
