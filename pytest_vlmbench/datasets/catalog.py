@@ -22,6 +22,7 @@ from pathlib import Path
 from ..registry import Registry, UnknownNameError
 from .base import Dataset
 from .columns import Columns
+from .ner import CONLL_SUFFIXES, is_ner_table
 from .peek import path_modality
 
 DatasetLoader = Callable[[], Dataset]
@@ -30,13 +31,27 @@ DATASETS: Registry[DatasetLoader] = Registry("dataset", "pytest_vlmbench.dataset
 
 DATASETS.register("fashion_mnist", "pytest_vlmbench.datasets.builtin:load_fashion_mnist", modality="image", offline=True)
 DATASETS.register("digits", "pytest_vlmbench.datasets.builtin:load_digits", modality="image", offline=True)
-DATASETS.register("bbc_news", "pytest_vlmbench.datasets.offline:load_bbc_news", modality="text", offline=True)
+DATASETS.register("bbc_news", "pytest_vlmbench.datasets.offline:load_bbc_news", modality="text", offline=True,
+                  task="What is the topic of this news article?")
 DATASETS.register("textiles", "pytest_vlmbench.datasets.offline:load_textiles", modality="image", offline=True)
+# Task questions (meta ``task``): what closed_set asks instead of its modality's default question
+# (docs/strategies.md); a conftest entry may declare one too: DATASETS.register(..., task="...").
+_TASKS = {
+    "ag_news": "What is the topic of this news article?",
+    "sst2": "What is the sentiment of this sentence?",
+    "imdb": "What is the sentiment of this movie review?",
+}
 # Hub datasets: each target is a HubDataset (or load_liar), imported only when used.
 for _name, _modality in (("caltech256", "image"), ("cifar10", "image"), ("cifar100", "image"),
                          ("ag_news", "text"), ("sst2", "text"), ("imdb", "text")):  # fmt: skip
-    DATASETS.register(_name, f"pytest_vlmbench.datasets.hub_catalog:{_name}", modality=_modality, offline=False)
-DATASETS.register("liar", "pytest_vlmbench.datasets.hub_catalog:load_liar", modality="text", offline=False)
+    DATASETS.register(_name, f"pytest_vlmbench.datasets.hub_catalog:{_name}", modality=_modality, offline=False,
+                      task=_TASKS.get(_name))
+DATASETS.register("liar", "pytest_vlmbench.datasets.hub_catalog:load_liar", modality="text", offline=False,
+                  task="How true is this statement?")
+# NER (datasets/ner.py): tagged sentences; ner=True keeps them to the NER strategies and those strategies to them.
+DATASETS.register("ner_generated", "pytest_vlmbench.datasets.ner:load_generated_ner", modality="text", offline=True, ner=True)
+for _name in ("conll2003", "wnut_17", "wikiner"):
+    DATASETS.register(_name, f"pytest_vlmbench.datasets.ner:{_name}", modality="text", offline=False, ner=True)
 
 HF_PREFIX = "hf:"
 
@@ -98,6 +113,17 @@ def spec_modality(spec: str, columns: Columns = Columns()) -> str | None:
         return str(entry.meta.get("modality", "image"))
     path = Path(spec).expanduser()
     return path_modality(path, columns) if path.exists() else None
+
+
+def spec_is_ner(spec: str) -> bool | None:
+    """Whether ``spec`` names NER data (tagged sentences), known without loading it; ``None`` for a hub id."""
+    entry = DATASETS.find(spec)
+    if entry is not None:
+        return bool(entry.meta.get("ner", False))
+    path = Path(spec).expanduser()
+    if path.is_file():
+        return path.suffix.lower() in CONLL_SUFFIXES or is_ner_table(path)
+    return None if parse_hub_spec(spec) is not None else False
 
 
 def spec_is_offline(spec: str) -> bool:

@@ -22,6 +22,7 @@ from .columns import Columns
 from .fingerprint import file_sha256, listing_sha256
 from .hf import SPLIT_PREFERENCE, default_split, first_line, from_hf_dataset, is_saved_dataset, load_saved
 from .images import IMAGE_EXTENSIONS, path_loader
+from .ner import CONLL_SUFFIXES, is_ner_table, load_ner_file
 from .tables import TABLE_SUFFIXES, has_rows, parse_error
 
 TEXT_SUFFIXES = frozenset({".txt"})
@@ -34,6 +35,8 @@ def load_path(path: Path, *, split: str | None = None, columns: Columns = Column
         if is_saved_dataset(path):
             return load_saved(path, split=split, columns=columns, name=name)
         return load_folder(path, split=split, name=name)
+    if path.suffix.lower() in CONLL_SUFFIXES or is_ner_table(path):  # NER: datasets/ner.py
+        return load_ner_file(path)
     if path.suffix.lower() in TABLE_SUFFIXES:
         return load_table(path, split=split, columns=columns, name=name)
     raise DatasetError(

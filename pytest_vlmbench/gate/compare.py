@@ -23,6 +23,7 @@ from typing import Any, Literal
 from ..record import Record
 from .baseline import hardware
 from .metrics import METRICS, MetricSpec
+from .ner_bootstrap import is_tag_set, ner_bootstrap
 from .significance import DEFAULT_ALPHA, Direction, TestResult, mcnemar, paired_bootstrap
 from .thresholds import Threshold
 
@@ -163,6 +164,11 @@ def significance(
             good_b = [p == t for p, t in zip(pairs.baseline, pairs.labels)]
             good_c = [p == t for p, t in zip(pairs.current, pairs.labels)]
         return mcnemar(good_b, good_c, alpha, direction)
+    if is_tag_set(classes):  # a NER run: labels and predictions are tag sequences, resampled by sentence
+        return ner_bootstrap(
+            spec.name, pairs.labels, pairs.baseline, pairs.current, classes,
+            higher_is_better=spec.higher_is_better, alpha=alpha, direction=direction,
+        )  # fmt: skip
     return paired_bootstrap(
         spec.name, pairs.labels, pairs.baseline, pairs.current, classes,
         higher_is_better=spec.higher_is_better, alpha=alpha, direction=direction,

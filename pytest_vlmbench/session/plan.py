@@ -15,13 +15,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..datasets.builtin import default_image_dataset
-from ..datasets.catalog import canonical_spec, case_label, spec_is_offline, spec_modality
+from ..datasets.catalog import canonical_spec, case_label, spec_is_ner, spec_is_offline, spec_modality
 from ..datasets.columns import Columns
 from ..models.base import ModelSpec
 from ..models.catalog import DEFAULT_MODELS, resolve_model
 from ..options import RunOptions, split_names
 from ..registry import UnknownNameError
-from ..strategies.catalog import STRATEGIES
+from ..strategies.catalog import STRATEGIES, get_strategy
+from ..strategies.ner import NER_STRATEGIES
+from ..strategies.prompts import PromptError, check_template
 
 SUITE_MODALITIES = ("image", "text")
 
@@ -42,6 +44,10 @@ class Case:
     """Put the seed in the id: only when several seeds run, so single-seed ids stay short and stable."""
     num_classes: int | None = None
     """A --num-classes subset (a sweep point); in the id as ``DATASET-21cls``."""
+    task: str | None = None
+    """The suite's task question (its marker's ``task``); not in the id."""
+    prompt_template: str | None = None
+    """The suite's prompt template (its marker's ``prompt_template``); not in the id."""
 
     @property
     def id(self) -> str:
@@ -58,12 +64,21 @@ class Suite:
     strategies: tuple[str, ...] = ()
     modality: str | None = None
     """``image`` or ``text``: which datasets belong in this suite; the command line cannot change it."""
+    task: str | None = None
+    """The suite's task question for closed_set (over the dataset's own)."""
+    prompt_template: str | None = None
+    """The suite's prompt template (over the task question; ``--prompt-template`` wins over it)."""
 
     @classmethod
     def from_marker(cls, kwargs: Mapping[str, Any]) -> Suite:
-        unknown = set(kwargs) - {"models", "datasets", "strategies", "modality"}
+        unknown = set(kwargs) - {"models", "datasets", "strategies", "modality", "task", "prompt_template"}
         if unknown:
-            raise PlanError(f"the vlmbench marker takes models, datasets, strategies and modality, not {sorted(unknown)}")
+            raise PlanError(
+                f"the vlmbench marker takes models, datasets, strategies, modality, task and prompt_template, not {sorted(unknown)}"
+            )
+        for key in ("task", "prompt_template"):
+            if kwargs.get(key) is not None and not isinstance(kwargs[key], str):
+                raise PlanError(f"the vlmbench marker's {key} must be a string, not {kwargs[key]!r}")
         modality = kwargs.get("modality")
         if modality not in (None, *SUITE_MODALITIES):
             raise PlanError(f"the vlmbench marker's modality must be 'image' or 'text', not {modality!r}")
@@ -72,6 +87,8 @@ class Suite:
             datasets=split_names(kwargs.get("datasets")),
             strategies=split_names(kwargs.get("strategies")),
             modality=modality,
+            task=kwargs.get("task"),
+            prompt_template=kwargs.get("prompt_template"),
         )
 
 
@@ -135,6 +152,9 @@ def plan_suite(options: RunOptions, suite: Suite) -> Plan:
     selection = select(options, suite)
     columns = Columns(label=options.label_column, text=options.text_column, image=options.image_column)
     cases, unreadable = [], []
+    # What a suite is for follows from its marker's strategies: all NER (True), none NER (False), or either (None).
+    ner_flags = {s in NER_STRATEGIES for s in suite.strategies}
+    ner_suite = ner_flags.pop() if len(ner_flags) == 1 else None
     for spec in selection.models:
         for dataset in selection.datasets:
             modality = spec_modality(dataset, columns)  # None for a hub id: known only once loaded
@@ -144,13 +164,29 @@ def plan_suite(options: RunOptions, suite: Suite) -> Plan:
                 continue
             if not fits_suite(suite.modality, modality, spec.modalities):
                 continue  # e.g. an image dataset given with --dataset, seen by the text suite
+            if ner_suite is not None and spec_is_ner(dataset) not in (None, ner_suite):
+                continue  # --dataset names NER and classification data: each goes to its own suite, once
             for strategy in selection.strategies or spec.strategies:
-                if strategy not in spec.strategies:
+                if strategy not in spec.strategies or not task_fits(strategy, dataset):
                     continue
+                if suite.prompt_template is not None and options.prompt_template is None:
+                    try:  # a marker template without this strategy's placeholder: a collection error
+                        placeholder = get_strategy(strategy).placeholder
+                        if placeholder is not None:
+                            check_template(suite.prompt_template, placeholder, strategy, "vlmbench marker's prompt_template")
+                    except PromptError as exc:
+                        raise PlanError(str(exc)) from None
                 for num_classes in options.num_classes or (None,):
                     for seed in options.seeds:
-                        cases.append(Case(spec.name, dataset, strategy, seed, len(options.seeds) > 1, num_classes))
+                        cases.append(Case(spec.name, dataset, strategy, seed, len(options.seeds) > 1, num_classes,
+                                          suite.task, suite.prompt_template))
     return Plan(tuple(cases), selection, tuple(unreadable))
+
+
+def task_fits(strategy: str, dataset: str) -> bool:
+    """NER strategies only on NER datasets and the others only on the rest; a hub id (unknown until loaded) fits both."""
+    ner = spec_is_ner(dataset)
+    return ner is None or ner == (strategy in NER_STRATEGIES)
 
 
 def strategy_misfit(options: RunOptions, plans: Sequence[Plan]) -> str | None:
@@ -160,6 +196,12 @@ def strategy_misfit(options: RunOptions, plans: Sequence[Plan]) -> str | None:
     for strategy in options.strategies:
         if strategy in produced or not models:
             continue
+        if any(strategy in s for s in models.values()):  # a model takes it: the datasets do not
+            return (
+                f"--strategy {strategy} fits none of the selected datasets: {', '.join(NER_STRATEGIES)} tag the tokens "
+                f"of NER datasets (ner_generated, conll2003, wnut_17, wikiner, CoNLL files, tokens + ner_tags tables), "
+                f"and NER datasets take no other strategy."
+            )
         supported = "; ".join(f"{name} supports {', '.join(s)}" for name, s in models.items())
         return (
             f"--strategy {strategy} fits none of the selected models ({supported}): prompting strategies need a "

@@ -24,6 +24,9 @@ STRATEGIES.register("binary", "pytest_vlmbench.strategies.binary:BINARY", aliase
 STRATEGIES.register("direct", "pytest_vlmbench.strategies.direct:DIRECT", aliases=["classify"])
 STRATEGIES.register("finetune", "pytest_vlmbench.strategies.trained:FINETUNE", aliases=["fine-tune", "ft"])
 STRATEGIES.register("linear_probe", "pytest_vlmbench.strategies.trained:LINEAR_PROBE", aliases=["linear-probe", "probe"])
+STRATEGIES.register("ner_direct", "pytest_vlmbench.strategies.ner:NER_DIRECT", aliases=["ner-direct"])
+STRATEGIES.register("ner_finetune", "pytest_vlmbench.strategies.ner:NER_FINETUNE", aliases=["ner-finetune", "ner-ft"])
+STRATEGIES.register("ner_prompt", "pytest_vlmbench.strategies.ner:NER_PROMPT", aliases=["ner-prompt"])
 
 
 def get_strategy(name: str) -> Strategy:

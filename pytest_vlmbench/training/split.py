@@ -19,6 +19,7 @@ from typing import Any
 
 from ..datasets.base import Dataset, DatasetError, Item
 from ..datasets.fingerprint import sha256_json
+from ..datasets.ner import is_ner
 from ..strategies.train_settings import HOLDOUT, TrainSettings
 
 HOLDOUT_SEED = "vlmbench:train-holdout"
@@ -41,7 +42,9 @@ def holdout(dataset: Dataset, test_fraction: float) -> tuple[Dataset, Dataset]:
     if not 0 < test_fraction < 1:
         raise DatasetError(f"The hold-out's test fraction must lie between 0 and 1, got {test_fraction}.")
     held: set[str] = set()
-    for label, members in _by_class(dataset.items).items():
+    # A NER sentence's label is its whole tag sequence (nearly unique): sentences form one stratum.
+    strata = {"sentences": list(dataset.items)} if is_ner(dataset) else _by_class(dataset.items)
+    for label, members in strata.items():
         if len(members) < 2:
             continue  # one item: keep it evaluated, nothing to learn the class from
         n = min(len(members) - 1, max(1, round(len(members) * test_fraction)))
@@ -70,7 +73,8 @@ def _round_robin(classes: Sequence[str], items: Sequence[Item]) -> list[Item]:
     order: list[Item] = []
     for row in range(max((len(m) for m in groups.values()), default=0)):
         order += [groups[c][row] for c in classes if row < len(groups.get(c, ()))]
-    return order
+    known = set(classes)
+    return order + [it for it in items if it.label not in known]  # NER sentences: in their own order
 
 
 def limit_items(train: Dataset, limit: int | None, seed: int) -> Dataset:
@@ -115,7 +119,8 @@ def training_split(evaluated: Dataset, settings: TrainSettings, load_split: Load
                 f"items would inflate accuracy, so name a disjoint split or --vlmbench-train-split {HOLDOUT}."
             )
         classes = set(evaluated.classes)
-        train = replace(train, classes=evaluated.classes, items=[it for it in train.items if it.label in classes])
+        if not is_ner(evaluated):
+            train = replace(train, classes=evaluated.classes, items=[it for it in train.items if it.label in classes])
         detail = {"method": "split", "split": train.provenance.get("split") or wanted or TRAIN_SPLIT}
     train = limit_items(train, settings.limit, seed)
     readable = [it for it in train.items if it.unreadable is None]

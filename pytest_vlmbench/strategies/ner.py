@@ -1,0 +1,124 @@
+"""The NER strategies: tag every token of a sentence with an entity type (IOB2).
+
+- ``ner_direct``: a token-classification head (``AutoModelForTokenClassification``) tags the
+  tokens itself; its answer is the predicted tag sequence.
+- ``ner_finetune``: the same, after fine-tuning a new token head on the training sentences
+  (:mod:`pytest_vlmbench.training.ner_finetune`; a ``training`` section joins the record).
+- ``ner_prompt``: an LLM is asked for the entities in the study's two output styles --
+  ``--answer-style plain`` (serial: one ``entity | type`` line each) or ``json`` (a list of
+  ``{"entity", "type"}`` objects) -- and its answer is placed back on the tokens
+  (:mod:`pytest_vlmbench.ner`). An unparseable answer is a ``None`` prediction.
+
+Predictions and labels are tag sequences joined by spaces (:mod:`pytest_vlmbench.datasets.ner`);
+the record's ``ner`` section holds the seqeval scores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..datasets.base import Dataset, Item
+from ..datasets.ner import NerItem, entity_types
+from ..ner.answers import parse_entities
+from ..ner.spans import place_entities
+from .base import Ask, Classify, ItemOutcome, Query, Strategy, StrategyConfig
+from .prompts import PromptError
+
+SERIAL_TEMPLATE = (
+    "Find the named entities in the sentence below. The entity types are: {types}.\n"
+    "Answer with one entity per line, written as: entity | type\n"
+    "If the sentence has no entity, answer: None\n\n"
+    "Sentence: {sentence}"
+)
+"""The serial output style (``--answer-style plain``): ``{types}`` and ``{sentence}`` are filled in."""
+
+JSON_TEMPLATE = (
+    "Find the named entities in the sentence below. The entity types are: {types}.\n"
+    'Answer only with a JSON list of objects {"entity": "...", "type": "..."}, one per entity, '
+    "or [] if the sentence has no entity.\n\n"
+    "Sentence: {sentence}"
+)
+"""The JSON output style (``--answer-style json``); its braces are sent as written (no ``str.format``)."""
+
+
+@dataclass(frozen=True)
+class NerStrategy(Strategy):
+    """A NER strategy: its prompt template depends on the answer style (serial or JSON)."""
+
+    json_template: str | None = None
+
+    def template(self, config: StrategyConfig, dataset: Dataset | None = None) -> str:
+        if config.prompt_template is not None:
+            if "{sentence}" not in config.prompt_template:
+                raise PromptError(
+                    f"The prompt template of {self.name} has no {{sentence}} placeholder; add it where the sentence goes "
+                    f"({{types}} is replaced by the entity types)."
+                )
+            return config.prompt_template
+        chosen = self.json_template if config.answer_style == "json" else self.default_template
+        if chosen is None:
+            raise PromptError(f"Strategy {self.name!r} has no prompt template.")
+        return chosen
+
+
+def fill(template: str, types: Sequence[str], sentence: str) -> str:
+    """The prompt: ``{types}`` and ``{sentence}`` replaced, every other brace kept as written."""
+    return template.replace("{types}", ", ".join(types)).replace("{sentence}", sentence)
+
+
+def _tokens(item: Item) -> tuple[str, ...]:
+    return item.tokens if isinstance(item, NerItem) else tuple((item.text or "").split(" "))
+
+
+def tag_tokens(dataset: Dataset, items: Sequence[Item], ask: Classify, config: StrategyConfig) -> list[ItemOutcome]:
+    """``ner_direct`` / ``ner_finetune``: the head's tag sequence per sentence (``None``: it could not tag it)."""
+    predictions = ask([Query(item, " ".join(_tokens(item))) for item in items])
+    return [ItemOutcome(item, p, [p or ""]) for item, p in zip(items, predictions)]
+
+
+def prompt_entities(dataset: Dataset, items: Sequence[Item], ask: Ask, config: StrategyConfig) -> list[ItemOutcome]:
+    """``ner_prompt``: one prompt per sentence; the answered entities placed on its tokens."""
+    types = entity_types(dataset.classes)
+    template = NER_PROMPT.template(config, dataset)
+    answers = ask([Query(item, fill(template, types, " ".join(_tokens(item)))) for item in items])
+    style = "json" if config.answer_style == "json" else "serial"
+    outcomes = []
+    for item, answer in zip(items, answers):
+        entities = parse_entities(answer, style)
+        detail: dict[str, Any] = {"output_style": style}
+        if entities is None:
+            outcomes.append(ItemOutcome(item, None, [answer], {**detail, "unparseable": True}))
+            continue
+        placement = place_entities(_tokens(item), entities, types)
+        detail |= {"entities": [f"{e} | {t}" for e, t in entities], "unplaced": list(placement.unplaced)}
+        outcomes.append(ItemOutcome(item, " ".join(placement.tags), [answer], detail))
+    return outcomes
+
+
+def _no_exemplars(config: StrategyConfig) -> dict[str, Any]:
+    return {"tag_scheme": "IOB2"}
+
+
+def _finetune_settings(config: StrategyConfig) -> dict[str, Any]:
+    return {"tag_scheme": "IOB2", **config.training.finetune_json()}
+
+
+NER_DIRECT = NerStrategy(name="ner_direct", needs="classify", run=tag_tokens, settings=_no_exemplars)
+"""The ``ner_direct`` declaration registered in ``STRATEGIES``."""
+
+NER_FINETUNE = NerStrategy(
+    name="ner_finetune", needs="classify", run=tag_tokens, settings=_finetune_settings,
+    trainer="pytest_vlmbench.training.ner_finetune:train_token_head",
+)  # fmt: skip
+"""The ``ner_finetune`` declaration registered in ``STRATEGIES``."""
+
+NER_PROMPT = NerStrategy(
+    name="ner_prompt", needs="generate", run=prompt_entities, settings=_no_exemplars,
+    default_template=SERIAL_TEMPLATE, json_template=JSON_TEMPLATE,
+)  # fmt: skip
+"""The ``ner_prompt`` declaration registered in ``STRATEGIES``."""
+
+NER_STRATEGIES = ("ner_direct", "ner_finetune", "ner_prompt")
+"""The strategies that run only on NER datasets (and the only ones that do)."""

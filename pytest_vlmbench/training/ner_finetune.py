@@ -1,0 +1,146 @@
+"""``ner_finetune``: train every weight of a token-classification head on the training sentences.
+
+The base checkpoint (a token head, or a sequence-classification / plain encoder checkpoint:
+BERT, DistilBERT, RoBERTa ...) is loaded with ``AutoModelForTokenClassification`` and a new
+head over the dataset's IOB2 tags. Each word's label sits on its first sub-word; the other
+sub-words and the special tokens are ignored by the loss (-100), as in transformers' own
+token-classification recipe. The optimiser, schedule, seeding, weights cache and the
+record's ``training`` section are ``finetune``'s (:mod:`.finetune`, :mod:`.weights_cache`),
+under the cache method ``ner_finetune``; the trained head is evaluated by the normal
+adapter (:class:`~pytest_vlmbench.models.hf_token.HFTokenClassifier`).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+from ..datasets.base import Dataset
+from ..datasets.ner import NerItem
+from ..evaluation.answer_cache import model_identity
+from ..models.base import DirectClassifier, GenerativeModel, LoadOptions, ModelSpec
+from ..models.hf_common import pretrained_kwargs, resolve_device
+from ..models.hf_token import FAMILY, HFTokenClassifier, token_tokenizer
+from ..record_training import Training
+from ..strategies.base import StrategyConfig
+from ..strategies.train_settings import TrainSettings
+from .finetune import NO_DECAY, FitReport
+from .split import data_sha256
+from .trained import TrainedClassifier, TrainingError, from_meta, measured, split_name, to_meta
+from .weights_cache import CachedTraining, training_key
+
+METHOD = "ner_finetune"
+BASE_FAMILIES = (FAMILY, "hf-seq-cls", "sentence-embedding")
+"""Loaded models whose checkpoint can take a token head."""
+IGNORED = -100
+"""The label the loss skips (sub-words after a word's first, special tokens, padding)."""
+
+
+def fit_token_head(source: str, train: Dataset, settings: TrainSettings, seed: int, load: LoadOptions, target: Path) -> FitReport:
+    """Fine-tune a token head from the checkpoint at ``source`` on ``train`` and save it (model + tokenizer) to ``target``."""
+    import torch
+    from transformers import AutoModelForTokenClassification, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    device = resolve_device(load.device)
+    tags = list(train.classes)
+    torch.manual_seed(seed)
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity(logging.ERROR)  # "newly initialized head": that is the point
+    try:
+        net = AutoModelForTokenClassification.from_pretrained(
+            source, num_labels=len(tags), id2label=dict(enumerate(tags)), label2id={t: i for i, t in enumerate(tags)},
+            ignore_mismatched_sizes=True, dtype=torch.float32, **pretrained_kwargs(source, load),
+        )  # fmt: skip
+    finally:
+        hf_logging.set_verbosity(verbosity)
+    tokenizer = token_tokenizer(AutoTokenizer, source, load, str(net.config.model_type))
+    net.to(device).train()
+    words = [list(it.tokens) if isinstance(it, NerItem) else (it.text or "").split(" ") for it in train.items]
+    max_length = min(settings.max_length, tokenizer.model_max_length)
+    encoded = tokenizer(words, is_split_into_words=True, truncation=True, max_length=max_length)
+    labels: list[list[int]] = []
+    for row, item in enumerate(train.items):
+        gold = [tags.index(t) for t in item.label.split(" ")]
+        previous: int | None = None
+        row_labels = []
+        for word in encoded.word_ids(row):
+            row_labels.append(IGNORED if word is None or word == previous else gold[word])
+            previous = word
+        labels.append(row_labels)
+    n = len(train.items)
+    total = math.ceil(n / settings.batch_size) * settings.epochs
+    warmup = int(total * settings.warmup_ratio)
+    groups = [
+        {"params": [p for name, p in net.named_parameters() if not name.endswith(NO_DECAY)], "weight_decay": settings.weight_decay},
+        {"params": [p for name, p in net.named_parameters() if name.endswith(NO_DECAY)], "weight_decay": 0.0},
+    ]
+    optimizer = torch.optim.AdamW(groups, lr=settings.learning_rate)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: (step + 1) / (warmup + 1) if step < warmup else max(0.0, (total - step) / max(1, total - warmup))
+    )
+    autocast = device.startswith("cuda") and torch.cuda.is_bf16_supported()
+    order = torch.Generator().manual_seed(seed)
+    losses = []
+    for _ in range(settings.epochs):
+        epoch_loss = 0.0
+        index = torch.randperm(n, generator=order)
+        for start in range(0, n, settings.batch_size):
+            batch = index[start : start + settings.batch_size].tolist()
+            features = tokenizer.pad([{k: encoded[k][i] for k in encoded} for i in batch], return_tensors="pt").to(device)
+            width = features["input_ids"].shape[1]
+            target_labels = torch.tensor([labels[i] + [IGNORED] * (width - len(labels[i])) for i in batch], device=device)
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=autocast):
+                loss = net(**features, labels=target_labels).loss
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+            optimizer.step()
+            schedule.step()
+            optimizer.zero_grad(set_to_none=True)
+            epoch_loss += float(loss.detach()) * len(batch)
+        losses.append(epoch_loss / n)
+    net.eval()
+    net.save_pretrained(target)
+    tokenizer.save_pretrained(target)
+    return FitReport(steps=total, losses=tuple(losses))
+
+
+def train_token_head(
+    model: GenerativeModel | DirectClassifier, train: Dataset, config: StrategyConfig, load: LoadOptions, split_detail: dict[str, Any]
+) -> TrainedClassifier:
+    """The ``ner_finetune`` trainer: the fine-tuned token head from the cache, else trained now and cached."""
+    info = getattr(model, "info", {}) or {}
+    if info.get("family") not in BASE_FAMILIES or not info.get("source"):
+        raise TrainingError(
+            f"ner_finetune puts a token head on an encoder checkpoint (BERT, DistilBERT, RoBERTa ...), and "
+            f"{getattr(model, 'name', 'this model')} is a {info.get('family', type(model).__name__)} model; "
+            f"prompt LLMs with ner_prompt instead."
+        )
+    source = str(info["source"])
+    settings = config.training
+    hyper = settings.finetune_json()
+    data = data_sha256(train)
+    key = training_key(METHOD, model_identity(model), data, hyper, config.seed)
+    entry = CachedTraining.for_key(METHOD, key)
+    if entry.ready:
+        training = from_meta(entry.meta(), str(entry.path))
+    else:
+        meta: dict[str, Any] = {}
+        device = resolve_device(load.device)
+        with entry.build(meta) as staging:
+            with measured(device) as cost:
+                report = fit_token_head(source, train, settings, config.seed, load, staging)
+            n = len(train.items)
+            training = Training(
+                method=METHOD, split=split_name(split_detail), items=n, seconds=cost.seconds,
+                items_per_s=n * settings.epochs / cost.seconds if cost.seconds > 0 else 0.0,
+                peak_memory_mb=cost.peak_memory_mb, device=device, hyperparameters={**hyper, "base": source},
+                reused=False, cache_key=key, data_sha256=data, epochs=settings.epochs, steps=report.steps,
+                losses=report.losses, energy_joules=cost.energy_joules, split_detail=split_detail,
+            )  # fmt: skip
+            meta["training"] = to_meta(training)
+    spec = ModelSpec(name=model.name, source=str(entry.path), family=FAMILY, factory=HFTokenClassifier)
+    inner = HFTokenClassifier(str(entry.path), spec, LoadOptions(device=load.device, dtype=load.dtype))
+    return TrainedClassifier(inner, training, {**inner.info, "base_source": source}, owns_inner=True)

@@ -1,0 +1,206 @@
+"""NER: CoNLL reading, answer parsing onto tokens, seqeval agreement, the gate's sentence bootstrap, tiny heads."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from pytest_vlmbench.datasets.base import DatasetError
+from pytest_vlmbench.datasets.catalog import spec_is_ner
+from pytest_vlmbench.datasets.files import load_path
+from pytest_vlmbench.datasets.ner import NerItem, load_conll, load_generated_ner, read_conll, to_iob2
+from pytest_vlmbench.evaluation.config import EvalConfig
+from pytest_vlmbench.evaluation.evaluate import evaluate
+from pytest_vlmbench.gate.compare import Pairs, significance
+from pytest_vlmbench.gate.metrics import METRICS
+from pytest_vlmbench.gate.ner_bootstrap import _counts, ner_metric
+from pytest_vlmbench.models.scripted import ScriptedModel
+from pytest_vlmbench.ner.answers import parse_json, parse_serial
+from pytest_vlmbench.ner.scores import ner_scores
+from pytest_vlmbench.ner.spans import place_entities, spans
+from pytest_vlmbench.record import Record
+from pytest_vlmbench.options import run_options_from
+from pytest_vlmbench.session.plan import Suite, plan_suite, task_fits
+
+CONLL = """-DOCSTART- -X- -X- O
+
+EU NNP B-NP B-ORG
+rejects VBZ B-VP O
+German JJ B-NP B-MISC
+call NN I-NP O
+. . O O
+
+Peter NNP B-NP B-PER
+Blackburn NNP I-NP I-PER
+
+-DOCSTART- -X- -X- O
+BRUSSELS NNP B-NP I-LOC
+1996-08-22 CD I-NP O
+"""
+
+
+def test_conll_docstart_and_blank_lines_split_sentences(tmp_path: Path) -> None:
+    sentences = read_conll(CONLL.splitlines())
+    assert [s[0] for s in sentences] == [["EU", "rejects", "German", "call", "."], ["Peter", "Blackburn"], ["BRUSSELS", "1996-08-22"]]
+    path = tmp_path / "mini.conll"
+    path.write_text(CONLL)
+    data = load_path(path)  # a .conll file given as --dataset routes to the CoNLL reader
+    assert data.provenance["task"] == "ner" and len(data) == 3
+    third = data.items[2]
+    assert isinstance(third, NerItem) and third.tokens == ("BRUSSELS", "1996-08-22")
+    assert third.tags == ("B-LOC", "O")  # IOB1's opening I-LOC rewritten to IOB2
+    assert {"O", "B-ORG", "B-MISC", "B-PER", "I-PER", "B-LOC"} <= set(data.classes)
+    assert spec_is_ner(str(path)) is True and spec_is_ner("bbc_news") is False and spec_is_ner("conll2003") is True
+
+
+def test_conll_errors_are_one_sentence(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.conll"
+    bad.write_text("EU\nrejects O\n")
+    with pytest.raises(DatasetError, match="line 1: 'EU' has no tag column"):
+        load_conll(bad)
+    bad.write_text("EU X-ORG\n")
+    with pytest.raises(DatasetError, match="is not IOB"):
+        load_conll(bad)
+
+
+def test_jsonl_tokens_and_ner_tags(tmp_path: Path) -> None:
+    path = tmp_path / "ner.jsonl"
+    path.write_text(json.dumps({"tokens": ["Anna", "in", "Oslo"], "ner_tags": ["B-PER", "O", "B-LOC"]}) + "\n")
+    data = load_path(path)
+    assert data.items[0].label == "B-PER O B-LOC" and spec_is_ner(str(path)) is True
+
+
+def test_iob2_and_spans_match_seqeval_on_random_sequences() -> None:
+    from seqeval.metrics.sequence_labeling import get_entities  # noqa: F401 - the default (lenient) reader, not used
+    from seqeval.scheme import IOB2, Entities
+
+    rng = random.Random(0)
+    tags = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
+    for _ in range(300):
+        seq = [rng.choice(tags) for _ in range(rng.randint(1, 9))]
+        strict = {(e.start, e.end, e.tag) for e in Entities([seq], IOB2).entities[0]}
+        assert {(s.start, s.end, s.kind) for s in spans(seq)} == strict, seq
+    assert to_iob2(["I-PER", "I-PER", "O", "I-LOC", "I-PER"]) == ["B-PER", "I-PER", "O", "B-LOC", "B-PER"]
+
+
+def test_serial_and_json_answers_parse_onto_tokens() -> None:
+    tokens = ["Anna", "Berg", "works", "for", "Acme", "Corp", "in", "Oslo", "."]
+    serial = parse_serial("Here are the entities:\nAnna Berg | PER\n- Acme Corp | ORG\noslo | LOC\nMars | LOC")
+    assert serial == [("Anna Berg", "PER"), ("Acme Corp", "ORG"), ("oslo", "LOC"), ("Mars", "LOC")]
+    placed = place_entities(tokens, serial, ["PER", "ORG", "LOC"])
+    assert placed.tags == ("B-PER", "I-PER", "O", "O", "B-ORG", "I-ORG", "O", "B-LOC", "O")
+    assert placed.unplaced == ("Mars | LOC",)  # not among the tokens: counted, not scored
+    answer = '```json\n[{"entity": "Anna Berg", "type": "PER"}, {"entity": "Oslo", "type": "loc"}]\n```'
+    assert parse_json(answer) == [("Anna Berg", "PER"), ("Oslo", "loc")]
+    assert place_entities(tokens, parse_json(answer) or [], ["PER", "LOC"]).tags[7] == "B-LOC"  # type case ignored
+    assert parse_serial("None") == [] and parse_json("[]") == []
+    assert parse_serial("I cannot tell.") is None and parse_json('{"entity": "Anna"}') is None
+    assert parse_json('[{"entity": "Anna"}]') is None  # no type: unparseable
+
+
+def _planted(style: str):  # type: ignore[no-untyped-def]
+    """A model that names the right entities for even sentences and talks nonsense for odd ones."""
+    data = load_generated_ner().limited(10)
+    by_sentence = {it.text: it for it in data.items if isinstance(it, NerItem)}
+
+    def respond(request) -> str:  # type: ignore[no-untyped-def]
+        sentence = request.prompt.rsplit("Sentence: ", 1)[1]
+        item = by_sentence[sentence]
+        if int(item.id) % 2:
+            return "no idea"
+        ents = [(" ".join(item.tokens[s.start : s.end]), s.kind) for s in spans(item.label.split(" "))]
+        if style == "json":
+            return json.dumps([{"entity": e, "type": t} for e, t in ents])
+        return "\n".join(f"{e} | {t}" for e, t in ents) or "None"
+
+    return data, ScriptedModel("scripted", respond)
+
+
+@pytest.mark.parametrize("style", ["plain", "json"])
+def test_ner_prompt_records_seqeval_scores_and_unparseable_counts(style: str) -> None:
+    from seqeval.metrics import f1_score
+    from seqeval.scheme import IOB2
+
+    data, model = _planted(style)
+    config = EvalConfig(max_new_tokens=128)
+    config = dataclasses.replace(config, strategy=dataclasses.replace(config.strategy, answer_style=style))
+    record = evaluate(model, data, "ner_prompt", config)
+    assert record.ner is not None and record.ner.unparseable_rate == 0.5 and record.metrics.invalid_rate == 0.5
+    sent = model.batches[0][0].prompt
+    assert ('{"entity"' in sent) == (style == "json") and "PER, LOC, ORG" in sent
+    assert record.config.prompt_template is not None and "{sentence}" in record.config.prompt_template
+    # Recorded predictions re-scored by seqeval give the recorded entity F1 (unparseable = no entity).
+    gold = [p.label.split(" ") for p in record.predictions]
+    pred = [p.prediction.split(" ") if p.prediction else ["O"] * len(g) for p, g in zip(record.predictions, gold)]
+    assert record.ner.micro.f1 == pytest.approx(f1_score(gold, pred, mode="strict", scheme=IOB2))
+    assert record.ner.micro.precision == 1.0 and 0 < record.ner.micro.recall < 1
+    assert record.metrics.accuracy == pytest.approx(sum(p.correct for p in record.predictions) / 10)
+    again = Record.from_json(json.loads(json.dumps(record.to_json())))
+    assert again.ner == record.ner
+
+
+def test_ner_bootstrap_counts_agree_with_seqeval_and_detect_a_regression() -> None:
+    data = load_generated_ner()
+    labels = [it.label for it in data.items]
+    worse: list[str | None] = [" ".join(["O"] * len(label.split(" "))) if i % 3 else label for i, label in enumerate(labels)]
+    counts = _counts(labels, worse, ["LOC", "ORG", "PER"])
+    assert float(ner_metric("entity_f1", counts.sum(axis=0), 3)) == pytest.approx(ner_scores(labels, worse).micro.f1)
+    pairs = Pairs(labels, list(labels), worse, len(labels), len(labels))
+    result = significance(METRICS["entity_f1"], pairs, data.classes, 0.05)
+    assert result is not None and result.p_value is not None and result.p_value < 0.01
+    same = significance(METRICS["token_accuracy"], Pairs(labels, list(labels), list(labels), 60, 60), data.classes, 0.05)
+    assert same is not None and same.p_value == 1.0
+
+
+def test_ner_strategies_fit_only_ner_datasets() -> None:
+    assert task_fits("ner_prompt", "ner_generated") and not task_fits("closed_set", "ner_generated")
+    assert not task_fits("ner_direct", "bbc_news") and task_fits("direct", "bbc_news")
+    assert task_fits("ner_prompt", "someone/their-ner-set")  # a hub id: known only once loaded
+
+
+def test_the_ner_suite_leaves_classification_datasets_to_the_text_suite() -> None:
+    # --dataset and --strategy replace a suite's own; a classification dataset named beside a
+    # NER one must not become a second case of the same (model, dataset, strategy) in the NER suite.
+    options = run_options_from({"model": ["tiny:qwen2.5-7b"], "dataset": ["bbc_news,ner_generated"], "strategy": ["closed_set,ner_prompt"]})
+    ner = plan_suite(options, Suite(strategies=("ner_direct", "ner_prompt"), modality="text"))
+    text = plan_suite(options, Suite(strategies=("closed_set",), modality="text"))
+    assert {(c.dataset, c.strategy) for c in ner.cases} == {("ner_generated", "ner_prompt")}
+    assert {(c.dataset, c.strategy) for c in text.cases} == {("bbc_news", "closed_set")}
+
+
+@pytest.mark.parametrize("name", ["tiny:bert-ner", "tiny:distilbert-ner", "tiny:roberta-ner"])
+def test_every_tiny_token_head_tags_every_token(name: str) -> None:
+    from pytest_vlmbench.models.base import LoadOptions
+    from pytest_vlmbench.models.catalog import load_model, resolve_model
+
+    model, _ = load_model(resolve_model(name), LoadOptions(device="cpu"))
+    record = evaluate(model, load_generated_ner().limited(6), "ner_direct", EvalConfig())
+    model.close()
+    assert record.model_info["family"] == "hf-token-cls" and record.n_items == 6
+    assert all(p.prediction is not None and len(p.prediction.split(" ")) == len(p.label.split(" ")) for p in record.predictions)
+    assert all(set(p.prediction.split(" ")) <= set(load_generated_ner().classes) for p in record.predictions if p.prediction)
+
+
+def test_tiny_token_head_tags_every_token_and_finetune_learns_the_generated_set() -> None:
+    from pytest_vlmbench.datasets.ner import load_generated_ner as loader
+    from pytest_vlmbench.models.base import LoadOptions
+    from pytest_vlmbench.models.catalog import load_model, resolve_model
+    from pytest_vlmbench.training.run import train_and_evaluate
+
+    model, _ = load_model(resolve_model("tiny:bert-ner"), LoadOptions(device="cpu"))
+    data = loader().limited(30)
+    direct = evaluate(model, data, "ner_direct", EvalConfig())
+    assert all(len((p.prediction or "").split(" ")) == len(p.label.split(" ")) for p in direct.predictions)
+    config = EvalConfig()
+    training = dataclasses.replace(config.strategy.training, epochs=6, learning_rate=3e-3, batch_size=8, limit=120)
+    config = dataclasses.replace(config, strategy=dataclasses.replace(config.strategy, training=training))
+    tuned = train_and_evaluate(model, data, "ner_finetune", config, load=LoadOptions(device="cpu"), load_split=lambda s: loader(s))
+    assert tuned.training is not None and tuned.training.split == "train" and tuned.training.items == 120
+    assert tuned.training.losses[-1] < tuned.training.losses[0] / 2
+    assert tuned.ner is not None and direct.ner is not None
+    assert tuned.ner.micro.f1 > max(0.3, direct.ner.micro.f1 + 0.2)
+    model.close()
