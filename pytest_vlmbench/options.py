@@ -14,8 +14,9 @@ from typing import Any, Literal
 
 from .datasets.catalog import canonical_spec
 from .evaluation.answer_cache import MODES as CACHE_MODES
+from .evaluation.pricing import Price, PriceError, Pricing, parse_hour_usd
 from .models.base import LoadOptions
-from .models.catalog import resolve_model
+from .models.catalog import MODELS, resolve_model
 # Re-exported (``X as X``): the parsers were defined in this module first.
 from .option_values import (
     DEVICE_PATTERN as DEVICE_PATTERN,
@@ -28,6 +29,7 @@ from .option_values import (
     parse_device as parse_device,
     parse_fraction as parse_fraction,
     parse_k_shot as parse_k_shot,
+    parse_prompt_template as parse_prompt_template,
     parse_label_map as parse_label_map,
     parse_seeds as parse_seeds,
     split_names as split_names,
@@ -68,10 +70,23 @@ class RunOptions:
     per_class: int | None = None
     background_class: str | None = None
     k_shot: int = 0
-    """Exemplars per class shown before each prompt (text datasets, prompting strategies); 0 = zero-shot."""
+    """Exemplars in total shown before each prompt (prompting strategies), seeded and stratified over classes; 0 = zero-shot."""
+    k_shot_per_class: int = 0
+    """Exemplars per class instead (``--k-shot-per-class``); 0 = not used."""
+    prompt_template: str | None = None
+    """Replaces the prompting strategies' question (``{classes}`` / ``{cls}`` placeholders; docs/strategies.md)."""
     exemplar_split: str | None = None
     """Split the exemplars come from; default: held out of the evaluated split, seeded."""
     training: TrainSettings = TrainSettings()  # finetune / linear_probe: --vlmbench-train
+    prices: tuple[Price, ...] = ()
+    """USD per million input/output tokens by model (--vlmbench-price, ini vlmbench_price): the ``tokens`` cost."""
+    hour_usd: float | None = None
+    """USD per hour of the local hardware (--vlmbench-hour-usd): the ``hourly`` cost."""
+
+    @property
+    def pricing(self) -> Pricing | None:
+        """What :func:`~pytest_vlmbench.evaluate` prices records with; ``None`` when no price was given."""
+        return Pricing(self.prices, self.hour_usd) if self.prices or self.hour_usd is not None else None
 
     def as_json(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -90,6 +105,22 @@ class CacheOptions:
     resume: bool = False
     explicit: bool = False
     """Asked for on the command line; the default cache, when it cannot be opened, only warns."""
+
+
+def parse_prices(flag: str, values: Any) -> tuple[Price, ...]:
+    """``MODEL=IN/OUT`` entries (repeatable, comma-separated); an alias names its model's canonical name."""
+    try:
+        prices = Pricing.from_texts([values] if isinstance(values, str) else values or (), where=flag).prices
+    except PriceError as exc:
+        raise OptionError(str(exc)) from None
+    return tuple(Price(e.name, p.usd_per_m_input, p.usd_per_m_output) if (e := MODELS.find(p.model)) else p for p in prices)
+
+
+def _parse_hour_usd(flag: str, value: Any) -> float | None:
+    try:
+        return parse_hour_usd(value, flag)
+    except PriceError as exc:
+        raise OptionError(str(exc)) from None
 
 
 # -- the table ---------------------------------------------------------------------------
@@ -162,12 +193,23 @@ OPTIONS: tuple[Option, ...] = (
          default="on", metavar="on|off", parse=lambda flag, value: _choice(("on", "off"))(flag, value) == "on"),
     _run("answer_style", "--answer-style", 'plain (default): free-text answers, parsed; json: the prompt asks for '
          '{"answer": ...} and anything else is invalid.', default="plain", metavar="STYLE", parse=_choice(ANSWER_STYLES)),
-    _run("k_shot", "--k-shot", "Prompting strategies on text: show K labelled exemplars per class before each "
-         "prompt (default 0, zero-shot).", default=0, kind="int", metavar="K", parse=parse_k_shot),
-    _run("exemplar_split", "--exemplar-split", "Split the k-shot exemplars come from (default: K per class held "
-         "out of the evaluated split).", metavar="NAME"),
+    _run("k_shot", "--k-shot", "Prompting strategies: show K labelled exemplars in total before each prompt, "
+         "seeded and stratified over classes (default 0, zero-shot).", default=0, kind="int", metavar="K", parse=parse_k_shot),
+    _run("k_shot_per_class", "--k-shot-per-class", "Prompting strategies: show K labelled exemplars per class "
+         "instead (K x classes in all).", default=0, kind="int", metavar="K", parse=parse_k_shot),
+    _run("exemplar_split", "--exemplar-split", "Split the k-shot exemplars come from (default: held out of the "
+         "evaluated split, seeded).", metavar="NAME"),
+    _run("prompt_template", "--prompt-template", "Prompting strategies: the question to ask, with {classes} "
+         "(closed_set) or {cls} (binary) where the classes go; overrides the dataset's and the suite's "
+         "(docs/strategies.md).", metavar="TEXT", parse=parse_prompt_template),
     _run("training", "--vlmbench-train", "finetune/linear_probe settings: epochs=3,lr=2e-5,batch_size=16,max_length=256,split="
          "train|holdout,limit=N ... (docs/strategies.md).", default="", metavar="K=V,...", parse=TrainSettings.parser(OptionError)),
+    # Cost in US dollars (docs/results.md#cost-in-money-and-energy)
+    _run("prices", "--vlmbench-price", "Price of a token-billed model: MODEL=IN/OUT in USD per million input and output "
+         "tokens (e.g. api:gpt-4o=2.5/10); repeatable, comma-separated; adds the record's cost.", kind="list",
+         metavar="MODEL=IN/OUT", parse=parse_prices, ini="vlmbench_price"),
+    _run("hour_usd", "--vlmbench-hour-usd", "USD per hour of the local hardware: prices local models' evaluations "
+         "(and their training) by wall time.", metavar="RATE", parse=_parse_hour_usd, ini="vlmbench_hour_usd"),
     # Datasets (docs/datasets.md)
     _run("split", "--split", "Dataset split to evaluate (default: test, else validation, else train).", metavar="NAME"),
     _run("text_column", "--text-column", "Text column of a table / hub dataset (default: detected).", metavar="COL"),
@@ -239,6 +281,8 @@ BY_DEST: dict[str, Option] = {option.dest: option for option in OPTIONS}
 INI_HELP = {
     "vlmbench_fail_on": ("Regression thresholds, METRIC:DROP or METRIC:N%, one per line.", "linelist", []),
     "vlmbench_alpha": ("Significance level of the regression gate (default 0.05).", "string", ""),
+    "vlmbench_price": ("Prices of token-billed models, MODEL=IN/OUT in USD per million tokens, one per line.", "linelist", []),
+    "vlmbench_hour_usd": ("USD per hour of the local hardware, for the cost of local models.", "string", ""),
 }
 
 
@@ -260,14 +304,20 @@ def add_cli_arguments(parser: argparse.ArgumentParser, *dests: str) -> None:
         parser.add_argument(option.cli_flag or option.flag, **kwargs)
 
 
-def read_run_options(get: Callable[[str], Any]) -> RunOptions:
-    """Check every raw value (``get(dest)``, e.g. ``config.getoption``) and build :class:`RunOptions`."""
+def read_run_options(get: Callable[[str], Any], ini: Callable[[str], Any] | None = None) -> RunOptions:
+    """Check every raw value (``get(dest)``, e.g. ``config.getoption``; ``ini(key)``, e.g. ``config.getini``,
+    under the flags: a list adds the ini's entries before the flag's, a value is the flag's when given)."""
     values: dict[str, Any] = {}
     for option in OPTIONS:
         if option.run_field is not None:
-            values[option.run_field] = option.parse(option.flag, get(option.dest))
-    if values["max_new_tokens"] is None:  # a JSON reply needs room for its braces and key
-        values["max_new_tokens"] = 32 if values["answer_style"] == "json" else 8
+            values[option.run_field] = value = option.parse(option.flag, get(option.dest))
+            if ini is not None and option.ini is not None and (option.kind == "list" or value is None):
+                from_ini = option.parse(f"ini {option.ini}", ini(option.ini) or None)
+                values[option.run_field] = (*from_ini, *value) if option.kind == "list" else from_ini
+    if values["k_shot"] and values["k_shot_per_class"]:
+        raise OptionError("--k-shot (exemplars in total) and --k-shot-per-class (per class) exclude each other; give one.")
+    if values["max_new_tokens"] is None:  # a JSON reply needs room for its braces and key; a NER answer lists entities
+        values["max_new_tokens"] = 128 if "ner_prompt" in values["strategies"] else 32 if values["answer_style"] == "json" else 8
     return RunOptions(**values)
 
 

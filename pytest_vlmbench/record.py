@@ -20,11 +20,13 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from .jsonio import FLATTEN, OMIT_IF_NONE, Reader, RecordError, dump_dataclass, plain_json
+from .record_cost import Cost, Energy
+from .record_ner import NerScores
 from .record_training import Training
 from .tokens import Tokens
 
 __all__ = [
-    "SCHEMA_VERSION", "ClassScores", "Confusion", "Energy", "LatencyMs", "Memory", "Metrics", "Prediction",
+    "SCHEMA_VERSION", "ClassScores", "Confusion", "Cost", "Energy", "LatencyMs", "Memory", "Metrics", "Prediction",
     "Record", "RecordConfig", "RecordError", "Throughput", "Tokens", "Unreadable", "check_schema", "plain_json",
 ]  # fmt: skip
 
@@ -166,18 +168,6 @@ class Memory:
 
 
 @dataclass(frozen=True)
-class Energy:
-    """Energy the GPU used during the evaluation (NVML's counter, whole GPU)."""
-
-    joules: float
-    source: str
-
-    @classmethod
-    def from_json(cls, r: Reader) -> Energy:
-        return cls(r.num("joules"), r.text("source", ""))
-
-
-@dataclass(frozen=True)
 class Prediction:
     """What was decided for one item, with the raw answers behind it."""
 
@@ -310,6 +300,10 @@ class Record:
     """The run's options (``RunOptions.as_json()``), written by the session."""
     training: Training | None = field(default=None, metadata=OMIT_IF_NONE)
     """How the evaluated classifier was trained (finetune, linear_probe): :mod:`.record_training`."""
+    ner: NerScores | None = field(default=None, metadata=OMIT_IF_NONE)
+    """Entity-level scores of a NER run (seqeval, strict IOB2): :mod:`.record_ner`."""
+    cost: Cost | None = field(default=None, metadata=OMIT_IF_NONE)
+    """US dollars, when the run was given a price (:mod:`.record_cost`, :mod:`.evaluation.pricing`)."""
 
     # -- identity -------------------------------------------------------------------------
 
@@ -354,7 +348,7 @@ class Record:
         # The layout predates this class: keep the keys in the order readers have seen.
         order = ("schema", "model", "model_info", "dataset", "dataset_source", "strategy", "n_items", "n_errors",
                  "errors", "classes", "background_class", "dataset_fingerprint", "config", "metrics", "per_class",
-                 "confusion", "throughput", "memory", "tokens", "predictions", "energy", "model_load_id", "options", "training")  # fmt: skip
+                 "confusion", "throughput", "memory", "tokens", "predictions", "energy", "cost", "model_load_id", "options", "training", "ner")  # fmt: skip
         if not self.metrics.classes_without_items:
             del out["metrics"]["classes_without_items"]  # optional: records without it read the same
         return {k: out[k] for k in order if k in out}
@@ -391,4 +385,6 @@ class Record:
             model_load_id=r.opt_text("model_load_id"),
             options=r.mapping("options") if r.data.get("options") is not None else None,
             training=Training.from_json(training) if (training := r.opt_obj("training")) else None,
+            ner=NerScores.from_json(ner) if (ner := r.opt_obj("ner")) else None,
+            cost=Cost.from_json(cost) if (cost := r.opt_obj("cost")) else None,
         )

@@ -271,10 +271,12 @@ def test_cost_gate_is_monotone(base: float, drop: float, more: float, limit: str
 def test_every_metric_reads_a_synthetic_record_or_says_none() -> None:
     record = sample(n=10)
     values = {name: spec.value(record) for name, spec in METRICS.items()}
-    # A CPU record has no torch, NVML or energy figures, and a synthetic one no token counts;
-    # every other metric reads a float of it.
+    # A CPU record has no torch, NVML or energy figures, and a synthetic one no token counts
+    # and no price; every other metric reads a float of it.
     tokens = {"tokens_per_item", "shared_tokens_per_item", "generated_tokens_per_item"}
-    assert {name for name, value in values.items() if value is None} == {"torch_peak_mb", "torch_peak_reserved_mb", "nvml_peak_mb", "energy_j"} | tokens
+    cost = {"energy_j", "joules_per_item", "usd_per_1k_items"}
+    ner = {"entity_precision", "entity_recall", "entity_f1", "token_accuracy"}  # a classification record has no ner section
+    assert {name for name, value in values.items() if value is None} == {"torch_peak_mb", "torch_peak_reserved_mb", "nvml_peak_mb"} | cost | tokens | ner
     assert all(isinstance(value, float) for value in values.values() if value is not None), values
     assert values["accuracy"] == record.metrics.accuracy and values["macro_f1"] == record.metrics.macro_f1
     assert values["items_per_s"] == record.throughput.items_per_s and values["peak_memory_mb"] == record.memory.peak_rss_mb

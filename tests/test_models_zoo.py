@@ -38,6 +38,11 @@ REQUIRED = {
     "siglip": (None, "zero-shot-image"),
     "minilm": (None, "sentence-embedding"),
     "gpt-4o": ("gpt-4o", "openai-api"),
+    # The open/closed/small-models study (docs/recipes.md)
+    "llama-2-13b": ("meta-llama/Llama-2-13b-chat-hf", "hf-causal-lm"),
+    "llama-2-70b": ("meta-llama/Llama-2-70b-chat-hf", "hf-causal-lm"),
+    "roberta-large": ("FacebookAI/roberta-large", "hf-seq-cls"),
+    "phi-3-mini": ("microsoft/Phi-3-mini-4k-instruct", "hf-causal-lm"),
 }
 REMOTE_CODE = {"minicpm-v", "phi-3-vision", "internvl2"}
 
@@ -56,11 +61,18 @@ def test_every_required_alias_is_registered(alias: str) -> None:
         assert spec.tiny_builder is not None, f"{alias} is native to transformers and needs a tiny: build"
 
 
+@pytest.mark.parametrize("name", ["api:gpt-3.5-turbo", "api:gpt-4"])
+def test_the_studys_closed_models_are_api_names(name: str) -> None:
+    """GPT-3.5 and GPT-4 need no zoo entry: ``api:MODEL`` sends MODEL to the endpoint (docs/models.md)."""
+    spec = catalog.resolve_model(name)
+    assert (spec.name, spec.source, spec.family) == (name, name.removeprefix("api:"), "openai-api")
+
+
 def test_strategies_follow_the_family() -> None:
     assert catalog.resolve_model("clip").strategies == ("direct", "linear_probe")
     assert catalog.resolve_model("minilm").strategies == ("direct", "linear_probe")
-    assert catalog.resolve_model("bert").strategies == ("direct", "finetune")
-    assert catalog.resolve_model("mistral-7b").strategies == ("closed_set", "binary")
+    assert catalog.resolve_model("bert").strategies == ("direct", "finetune", "ner_finetune")
+    assert catalog.resolve_model("mistral-7b").strategies == ("closed_set", "binary", "ner_prompt")
     assert catalog.resolve_model("mistral-7b").modalities == frozenset({"text"})
     assert "image" in catalog.resolve_model("gpt-4o").modalities
 
@@ -114,7 +126,7 @@ def test_family_for_config(config: dict[str, object], family: str | None) -> Non
 def test_local_directory_gets_its_adapter_from_config(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text(json.dumps({"architectures": ["RobertaForSequenceClassification"]}))
     spec = catalog.resolve_model(str(tmp_path))
-    assert spec.family == "hf-seq-cls" and spec.strategies == ("direct", "finetune") and spec.source == str(tmp_path)
+    assert spec.family == "hf-seq-cls" and spec.strategies == ("direct", "finetune", "ner_finetune") and spec.source == str(tmp_path)
     (tmp_path / "config.json").write_text(json.dumps({"architectures": ["WhisperForConditionalGeneration"]}))
     with pytest.raises(UnknownNameError, match="no built-in adapter"):
         catalog.resolve_model(str(tmp_path))

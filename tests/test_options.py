@@ -23,7 +23,7 @@ def test_pytest_registration_takes_every_row_once() -> None:
     inis: list[str] = []
     add_pytest_options(lambda flag, **kw: added.append((flag, kw)), lambda name, help, **kw: inis.append(name))
     assert [flag for flag, _ in added] == [o.flag for o in OPTIONS]
-    assert inis == ["vlmbench_fail_on", "vlmbench_alpha"]
+    assert inis == ["vlmbench_price", "vlmbench_hour_usd", "vlmbench_fail_on", "vlmbench_alpha"]
     kinds = dict(added)
     assert kinds["--model"]["action"] == "append" and kinds["--limit"]["type"] is int
     assert kinds["--trust-remote-code"]["action"] == "store_true"
@@ -59,7 +59,7 @@ def test_defaults_and_derived_values() -> None:
         ({"answer_style": "yaml"}, "--answer-style must be one of plain, json, got 'yaml'."),
         ({"device": "gpu"}, "--device must be auto, cpu, mps, cuda or cuda:N, got 'gpu'."),
         ({"dtype": "int4"}, "--dtype must be one of auto, bfloat16, float16, float32, got 'int4'."),
-        ({"k_shot": -1}, "--k-shot must be zero (zero-shot) or a positive number of exemplars per class, got -1."),
+        ({"k_shot": -1}, "--k-shot must be zero (zero-shot) or a positive number of exemplars, got -1."),
         ({"num_classes": ["1"]}, "--num-classes must be at least 2"),
         ({"model": ["qwen-vl-nonexistent"]}, "Unknown model 'qwen-vl-nonexistent'"),
         ({"nonsense": 1}, "Unknown option(s) ['nonsense']"),

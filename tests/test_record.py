@@ -71,7 +71,8 @@ def records() -> dict[str, Record]:
     out["direct"] = evaluate(ScriptedClassifier(), toy(), "direct", EvalConfig())
     dataset = toy()
     shots = StrategyConfig(exemplars=tuple(dataset.items[:3]), seed=2)
-    kshot = evaluate(ScriptedModel("scripted", _reply), dataset, "closed_set", EvalConfig(strategy=shots, batch_size=4))
+    held_out = replace(dataset, items=list(dataset.items[3:]))  # exemplars are never evaluated items
+    kshot = evaluate(ScriptedModel("scripted", _reply), held_out, "closed_set", EvalConfig(strategy=shots, batch_size=4))
     # What the session adds: the name as selected, the load id, the run's options.
     out["k-shot"] = replace(kshot, model="scripted-text", model_load_id="123-abc", options={"seeds": [2], "k_shot": 3})
     return out

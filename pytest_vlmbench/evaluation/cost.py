@@ -131,11 +131,12 @@ class CostMeter:
             nvml_peak_mb=self._nvml_peak / 2**20 if self._nvml_handle is not None else None,
         )
 
-    def energy(self) -> Energy | None:
-        """GPU energy since :meth:`start`; ``None`` without NVML's energy counter."""
+    def energy(self, n_items: int = 0) -> Energy | None:
+        """GPU energy since :meth:`start` (and per item, over ``n_items``); ``None`` without NVML's energy counter."""
         if self._nvml_handle is None or self._energy_start_mj is None:
             return None
         import pynvml
 
         joules = (pynvml.nvmlDeviceGetTotalEnergyConsumption(self._nvml_handle) - self._energy_start_mj) / 1000
-        return Energy(joules=joules, source="nvml total energy (whole GPU)")
+        per_item = joules / n_items if n_items else None
+        return Energy(joules=joules, source="nvml total energy (whole GPU)", joules_per_item=per_item)

@@ -11,12 +11,15 @@ and where the records go. Usable on its own::
 from __future__ import annotations
 
 import platform
+from dataclasses import replace
 from importlib import metadata
 
 from ..datasets.base import Dataset
 from ..datasets.fingerprint import fingerprint
+from ..datasets.ner import is_ner
 from ..models.base import DirectClassifier, GenerativeModel
-from ..record import Prediction, Record, RecordConfig, Unreadable, plain_json
+from ..ner.scores import ner_scores, sentence_metrics
+from ..record import Confusion, Prediction, Record, RecordConfig, Unreadable, plain_json
 from ..strategies.base import ItemOutcome
 from ..strategies.catalog import get_strategy
 from .answer_cache import AnswerCache
@@ -24,8 +27,9 @@ from .batching import BatchPlan
 from .channel import AdapterError, CacheUse, make_channel
 from .config import EvalConfig
 from .cost import CostMeter
+from .pricing import Pricing
 from .progress import ProgressObserver, observe
-from .scores import classification_report
+from .scores import Report, classification_report
 from .token_use import TokenUse
 
 __all__ = ["AdapterError", "AnswerCache", "EvalConfig", "evaluate", "library_versions"]
@@ -51,6 +55,7 @@ def evaluate(
     model_load_s: float | None = None,
     answers: AnswerCache | None = None,
     progress: ProgressObserver | None = None,
+    pricing: Pricing | None = None,
 ) -> Record:
     """Evaluate ``model`` on ``dataset`` with ``strategy``; returns the record (``model`` is ``model.name``).
 
@@ -58,8 +63,10 @@ def evaluate(
     new answers are stored there as each batch returns (mode ``*write``); see
     :mod:`~.answer_cache`. The cache never enters ``config``: it does not change the result.
     ``progress`` is told how far the evaluation has come after each batch (:mod:`~.progress`).
+    ``pricing`` (a price table, an hourly rate) adds the record's ``cost`` (:mod:`~.pricing`).
     """
     chosen = get_strategy(strategy)
+    _check_exemplars(model, dataset, config)
     training = chosen.training_of(model)  # finetune/linear_probe: the trained classifier's section
     # Adapters that retry (the API) count over their whole life; the record holds this evaluation's.
     retries_at_start = getattr(model, "retries", None)
@@ -80,11 +87,18 @@ def evaluate(
     throughput = plan.apply_to(meter.throughput(len(items), model_load_s))
     if use is not None:  # items/s over the model's own work: see CacheUse.apply_to
         throughput = use.apply_to(throughput, len(items))
-    report = classification_report([o.item.label for o in outcomes], [o.prediction for o in outcomes], dataset.classes)
+    labels, predicted = [o.item.label for o in outcomes], [o.prediction for o in outcomes]
+    ner = None
+    if is_ner(dataset):  # tag sequences: seqeval's entity scores, and a sentence-level view in metrics
+        unplaced = sum(len(o.detail.get("unplaced", ())) for o in outcomes)
+        ner, (sentence, types) = ner_scores(labels, predicted, unplaced), sentence_metrics(labels, predicted)
+        report = Report(sentence, types, Confusion((), (), ()))
+    else:
+        report = classification_report(labels, predicted, dataset.classes)
     model_info = plain_json(model.info)
     if isinstance(retries_at_start, int):
         model_info["retries"] = int(getattr(model, "retries")) - retries_at_start
-    return Record(
+    record = Record(
         model=model.name,
         model_info=model_info,
         dataset=dataset.name,
@@ -99,7 +113,7 @@ def evaluate(
         # be reported as changed data, not turn into "no baseline".
         dataset_fingerprint=plain_json(fingerprint(dataset)),
         config=RecordConfig.build(
-            plain_json(chosen.describe(config.strategy)),
+            plain_json(chosen.describe(config.strategy, dataset)),
             batch_size=config.batch_size,
             max_new_tokens=config.max_new_tokens,
             limit=config.limit,
@@ -115,11 +129,27 @@ def evaluate(
         confusion=report.confusion,
         throughput=throughput,
         memory=meter.memory(),
-        energy=meter.energy(),
+        energy=meter.energy(len(outcomes)),
         training=training,
+        ner=ner,
         tokens=tokens.total([o.item.id for o in outcomes]),
         predictions=tuple(_prediction(o, tokens) for o in outcomes),
     )
+    return replace(record, cost=pricing.cost_of(record)) if pricing is not None else record
+
+
+def _check_exemplars(model: GenerativeModel | DirectClassifier, dataset: Dataset, config: EvalConfig) -> None:
+    """One sentence (:class:`AdapterError`) when exemplars cannot be shown: an evaluated item among
+    them, or images for a model that takes one image per prompt."""
+    exemplars = config.strategy.exemplars
+    shared = sorted({e.id for e in exemplars} & {it.id for it in dataset.items})
+    if shared:
+        raise AdapterError(f"k-shot exemplar(s) {shared[:5]} are also evaluated items; draw the exemplars from another split.")
+    if any(e.load_image is not None for e in exemplars) and not getattr(model, "several_images", False):
+        raise AdapterError(
+            f"Model {model.name!r} takes one image per prompt, so it cannot be shown {len(exemplars)} image exemplars; "
+            f"run it with --k-shot 0, or use a VLM that reads several images (Qwen2-VL, Idefics3/SmolVLM, LLaVA-NeXT, Mllama)."
+        )
 
 
 def _prediction(outcome: ItemOutcome, tokens: TokenUse) -> Prediction:

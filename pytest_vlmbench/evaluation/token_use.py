@@ -27,7 +27,8 @@ class TokenUse:
 
     @classmethod
     def start(cls, model: Any) -> TokenUse:
-        return cls(model, counting=isinstance(getattr(model, "last_tokens", None), list))
+        # The attribute, not its value: the API adapter starts at None and counts from its first reply's usage.
+        return cls(model, counting=hasattr(model, "last_tokens"))
 
     def after_call(self, item_ids: Sequence[str]) -> None:
         """The model has just answered one request per id of ``item_ids``: add its counts."""

@@ -68,6 +68,10 @@ def _memory(key: str) -> Getter:
     return lambda r: getattr(r.memory, key)
 
 
+def _ner(kind: str) -> Getter:
+    return lambda r: getattr(r.ner.micro, kind) if r.ner is not None else None
+
+
 def _per_item(part: str) -> Getter:
     """Tokens per scored item (``computed``, ``shared`` or ``generated``); ``None`` when the adapter did not count."""
     return lambda r: getattr(r.tokens, part) / r.n_items if r.tokens is not None and r.n_items else None
@@ -81,6 +85,9 @@ _ALL = [
         for m in ("precision", "recall", "f1")
     ),
     _quality("invalid_rate", "mcnemar", "share of items whose answer named no class", higher=False),
+    # NER records (record.ner, seqeval strict IOB2): bootstrapped over sentences (gate/ner_bootstrap.py).
+    *(MetricSpec(f"entity_{m}", True, "bootstrap", _ner(m), f"entity-level micro {m} (NER)") for m in ("precision", "recall", "f1")),
+    MetricSpec("token_accuracy", True, "bootstrap", lambda r: r.ner.token_accuracy if r.ner else None, "share of tokens tagged right (NER)"),
     _cost("items_per_s", lambda r: r.throughput.items_per_s, "items evaluated per second", higher=True),
     _cost("wall_s", lambda r: r.throughput.wall_s, "wall-clock seconds of the evaluation"),
     _cost("model_time_s", lambda r: r.throughput.model_time_s, "seconds spent inside the model"),
@@ -98,13 +105,17 @@ _ALL = [
     _cost("tokens_per_item", _per_item("computed"), "prompt tokens computed per item (shared prefixes counted once)"),
     _cost("shared_tokens_per_item", _per_item("shared"), "prompt tokens per item served from a shared prefix", higher=True),
     _cost("generated_tokens_per_item", _per_item("generated"), "tokens generated per item"),
+    _cost("joules_per_item", lambda r: r.energy.joules_per_item if r.energy else None, "GPU energy per item in joules (NVML)"),
+    # Only in records given a price (--vlmbench-price, --vlmbench-hour-usd): compare only runs priced alike.
+    _cost("usd_per_1k_items", lambda r: r.cost.usd_per_1k_items if r.cost else None, "US dollars per 1,000 items (cost.basis)"),
 ]
 
 METRICS: dict[str, MetricSpec] = {spec.name: spec for spec in _ALL}
 """Every gateable metric by flat name."""
 
-DEFAULT_DISPLAY = ("accuracy", "macro_f1", "invalid_rate", "items_per_s", "latency_p50_ms", "peak_memory_mb", "tokens_per_item")
-"""Metrics ``vlmbench compare`` shows when none are asked for."""
+DEFAULT_DISPLAY = ("accuracy", "macro_f1", "invalid_rate", "items_per_s", "latency_p50_ms", "peak_memory_mb", "tokens_per_item",
+                   "joules_per_item", "usd_per_1k_items")
+"""Metrics ``vlmbench compare`` shows when none are asked for (a row only where some run has the value)."""
 
 
 class GateError(ValueError):

@@ -43,15 +43,18 @@ FAMILIES: dict[str, Family] = {
                                "InternVL's remote-code chat()/batch_chat() with its 448-px tiling (--trust-remote-code)"),
     "hf-phi3-vision": Family("pytest_vlmbench.models.remote_code.phi3_vision:load", frozenset({"image"}), PROMPTING,
                              "Phi-3-vision's remote-code processor + generate (--trust-remote-code)"),
-    "hf-causal-lm": Family("pytest_vlmbench.models.hf_text:load", frozenset({"text"}), PROMPTING,
+    "hf-causal-lm": Family("pytest_vlmbench.models.hf_text:load", frozenset({"text"}), (*PROMPTING, "ner_prompt"),
                            "generative text LLM (AutoModelForCausalLM)"),
-    "hf-seq-cls": Family("pytest_vlmbench.models.hf_classifier:load", frozenset({"text"}), ("direct", "finetune"),
+    "hf-seq-cls": Family("pytest_vlmbench.models.hf_classifier:load", frozenset({"text"}), ("direct", "finetune", "ner_finetune"),
                          "sequence-classification head (AutoModelForSequenceClassification)"),
     "zero-shot-image": Family("pytest_vlmbench.models.zero_shot:load_image_text", frozenset({"image"}), ("direct", "linear_probe"),
                               "CLIP/SigLIP zero-shot over caption templates"),
     "sentence-embedding": Family("pytest_vlmbench.models.zero_shot:load_sentence_embedding", frozenset({"text"}),
                                  ("direct", "linear_probe"), "cosine to label descriptions (mean-pooled encoder)"),
-    "openai-api": Family("pytest_vlmbench.models.api:load", frozenset({"image", "text"}), PROMPTING,
+    # NER (docs/strategies.md): token heads tag tokens; ner_finetune also puts a new token head on a sequence-classification base.
+    "hf-token-cls": Family("pytest_vlmbench.models.hf_token:load", frozenset({"text"}), ("ner_direct", "ner_finetune"),
+                           "token-classification head (AutoModelForTokenClassification): a NER tagger"),
+    "openai-api": Family("pytest_vlmbench.models.api:load", frozenset({"image", "text"}), (*PROMPTING, "ner_prompt"),
                          "OpenAI-compatible chat-completions API"),
 }  # fmt: skip
 
@@ -104,12 +107,21 @@ ZOO: list[tuple[str, str, str, str | None, tuple[str, ...], dict[str, Any]]] = [
     ("mistral-7b", "mistralai/Mistral-7B-Instruct-v0.3", "hf-causal-lm", "mistral", (), {}),
     ("qwen2.5-7b", "Qwen/Qwen2.5-7B-Instruct", "hf-causal-lm", "qwen2", (), {}),
     ("gemma-2", "google/gemma-2-9b-it", "hf-causal-lm", "gemma2", ("gemma-2-9b",), {}),
+    # The open LLMs of the open/closed/small-models study (docs/recipes.md); its GPT-3.5/GPT-4 are api:gpt-3.5-turbo, api:gpt-4
+    ("llama-2-13b-chat", "meta-llama/Llama-2-13b-chat-hf", "hf-causal-lm", "llama", ("llama-2-13b", "llama2-13b"), {}),
+    ("llama-2-70b-chat", "meta-llama/Llama-2-70b-chat-hf", "hf-causal-lm", "llama", ("llama-2-70b", "llama2-70b"), {}),
+    ("phi-3-mini", "microsoft/Phi-3-mini-4k-instruct", "hf-causal-lm", "phi3", ("phi-3-mini-4k",), {}),
     # Sequence-classification heads (fine-tune them, then pass the checkpoint path)
     ("bert-base-uncased", "google-bert/bert-base-uncased", "hf-seq-cls", "bert-cls", ("bert",), {}),
     ("distilbert", "distilbert/distilbert-base-uncased", "hf-seq-cls", "distilbert-cls", ("distilbert-base-uncased",), {}),
     ("roberta-base", "FacebookAI/roberta-base", "hf-seq-cls", "roberta-cls", ("roberta",), {}),
+    ("roberta-large", "FacebookAI/roberta-large", "hf-seq-cls", "roberta-cls", (), {}),
     ("gpt2", "openai-community/gpt2", "hf-seq-cls", "gpt2-cls", (), {}),
     ("bart", "facebook/bart-base", "hf-seq-cls", "bart-cls", ("bart-base",), {}),
+    # Token-classification heads (NER): a CoNLL-2003 fine-tune; its tiny build has the same tags, untrained
+    ("bert-ner", "dslim/bert-base-NER", "hf-token-cls", "bert-ner", (), {}),
+    ("distilbert-ner", "distilbert/distilbert-base-uncased", "hf-token-cls", "distilbert-ner", (), {}),
+    ("roberta-ner", "FacebookAI/roberta-base", "hf-token-cls", "roberta-ner", (), {}),
     # Zero-shot baselines
     ("clip", "openai/clip-vit-base-patch32", "zero-shot-image", "clip", ("clip-vit-b32",), {}),
     ("siglip", "google/siglip-base-patch16-224", "zero-shot-image", "siglip", (), {}),
@@ -133,6 +145,8 @@ def family_for_config(config: Mapping[str, Any]) -> str | None:
     arch = architectures[0] if architectures else ""
     if arch.endswith("ForSequenceClassification"):
         return "hf-seq-cls"
+    if arch.endswith("ForTokenClassification"):
+        return "hf-token-cls"
     if model_type in {"clip", "siglip", "siglip2", "chinese_clip", "altclip"} or arch in {"CLIPModel", "SiglipModel"}:
         return "zero-shot-image"
     if model_type == "phi4_multimodal":  # a vision model that transformers loads as a causal LM

@@ -47,9 +47,9 @@ from .progress import read_progress_mode, showing_progress
 from .xdist import XdistHooks
 
 MARKER_HELP = (
-    "vlmbench(models=None, datasets=None, strategies=None, modality=None): the default models, "
-    "datasets and strategies of a benchmark suite (--model/--dataset/--strategy override them), "
-    "and the data it is for ('image' or 'text'), which --dataset cannot override."
+    "vlmbench(models=None, datasets=None, strategies=None, modality=None, task=None, prompt_template=None): a suite's "
+    "defaults (--model/--dataset/--strategy/--prompt-template override them) and the data it is for ('image' or "
+    "'text', which --dataset cannot override); docs/writing-suites.md."
 )
 
 
@@ -84,7 +84,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER_HELP)
     try:
-        options = read_run_options(config.getoption)
+        options = read_run_options(config.getoption, config.getini)
         load_options = read_load_options(config.getoption, options)
         progress = read_progress_mode(config.getoption)
         if not config.getoption("collectonly"):

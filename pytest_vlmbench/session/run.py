@@ -26,6 +26,7 @@ from ..record import Record
 from ..secrets import redact
 from ..strategies.base import Strategy, StrategyConfig
 from ..strategies.catalog import get_strategy
+from ..strategies.prompts import PromptError
 from ..training.run import load_options_from, train_case
 from ..training.trained import TrainingError
 from .plan import Case
@@ -84,6 +85,8 @@ class DatasetKey:
     options: DatasetOptions
     k_shot: int
     exemplar_split: str | None
+    k_shot_per_class: bool = False
+    """``k_shot`` counts exemplars per class (``--k-shot-per-class``), not in all."""
 
 
 class DatasetCache:
@@ -97,7 +100,7 @@ class DatasetCache:
     def get(self, key: DatasetKey) -> tuple[Dataset, tuple[Item, ...]]:
         if key not in self._loaded:
             try:
-                self._loaded[key] = self._load(key.spec, key.options, key.k_shot, key.exemplar_split)
+                self._loaded[key] = self._load(key.spec, key.options, key.k_shot, key.exemplar_split, key.k_shot_per_class)
             except DatasetError as exc:
                 self._loaded[key] = exc
         value = self._loaded[key]
@@ -117,7 +120,7 @@ def dataset_key(case: Case, options: RunOptions, k_shot: int) -> DatasetKey:
         background_class=options.background_class,
         seed=case.seed,  # the class subset is drawn with the item's seed
     )
-    return DatasetKey(case.dataset, subset, k_shot, options.exemplar_split)
+    return DatasetKey(case.dataset, subset, k_shot, options.exemplar_split, bool(k_shot and options.k_shot_per_class))
 
 
 def _call(evaluation: Callable[[], Record]) -> Record:
@@ -142,12 +145,14 @@ def run_case(
         raise CaseError(loaded.error or f"Model {loaded.name!r} was released before its case ran.")
     strategy = get_strategy(case.strategy)
     # k-shot exemplars go into prompts; a direct classifier has none, so it keeps every item.
-    k_shot = options.k_shot if strategy.needs == "generate" else 0
+    k_shot = (options.k_shot or options.k_shot_per_class) if strategy.needs == "generate" else 0
     dataset, exemplars = datasets.get(dataset_key(case, options, k_shot))
     config = EvalConfig(
         strategy=StrategyConfig(
             seed=case.seed, permutations=options.permutations, exemplars=exemplars, answer_style=options.answer_style,
-            training=options.training,
+            training=options.training, task=case.task,
+            # --prompt-template over the suite marker's (issue #12); the strategy checks its placeholder.
+            prompt_template=options.prompt_template if options.prompt_template is not None else case.prompt_template,
         ),
         batch_size=options.batch_size,
         max_new_tokens=options.max_new_tokens,
@@ -158,8 +163,9 @@ def run_case(
     if strategy.trainer is not None:  # finetune, linear_probe: train first (not timed as the evaluation), then evaluate
         model, dataset = _train(case, strategy, loaded.model, dataset, config, options)
     try:
-        record = measure(lambda: evaluate(model, dataset, case.strategy, config, model_load_s=loaded.load_s, answers=answers, progress=progress))
-    except (AdapterError, ModelInputError) as exc:  # a broken adapter contract, a bad --label-map: one sentence
+        record = measure(lambda: evaluate(model, dataset, case.strategy, config, model_load_s=loaded.load_s, answers=answers, progress=progress,
+                                          pricing=options.pricing))
+    except (AdapterError, ModelInputError, PromptError) as exc:  # a broken adapter contract, a bad --label-map or template: one sentence
         raise CaseError(str(exc)) from None
     finally:
         if model is not loaded.model:

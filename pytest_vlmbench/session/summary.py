@@ -4,13 +4,20 @@ sweep's models x class counts table is :mod:`~.pivot`)."""
 from __future__ import annotations
 
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..record import Record
+from ..record_cost import format_usd
 
 COLUMNS = ("item", "n", "acc", "macroF1", "wF1", "invalid", "items/s", "peak MB")
+
+OPTIONAL_COLUMNS: tuple[tuple[str, Callable[[Record], str | None]], ...] = (
+    ("J/item", lambda r: f"{r.energy.joules_per_item:.2f}" if r.energy and r.energy.joules_per_item is not None else None),
+    ("USD/1k items", lambda r: format_usd(r.cost.usd_per_1k_items) if r.cost else None),
+)
+"""Columns shown only when some record has the value (energy: NVML on a GPU; cost: a price given), "-" elsewhere."""
 
 
 def _row(record: Record) -> tuple[str, ...]:
@@ -40,7 +47,19 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence[str]], left: int
 
 def summary_lines(records: Sequence[Record]) -> list[str]:
     """The results table, then a line per record with unreadable items or classes without items."""
-    return format_table(COLUMNS, [_row(r) for r in records]) + error_lines(records)
+    header, rows = list(COLUMNS), [list(_row(r)) for r in records]
+    for name, cell in OPTIONAL_COLUMNS:
+        cells = [cell(r) for r in records]
+        if any(c is not None for c in cells):
+            header.append(name)
+            for row, c in zip(rows, cells):
+                row.append("-" if c is None else c)
+    return format_table(header, rows) + error_lines(records) + cost_basis_lines(records)
+
+
+def cost_basis_lines(records: Sequence[Record]) -> list[str]:
+    """How each priced record's cost was worked out, so the USD column can be checked."""
+    return [f"{r.case_name()}: ${format_usd(r.cost.usd)} = {r.cost.basis}" for r in records if r.cost is not None]
 
 
 def error_lines(records: Sequence[Record], show: int = 5, show_classes: int = 10) -> list[str]:

@@ -59,6 +59,13 @@ def build_qwen2(target: Path) -> None:
                {"eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>", "unk_token": "<|endoftext|>"}, **VLLM_HEADS)  # fmt: skip
 
 
+def build_phi3(target: Path) -> None:
+    """Phi-3-mini: ``Phi3ForCausalLM`` with a ``LlamaTokenizer`` (as the real checkpoint has)."""
+    _causal_lm(target, "Phi3Config", "Phi3ForCausalLM", "LlamaTokenizer",
+               {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<pad>"}, byte_level=False,
+               sliding_window=None, **VLLM_HEADS)  # fmt: skip
+
+
 def build_gemma2(target: Path) -> None:
     """Gemma 2: ``Gemma2ForCausalLM`` with a ``GemmaTokenizer``."""
     _causal_lm(target, "Gemma2Config", "Gemma2ForCausalLM", "GemmaTokenizer",
