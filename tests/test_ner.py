@@ -25,6 +25,7 @@ from pytest_vlmbench.ner.spans import place_entities, spans
 from pytest_vlmbench.record import Record
 from pytest_vlmbench.options import run_options_from
 from pytest_vlmbench.session.plan import Suite, plan_suite, task_fits
+from pytest_vlmbench.session.summary import summary_lines
 
 CONLL = """-DOCSTART- -X- -X- O
 
@@ -141,6 +142,9 @@ def test_ner_prompt_records_seqeval_scores_and_unparseable_counts(style: str) ->
     assert record.metrics.accuracy == pytest.approx(sum(p.correct for p in record.predictions) / 10)
     again = Record.from_json(json.loads(json.dumps(record.to_json())))
     assert again.ner == record.ner
+    # The terminal summary shows the entity-level F1 (the study's figure) beside the sentence view.
+    header, _, row = summary_lines([record])[:3]
+    assert header.split()[-1] == "entityF1" and row.split()[-1] == f"{record.ner.micro.f1:.3f}"
 
 
 def test_ner_bootstrap_counts_agree_with_seqeval_and_detect_a_regression() -> None:

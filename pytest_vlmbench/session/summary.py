@@ -14,10 +14,12 @@ from ..record_cost import format_usd
 COLUMNS = ("item", "n", "acc", "macroF1", "wF1", "invalid", "items/s", "peak MB")
 
 OPTIONAL_COLUMNS: tuple[tuple[str, Callable[[Record], str | None]], ...] = (
+    # NER records: acc/macroF1 there are sentence-level views; the study's figure is entity-level F1.
+    ("entityF1", lambda r: f"{r.ner.micro.f1:.3f}" if r.ner else None),
     ("J/item", lambda r: f"{r.energy.joules_per_item:.2f}" if r.energy and r.energy.joules_per_item is not None else None),
     ("USD/1k items", lambda r: format_usd(r.cost.usd_per_1k_items) if r.cost else None),
 )
-"""Columns shown only when some record has the value (energy: NVML on a GPU; cost: a price given), "-" elsewhere."""
+"""Columns shown only when some record has the value (NER; energy: NVML on a GPU; cost: a price given), "-" elsewhere."""
 
 
 def _row(record: Record) -> tuple[str, ...]:
