@@ -53,7 +53,8 @@ from pytest_vlmbench.strategies.closed_set import closed_set  # noqa: E402
 MAX_NEW_TOKENS = 16
 """Room for the longest planted class name in the tiny build's tokens ("baseball bat" takes 9)."""
 _ITEM = re.compile(r"photo (\d+)")
-_ASKED = re.compile(r"Is the (.+?) in this photo")
+_ASKED = re.compile(r"Is the (.+?) in this photo|belong to the class (.+?)\?")
+"""binary's question, in the image wording or the image+text one (these items carry text: ``photo N``)."""
 
 
 def plant_answers(adapter: HFVisionLanguageModel, labels: dict[str, str]) -> None:
@@ -73,7 +74,7 @@ def plant_answers(adapter: HFVisionLanguageModel, labels: dict[str, str]) -> Non
             item = _ITEM.search(text)
             asked = _ASKED.search(text)
             label = labels[item.group(1)] if item else ""
-            answer = ("yes" if asked.group(1) == label else "no") if asked else label
+            answer = ("yes" if (asked.group(1) or asked.group(2)) == label else "no") if asked else label
             return [*tokenizer.encode(answer, add_special_tokens=False), eos]
 
         def __call__(self, input_ids: Any, scores: Any) -> Any:

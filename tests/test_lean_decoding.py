@@ -90,6 +90,26 @@ def test_asking_ahead_records_the_same_questions_and_predictions() -> None:
     assert all(q.decided is yes_no_decided for q in first_round)
 
 
+def test_with_sharing_items_that_say_yes_early_are_asked_few_questions_ahead() -> None:
+    # A model that says yes at the second question: after the first item (asked a batch ahead,
+    # before anything is known), each item is asked the 2 questions items needed so far, and
+    # 4 items share a batch -- not 8 questions each, 6 of them wasted.
+    items = _items(9)
+    dataset = Dataset("toy", CLASSES, items, modality="text")
+    seen: dict[str, int] = {}
+
+    def yes_at_second(request: Request) -> str:
+        item = request.prompt.split("item ")[1].split()[0]
+        seen[item] = seen.get(item, 0) + 1
+        return "Yes." if seen[item] == 2 else "No."  # questions come in each item's order
+
+    ask = Ahead(yes_at_second, 8, True)
+    outcomes = binary(dataset, items, ask, StrategyConfig())
+    assert all(len(o.detail["questions"]) == 2 for o in outcomes)  # the record: questions up to the yes
+    assert [len(batch) for batch in ask.asked] == [8, 8, 8]  # 1 item x 8, then 4 items x 2, twice
+    assert sum(len(batch) for batch in ask.asked) == 24  # a batch ahead throughout would ask 9 x 8 = 72
+
+
 def test_without_sharing_asking_ahead_only_fills_the_batch() -> None:
     items = _items(3)
     dataset = Dataset("toy", CLASSES, items, modality="text")
