@@ -43,7 +43,8 @@ $(STAMP): pyproject.toml
 	fi
 	touch $(STAMP)
 
-# The built-in offline default: tiny Qwen2-VL x Fashion-MNIST x {closed_set, binary}.
+# The built-in offline default (suites/): tiny Qwen2-VL x Fashion-MNIST x {closed_set, binary},
+# MiniLM and a tiny BERT head on BBC News, a tiny BERT token head on generated NER sentences.
 bench: install
 	mkdir -p $(RESULTS)
 	$(BIN)/pytest suites/ --benchmark-json=$(RESULTS)/bench.json --vlmbench-json=$(RESULTS)/vlmbench.json \

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,9 +75,27 @@ def fit_head(source: str, train: Dataset, settings: TrainSettings, seed: int, lo
     max_length = min(settings.max_length, tokenizer.model_max_length)
     encoded = tokenizer([it.text or "" for it in train.items], truncation=True, max_length=max_length)
     labels = torch.tensor([classes.index(it.label) for it in train.items])
-    n = len(train.items)
-    steps_per_epoch = math.ceil(n / settings.batch_size)
-    total = steps_per_epoch * settings.epochs
+    report = train_loop(net, tokenizer, encoded, settings, seed, device, lambda batch, features: labels[batch].to(device))
+    net.save_pretrained(target)
+    tokenizer.save_pretrained(target)
+    return report
+
+
+def train_loop(
+    net: Any, tokenizer: Any, encoded: Any, settings: TrainSettings, seed: int, device: str,
+    labels_of: Callable[[list[int], Any], Any],
+) -> FitReport:  # fmt: skip
+    """The loop every fine-tune shares (see the module docstring): AdamW with weight decay, linear
+    warm-up and decay, clipping at 1.0, seeded batch order, batches padded per batch.
+
+    ``encoded`` is the tokenizer's output for the training items; ``labels_of(batch, features)``
+    gives a batch's label tensor (``batch``: item indices; ``features``: the padded batch, on
+    ``device``). Leaves ``net`` in eval mode.
+    """
+    import torch
+
+    n = len(encoded["input_ids"])
+    total = math.ceil(n / settings.batch_size) * settings.epochs
     warmup = int(total * settings.warmup_ratio)
     groups = [
         {"params": [p for name, p in net.named_parameters() if not name.endswith(NO_DECAY)], "weight_decay": settings.weight_decay},
@@ -96,7 +115,7 @@ def fit_head(source: str, train: Dataset, settings: TrainSettings, seed: int, lo
             batch = index[start : start + settings.batch_size].tolist()
             features = tokenizer.pad([{k: encoded[k][i] for k in encoded} for i in batch], return_tensors="pt").to(device)
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=autocast):
-                loss = net(**features, labels=labels[batch].to(device)).loss
+                loss = net(**features, labels=labels_of(batch, features)).loss
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
             optimizer.step()
@@ -105,8 +124,6 @@ def fit_head(source: str, train: Dataset, settings: TrainSettings, seed: int, lo
             epoch_loss += float(loss.detach()) * len(batch)
         losses.append(epoch_loss / n)
     net.eval()
-    net.save_pretrained(target)
-    tokenizer.save_pretrained(target)
     return FitReport(steps=total, losses=tuple(losses))
 
 

@@ -13,7 +13,6 @@ adapter (:class:`~pytest_vlmbench.models.hf_token.HFTokenClassifier`).
 from __future__ import annotations
 
 import logging
-import math
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,7 @@ from ..models.hf_token import FAMILY, HFTokenClassifier, token_tokenizer
 from ..record_training import Training
 from ..strategies.base import StrategyConfig
 from ..strategies.train_settings import TrainSettings
-from .finetune import NO_DECAY, FitReport
+from .finetune import FitReport, train_loop
 from .split import data_sha256
 from .trained import TrainedClassifier, TrainingError, from_meta, measured, split_name, to_meta
 from .weights_cache import CachedTraining, training_key
@@ -70,41 +69,15 @@ def fit_token_head(source: str, train: Dataset, settings: TrainSettings, seed: i
             row_labels.append(IGNORED if word is None or word == previous else gold[word])
             previous = word
         labels.append(row_labels)
-    n = len(train.items)
-    total = math.ceil(n / settings.batch_size) * settings.epochs
-    warmup = int(total * settings.warmup_ratio)
-    groups = [
-        {"params": [p for name, p in net.named_parameters() if not name.endswith(NO_DECAY)], "weight_decay": settings.weight_decay},
-        {"params": [p for name, p in net.named_parameters() if name.endswith(NO_DECAY)], "weight_decay": 0.0},
-    ]
-    optimizer = torch.optim.AdamW(groups, lr=settings.learning_rate)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: (step + 1) / (warmup + 1) if step < warmup else max(0.0, (total - step) / max(1, total - warmup))
-    )
-    autocast = device.startswith("cuda") and torch.cuda.is_bf16_supported()
-    order = torch.Generator().manual_seed(seed)
-    losses = []
-    for _ in range(settings.epochs):
-        epoch_loss = 0.0
-        index = torch.randperm(n, generator=order)
-        for start in range(0, n, settings.batch_size):
-            batch = index[start : start + settings.batch_size].tolist()
-            features = tokenizer.pad([{k: encoded[k][i] for k in encoded} for i in batch], return_tensors="pt").to(device)
-            width = features["input_ids"].shape[1]
-            target_labels = torch.tensor([labels[i] + [IGNORED] * (width - len(labels[i])) for i in batch], device=device)
-            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=autocast):
-                loss = net(**features, labels=target_labels).loss
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-            optimizer.step()
-            schedule.step()
-            optimizer.zero_grad(set_to_none=True)
-            epoch_loss += float(loss.detach()) * len(batch)
-        losses.append(epoch_loss / n)
-    net.eval()
+
+    def labels_of(batch: list[int], features: Any) -> Any:  # each row padded with the ignored label
+        width = features["input_ids"].shape[1]
+        return torch.tensor([labels[i] + [IGNORED] * (width - len(labels[i])) for i in batch], device=device)
+
+    report = train_loop(net, tokenizer, encoded, settings, seed, device, labels_of)
     net.save_pretrained(target)
     tokenizer.save_pretrained(target)
-    return FitReport(steps=total, losses=tuple(losses))
+    return report
 
 
 def train_token_head(
