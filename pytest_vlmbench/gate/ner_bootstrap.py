@@ -14,7 +14,7 @@ from typing import Any
 
 from ..ner.scores import tag_rows
 from ..ner.spans import spans
-from .significance import DEFAULT_ALPHA, DEFAULT_RESAMPLES, Direction, TestResult, averaged_metric, too_few_reason
+from .significance import DEFAULT_ALPHA, DEFAULT_RESAMPLES, Direction, TestResult, averaged_metric, bootstrap_p, untestable_pairs
 
 
 def is_tag_set(classes: Sequence[str]) -> bool:
@@ -72,15 +72,9 @@ def ner_bootstrap(
     seed: int = 0,
 ) -> TestResult:
     """Paired bootstrap over sentences of a NER metric (entity_*, token_accuracy, macro_*/weighted_* over types)."""
-    import numpy as np
-
-    n = len(labels)
-    changed = sum(1 for x, y in zip(baseline, current) if x != y)
-    if changed == 0:
-        return TestResult("paired bootstrap (sentences)", n, 0, 1.0)
-    reason = too_few_reason(changed, alpha)
-    if reason is not None:
-        return TestResult("paired bootstrap (sentences)", n, changed, None, reason)
+    untestable = untestable_pairs("paired bootstrap (sentences)", baseline, current, alpha)
+    if untestable is not None:
+        return untestable
     types = sorted({c[2:] for c in classes if c != "O"})
     k = len(types)
     counts_b, counts_c = _counts(labels, baseline, types), _counts(labels, current, types)
@@ -89,15 +83,4 @@ def ner_bootstrap(
         diff = ner_metric(metric, weights @ counts_c, k) - ner_metric(metric, weights @ counts_b, k)
         return diff if higher_is_better else -diff
 
-    observed = float(delta(np.ones(n)))
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(0, n, size=(resamples, n))
-    weights = np.stack([np.bincount(row, minlength=n) for row in draws]).astype(float)
-    boot = delta(weights)
-    if direction is None:
-        if observed == 0:
-            return TestResult("paired bootstrap (sentences)", n, changed, 1.0)
-        direction = "worse" if observed < 0 else "better"
-    centred = boot - observed
-    extreme = int(np.sum(centred <= observed + 1e-12)) if direction == "worse" else int(np.sum(centred >= observed - 1e-12))
-    return TestResult("paired bootstrap (sentences)", n, changed, (1 + extreme) / (1 + resamples))
+    return bootstrap_p("paired bootstrap (sentences)", baseline, current, delta, direction, resamples, seed)

@@ -23,7 +23,7 @@ fewer than 5 changed items.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -224,13 +224,10 @@ def paired_bootstrap(
 
     if metric not in _AVERAGED:
         raise ValueError(f"paired_bootstrap supports {sorted(_AVERAGED)}, not {metric!r}")
+    untestable = untestable_pairs("paired bootstrap", baseline, current, alpha)
+    if untestable is not None:
+        return untestable
     n = len(labels)
-    changed = sum(1 for x, y in zip(baseline, current) if x != y)
-    if changed == 0:
-        return TestResult("paired bootstrap", n, 0, 1.0)
-    reason = too_few_reason(changed, alpha)
-    if reason is not None:
-        return TestResult("paired bootstrap", n, changed, None, reason)
 
     index = {c: i for i, c in enumerate(classes)}
     k = len(classes)
@@ -252,6 +249,37 @@ def paired_bootstrap(
         diff = averaged_metric(metric, tp_c, pred_c, support) - averaged_metric(metric, tp_b, pred_b, support)
         return diff if higher_is_better else -diff
 
+    return bootstrap_p("paired bootstrap", baseline, current, delta, direction, resamples, seed)
+
+
+def untestable_pairs(
+    name: str, baseline: Sequence[str | None], current: Sequence[str | None], alpha: float
+) -> TestResult | None:
+    """The result when the pairs need no resampling: nothing changed (p = 1), or too few changed to test."""
+    n = len(baseline)
+    changed = sum(1 for x, y in zip(baseline, current) if x != y)
+    if changed == 0:
+        return TestResult(name, n, 0, 1.0)
+    reason = too_few_reason(changed, alpha)
+    return None if reason is None else TestResult(name, n, changed, None, reason)
+
+
+def bootstrap_p(
+    name: str,
+    baseline: Sequence[str | None],
+    current: Sequence[str | None],
+    delta: Callable[[Any], Any],
+    direction: Direction,
+    resamples: int,
+    seed: int,
+) -> TestResult:
+    """The paired bootstrap's p-value of ``delta`` (the metric's change in the good direction,
+    for a matrix of per-item resampling weights, one row per resample). Seeded; the weights
+    are drawn in chunks so that memory stays bounded whatever the item count."""
+    import numpy as np
+
+    n = len(baseline)
+    changed = sum(1 for x, y in zip(baseline, current) if x != y)
     observed = float(delta(np.ones(n)))  # improvement (>0) or worsening (<0) in the good direction
     rng = np.random.default_rng(seed)
     deltas = []
@@ -264,7 +292,7 @@ def paired_bootstrap(
     boot = np.concatenate(deltas)
     if direction is None:
         if observed == 0:
-            return TestResult("paired bootstrap", n, changed, 1.0)
+            return TestResult(name, n, changed, 1.0)
         direction = "worse" if observed < 0 else "better"
     # Centre the bootstrap distribution on "no change" and count the resamples at least as
     # far out as the observation on the tested side (Berg-Kirkpatrick et al. 2012). An
@@ -274,4 +302,4 @@ def paired_bootstrap(
         extreme = int(np.sum(centred <= observed + 1e-12))
     else:
         extreme = int(np.sum(centred >= observed - 1e-12))
-    return TestResult("paired bootstrap", n, changed, (1 + extreme) / (1 + resamples))
+    return TestResult(name, n, changed, (1 + extreme) / (1 + resamples))
