@@ -144,28 +144,41 @@ def train_head(
 ) -> TrainedClassifier:
     """The ``finetune`` trainer: the fine-tuned head from the cache, else trained now and cached."""
     source = base_source(model, "finetune")
+    training, path = cached_fit("finetune", model, source, train, config, load, split_detail, fit_head)
+    spec = ModelSpec(name=model.name, source=str(path), family=FAMILY, factory=HFSequenceClassifier)
+    inner = HFSequenceClassifier(str(path), spec, LoadOptions(device=load.device, dtype=load.dtype))
+    return TrainedClassifier(inner, training, {**inner.info, "base_source": source}, owns_inner=True)
+
+
+Fit = Callable[[str, Dataset, TrainSettings, int, LoadOptions, Path], FitReport]
+"""``fit(source, train, settings, seed, load, target)``: train from ``source`` and save to ``target``."""
+
+
+def cached_fit(
+    method: str, model: Any, source: str, train: Dataset, config: StrategyConfig, load: LoadOptions,
+    split_detail: dict[str, Any], fit: Fit,
+) -> tuple[Training, Path]:  # fmt: skip
+    """The trained weights of ``method`` from the weights cache, else ``fit`` now (measured) and
+    cached; returns the record's ``training`` section and the folder holding the weights."""
     settings = config.training
     hyper = settings.finetune_json()
     data = data_sha256(train)
-    key = training_key("finetune", model_identity(model), data, hyper, config.seed)
-    entry = CachedTraining.for_key("finetune", key)
+    key = training_key(method, model_identity(model), data, hyper, config.seed)
+    entry = CachedTraining.for_key(method, key)
     if entry.ready:
-        training = from_meta(entry.meta(), str(entry.path))
-    else:
-        meta: dict[str, Any] = {}
-        device = resolve_device(load.device)
-        with entry.build(meta) as staging:  # meta is written when the block ends: fill it inside
-            with measured(device) as cost:
-                report = fit_head(source, train, settings, config.seed, load, staging)
-            n = len(train.items)
-            training = Training(
-                method="finetune", split=split_name(split_detail), items=n, seconds=cost.seconds,
-                items_per_s=n * settings.epochs / cost.seconds if cost.seconds > 0 else 0.0,
-                peak_memory_mb=cost.peak_memory_mb, device=device, hyperparameters={**hyper, "base": source},
-                reused=False, cache_key=key, data_sha256=data, epochs=settings.epochs, steps=report.steps,
-                losses=report.losses, energy_joules=cost.energy_joules, split_detail=split_detail,
-            )  # fmt: skip
-            meta["training"] = to_meta(training)
-    spec = ModelSpec(name=model.name, source=str(entry.path), family=FAMILY, factory=HFSequenceClassifier)
-    inner = HFSequenceClassifier(str(entry.path), spec, LoadOptions(device=load.device, dtype=load.dtype))
-    return TrainedClassifier(inner, training, {**inner.info, "base_source": source}, owns_inner=True)
+        return from_meta(entry.meta(), str(entry.path)), entry.path
+    meta: dict[str, Any] = {}
+    device = resolve_device(load.device)
+    with entry.build(meta) as staging:  # meta is written when the block ends: fill it inside
+        with measured(device) as cost:
+            report = fit(source, train, settings, config.seed, load, staging)
+        n = len(train.items)
+        training = Training(
+            method=method, split=split_name(split_detail), items=n, seconds=cost.seconds,
+            items_per_s=n * settings.epochs / cost.seconds if cost.seconds > 0 else 0.0,
+            peak_memory_mb=cost.peak_memory_mb, device=device, hyperparameters={**hyper, "base": source},
+            reused=False, cache_key=key, data_sha256=data, epochs=settings.epochs, steps=report.steps,
+            losses=report.losses, energy_joules=cost.energy_joules, split_detail=split_detail,
+        )  # fmt: skip
+        meta["training"] = to_meta(training)
+    return training, entry.path

@@ -18,17 +18,13 @@ from typing import Any
 
 from ..datasets.base import Dataset
 from ..datasets.ner import NerItem
-from ..evaluation.answer_cache import model_identity
 from ..models.base import DirectClassifier, GenerativeModel, LoadOptions, ModelSpec
 from ..models.hf_common import pretrained_kwargs, resolve_device
 from ..models.hf_token import FAMILY, HFTokenClassifier, token_tokenizer
-from ..record_training import Training
 from ..strategies.base import StrategyConfig
 from ..strategies.train_settings import TrainSettings
-from .finetune import FitReport, train_loop
-from .split import data_sha256
-from .trained import TrainedClassifier, TrainingError, from_meta, measured, split_name, to_meta
-from .weights_cache import CachedTraining, training_key
+from .finetune import FitReport, cached_fit, train_loop
+from .trained import TrainedClassifier, TrainingError
 
 METHOD = "ner_finetune"
 BASE_FAMILIES = (FAMILY, "hf-seq-cls", "sentence-embedding")
@@ -92,28 +88,7 @@ def train_token_head(
             f"prompt LLMs with ner_prompt instead."
         )
     source = str(info["source"])
-    settings = config.training
-    hyper = settings.finetune_json()
-    data = data_sha256(train)
-    key = training_key(METHOD, model_identity(model), data, hyper, config.seed)
-    entry = CachedTraining.for_key(METHOD, key)
-    if entry.ready:
-        training = from_meta(entry.meta(), str(entry.path))
-    else:
-        meta: dict[str, Any] = {}
-        device = resolve_device(load.device)
-        with entry.build(meta) as staging:
-            with measured(device) as cost:
-                report = fit_token_head(source, train, settings, config.seed, load, staging)
-            n = len(train.items)
-            training = Training(
-                method=METHOD, split=split_name(split_detail), items=n, seconds=cost.seconds,
-                items_per_s=n * settings.epochs / cost.seconds if cost.seconds > 0 else 0.0,
-                peak_memory_mb=cost.peak_memory_mb, device=device, hyperparameters={**hyper, "base": source},
-                reused=False, cache_key=key, data_sha256=data, epochs=settings.epochs, steps=report.steps,
-                losses=report.losses, energy_joules=cost.energy_joules, split_detail=split_detail,
-            )  # fmt: skip
-            meta["training"] = to_meta(training)
-    spec = ModelSpec(name=model.name, source=str(entry.path), family=FAMILY, factory=HFTokenClassifier)
-    inner = HFTokenClassifier(str(entry.path), spec, LoadOptions(device=load.device, dtype=load.dtype))
+    training, path = cached_fit(METHOD, model, source, train, config, load, split_detail, fit_token_head)
+    spec = ModelSpec(name=model.name, source=str(path), family=FAMILY, factory=HFTokenClassifier)
+    inner = HFTokenClassifier(str(path), spec, LoadOptions(device=load.device, dtype=load.dtype))
     return TrainedClassifier(inner, training, {**inner.info, "base_source": source}, owns_inner=True)
