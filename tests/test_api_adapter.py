@@ -55,6 +55,13 @@ class Server:
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
                 try:
                     status, headers, payload = server.behaviour(n, body)
+                finally:
+                    # Counted out before the first byte of the answer goes back: once the client
+                    # has it, its worker may send the next request before this thread runs again,
+                    # and counting out after the write read that as one request too many in flight.
+                    with server.lock:
+                        server.in_flight -= 1
+                try:
                     self.send_response(status)
                     for k, v in headers.items():
                         self.send_header(k, v)
@@ -63,9 +70,6 @@ class Server:
                     self.wfile.write(payload)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (timeout test)
-                finally:
-                    with server.lock:
-                        server.in_flight -= 1
 
             def log_message(self, *args: Any) -> None:
                 pass
