@@ -20,6 +20,7 @@ from pytest_vlmbench.gate.synthetic import make_record, run_document, with_predi
 from pytest_vlmbench.gate.thresholds import merge_layers, parse_layer
 from pytest_vlmbench.gate.verdict import Verdict
 from pytest_vlmbench.record import Record
+from pytest_vlmbench.record_cost import Cost
 from pytest_vlmbench.secrets import register_secret
 from pytest_vlmbench.report import build_data, render_page, write_report
 from pytest_vlmbench.report.data import item_scores, sweep_lines
@@ -194,6 +195,25 @@ def test_the_written_page_is_redacted(tmp_path: Path) -> None:
 def test_page_of_one_run_has_no_history_and_no_gate_column(tmp_path: Path) -> None:
     page = render_page(build_data([load_run(_nights(tmp_path)[0])]))
     assert 'id="history"' not in page and ">gate<" not in page and parse(page).summary_rows == 2
+
+
+def test_priced_items_show_dollars_in_the_table_and_the_cost_figure(tmp_path: Path) -> None:
+    closed, binary = _records(random.Random(5))
+    costs = [Cost("tokens", 0.3, 1.5, "12000 prompt tokens x $0.50/M (price for api:x)"),
+             Cost("hourly", 0.02, 0.1, "72.0 s x $1/h (--vlmbench-hour-usd)")]  # fmt: skip
+    priced = [replace(closed, cost=costs[0]), replace(binary, cost=costs[1])]
+    page = render_page(build_data([parse_run(run_document(priced), "priced.json")]))
+    assert "<th>USD/1k items</th>" in page and 'data-sort="1.5">1.50</td>' in page and 'data-sort="0.1">0.100</td>' in page
+    assert "US dollars per 1,000 items (lower is cheaper)" in page  # the figure's axis: dollars, not speed
+    basis = re.search(r'<ul class="note" id="cost-basis">(.*?)</ul>', page)
+    assert basis and basis.group(1).count("<li>") == 2 and "$0.50/M (price for api:x)" in basis.group(1)
+
+    one_priced = render_page(build_data([parse_run(run_document([priced[0], binary]), "half.json")]))
+    assert "items/s (higher is cheaper)" in one_priced and "Some items have no price" in one_priced
+    assert 'data-sort="-1e+300">-</td>' in one_priced  # the unpriced item: a dash that sorts below every price
+
+    unpriced = render_page(build_data([parse_run(run_document([closed, binary]), "plain.json")]))
+    assert "USD/1k items" not in unpriced and 'id="cost-basis"' not in unpriced and "--vlmbench-price" in unpriced
 
 
 # -- vlmbench report ----------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from ..record import Record
 from .data import NO_MATPLOTLIB, CaseHistory, ItemScores, ReportError, SummaryRow, SweepLine
 
 if TYPE_CHECKING:
@@ -130,24 +131,30 @@ def f1_figure(title: str, scores: ItemScores) -> str:
     return to_svg(fig)
 
 
-def cost_figure(rows: Sequence[SummaryRow]) -> str:
-    """Cost against quality: items/s against accuracy, one point per item."""
+def cost_figure(rows: Sequence[SummaryRow], priced: bool = False) -> str:
+    """Cost against quality, one point per item: US dollars per 1,000 items when ``priced`` (every
+    record has a cost), else items/s."""
     fig = _figure(9.0, 4.5)
     ax = fig.subplots()
     markers = itertools.cycle("osD^vP*Xh<>")  # colour and shape: points stay apart on a shared spot
-    for row in rows:
-        record = row.record
-        ax.scatter(record.throughput.items_per_s, record.metrics.accuracy, s=50, marker=next(markers), label=record.case_name())
-    speeds = [row.record.throughput.items_per_s for row in rows]
-    if speeds and min(speeds) > 0 and max(speeds) / min(speeds) > 20:
+    xs = [_cost_x(row.record, priced) for row in rows]
+    for row, x in zip(rows, xs):
+        ax.scatter(x, row.record.metrics.accuracy, s=50, marker=next(markers), label=row.record.case_name())
+    if xs and min(xs) > 0 and max(xs) / min(xs) > 20:
         ax.set_xscale("log")  # a 7B model and a classifier head on one axis
-    ax.set_xlabel("items/s (higher is cheaper)")
+    ax.set_xlabel("US dollars per 1,000 items (lower is cheaper)" if priced else "items/s (higher is cheaper)")
     ax.set_ylabel("accuracy")
     ax.set_ylim(0, 1.02)
     ax.set_title("cost vs quality, one point per item")
     _style(ax)
     ax.legend(fontsize="x-small", loc="center left", bbox_to_anchor=(1.0, 0.5))  # names beside, not on, the points
     return to_svg(fig)
+
+
+def _cost_x(record: Record, priced: bool) -> float:
+    if priced and record.cost is not None:
+        return record.cost.usd_per_1k_items
+    return record.throughput.items_per_s
 
 
 def history_figure(metric: str, cases: Sequence[CaseHistory], run_labels: Sequence[str], higher_is_better: bool) -> str:

@@ -12,6 +12,7 @@ from html import escape
 from ..gate.compare import fmt
 from ..gate.metrics import METRICS
 from ..record import Record
+from ..session.summary import cost_basis_lines, optional_columns
 from .data import ReportData, SummaryRow, SweepLine, item_scores
 from .environment import environment, model_rows
 from .figures import MARKS, confusion_figure, cost_figure, f1_figure, history_figure, sweep_figure
@@ -91,8 +92,10 @@ def figure(svg: str, caption: str, kind: str) -> str:
 
 def summary_section(data: ReportData) -> str:
     several = len(data.runs) > 1
+    extra = optional_columns([row.record for row in data.summary])  # entity F1, J/item, USD: the terminal's columns
     headers = [*(["run"] if several else []), "item", "model", "dataset", "strategy", "classes", "n", "accuracy",
-               "macro-F1", "weighted-F1", "invalid", "items/s", "peak MB", *(["gate"] if several else [])]  # fmt: skip
+               "macro-F1", "weighted-F1", "invalid", "items/s", "peak MB", *(c.name for c in extra),
+               *(["gate"] if several else [])]  # fmt: skip
     rows = []
     for row in data.summary:
         r = row.record
@@ -104,6 +107,10 @@ def summary_section(data: ReportData) -> str:
             cells.append(_cell(f"{value:.3f}", sort=value))
         cells.append(_cell(f"{r.throughput.items_per_s:.1f}", sort=r.throughput.items_per_s))
         cells.append(_cell(f"{r.memory.peak_mb:.0f}", sort=r.memory.peak_mb))
+        for column in extra:
+            given = column.value(r)
+            # "-" (no value) sorts below every number, not as text among them.
+            cells.append(_cell("-", sort=-1e300) if given is None else _cell(column.text(given), sort=given))
         if several:
             cells.append(_cell(row.verdict or "first run", text=True, css=_css_class(row.verdict), title="\n".join(row.verdict_lines)))
         rows.append(f"<tr>{''.join(cells)}</tr>")
@@ -132,9 +139,18 @@ def sweep_section(data: ReportData) -> str:
 
 
 def cost_section(rows: Sequence[SummaryRow]) -> str:
-    caption = ("Items per second against accuracy, one point per item of the last run (up and right is better). "
-               "No price is recorded for API models yet, so the cost axis is speed.")  # fmt: skip
-    return f'<section id="cost"><h2>Cost vs quality</h2>{figure(cost_figure(rows), caption, "cost")}</section>'
+    priced = bool(rows) and all(row.record.cost is not None for row in rows)
+    if priced:
+        caption = ("US dollars per 1,000 items against accuracy, one point per item of the last run (up and left is "
+                   "better); how each cost was worked out is listed below.")  # fmt: skip
+    else:
+        caption = ("Items per second against accuracy, one point per item of the last run (up and right is better). "
+                   + ("Some items have no price, so the cost axis is speed; " if any(r.record.cost for r in rows) else "")
+                   + "give --vlmbench-price or --vlmbench-hour-usd to draw US dollars instead.")  # fmt: skip
+    basis = cost_basis_lines([row.record for row in rows])
+    listed = "".join(f"<li>{escape(line)}</li>" for line in basis)
+    return (f'<section id="cost"><h2>Cost vs quality</h2>{figure(cost_figure(rows, priced), caption, "cost")}'
+            + (f'<ul class="note" id="cost-basis">{listed}</ul>' if listed else "") + "</section>")
 
 
 def history_section(data: ReportData) -> str:

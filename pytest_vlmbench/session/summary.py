@@ -13,13 +13,31 @@ from ..record_cost import format_usd
 
 COLUMNS = ("item", "n", "acc", "macroF1", "wF1", "invalid", "items/s", "peak MB")
 
-OPTIONAL_COLUMNS: tuple[tuple[str, Callable[[Record], str | None]], ...] = (
+@dataclass(frozen=True)
+class OptionalColumn:
+    """A column shown only when some record has its value; the HTML report shows the same ones."""
+
+    name: str
+    value: Callable[[Record], float | None]
+    text: Callable[[float], str]
+
+    def cell(self, record: Record) -> str | None:
+        value = self.value(record)
+        return None if value is None else self.text(value)
+
+
+OPTIONAL_COLUMNS: tuple[OptionalColumn, ...] = (
     # NER records: acc/macroF1 there are sentence-level views; the study's figure is entity-level F1.
-    ("entityF1", lambda r: f"{r.ner.micro.f1:.3f}" if r.ner else None),
-    ("J/item", lambda r: f"{r.energy.joules_per_item:.2f}" if r.energy and r.energy.joules_per_item is not None else None),
-    ("USD/1k items", lambda r: format_usd(r.cost.usd_per_1k_items) if r.cost else None),
+    OptionalColumn("entityF1", lambda r: r.ner.micro.f1 if r.ner else None, lambda v: f"{v:.3f}"),
+    OptionalColumn("J/item", lambda r: r.energy.joules_per_item if r.energy else None, lambda v: f"{v:.2f}"),
+    OptionalColumn("USD/1k items", lambda r: r.cost.usd_per_1k_items if r.cost else None, format_usd),
 )
 """Columns shown only when some record has the value (NER; energy: NVML on a GPU; cost: a price given), "-" elsewhere."""
+
+
+def optional_columns(records: Sequence[Record]) -> tuple[OptionalColumn, ...]:
+    """The optional columns some record of ``records`` has a value for."""
+    return tuple(c for c in OPTIONAL_COLUMNS if any(c.value(r) is not None for r in records))
 
 
 def _row(record: Record) -> tuple[str, ...]:
@@ -50,12 +68,10 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence[str]], left: int
 def summary_lines(records: Sequence[Record]) -> list[str]:
     """The results table, then a line per record with unreadable items or classes without items."""
     header, rows = list(COLUMNS), [list(_row(r)) for r in records]
-    for name, cell in OPTIONAL_COLUMNS:
-        cells = [cell(r) for r in records]
-        if any(c is not None for c in cells):
-            header.append(name)
-            for row, c in zip(rows, cells):
-                row.append("-" if c is None else c)
+    for column in optional_columns(records):
+        header.append(column.name)
+        for row, record in zip(rows, records):
+            row.append(column.cell(record) or "-")
     return format_table(header, rows) + error_lines(records) + cost_basis_lines(records)
 
 
