@@ -28,10 +28,10 @@ from __future__ import annotations
 
 import gc
 import importlib.util
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .base import LoadOptions, ModelFactory, ModelSpec, Request, TokenCount
+from .base import LoadOptions, ModelFactory, ModelSpec, PromptTooLong, Request, TokenCount
 
 ENGINES = ("hf", "vllm")
 """``--engine`` values: ``hf`` (transformers, the default) and ``vllm``."""
@@ -152,6 +152,9 @@ class VLLMModel:
         except Exception as exc:  # vLLM's VLLMValidationError; it checks every prompt before running any
             if not any(words in str(exc) for words in TOO_LONG):
                 raise
+            reasons = self.too_long(requests)
+            if reasons:  # those items' errors; the channel sends the rest again
+                raise PromptTooLong(reasons) from None
             limit = self.info["engine"]["max_model_len"]
             raise EngineError(
                 f"{self.name}: a prompt is longer than the engine's {limit} tokens ({str(exc).split('. ')[0]}); raise "
@@ -159,6 +162,32 @@ class VLLMModel:
             ) from None
         self.last_tokens = [token_count(o) for o in outputs]
         return [answer(o) for o in outputs]
+
+    def too_long(self, requests: Sequence[Request]) -> dict[int, str]:
+        """The text-only requests whose prompt alone fills the engine's window (vLLM refuses a prompt
+        of ``max_model_len`` tokens or more), by position, with a sentence each.
+
+        Counted only after vLLM has refused the batch, so a normal batch is tokenized once, by the
+        engine. Image tokens are the engine's to count: a batch refused for an image prompt stays
+        one :class:`EngineError`.
+        """
+        tokenizer = self._llm.get_tokenizer()
+        limit = int(self.info["engine"]["max_model_len"])
+        reasons = {}
+        for i, request in enumerate(requests):
+            if request.image is not None or request.exemplar_images:
+                continue
+            if self.uses_chat_template:
+                ids: Any = tokenizer.apply_chat_template([{"role": "user", "content": request.prompt}], add_generation_prompt=True, tokenize=True)
+                ids = ids["input_ids"] if isinstance(ids, Mapping) else ids
+            else:
+                ids = tokenizer(request.prompt)["input_ids"]
+            if len(ids) >= limit:
+                reasons[i] = (
+                    f"its prompt has {len(ids)} tokens, which fills the {limit}-token window of {self.name} on vLLM "
+                    f"(--max-model-len); show fewer exemplars (--k-shot), shorten the text, or raise --max-model-len"
+                )  # fmt: skip
+        return reasons
 
     def close(self) -> None:
         """Shut the engine's processes down and return their memory before the next model loads."""
