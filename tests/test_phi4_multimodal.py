@@ -79,7 +79,7 @@ def test_vision_lora_of_a_checkpoint_is_loaded_and_active(tmp_path: Path) -> Non
     shutil.copytree(plain, tmp_path / "ckpt")
     lora = LoraConfig(r=4, lora_alpha=8, target_modules=["qkv_proj", "o_proj", "gate_up_proj", "down_proj"],
                       init_lora_weights=False)  # random, not the identity: the answers must change  # fmt: skip
-    get_peft_model(AutoModelForCausalLM.from_pretrained(plain), lora).save_pretrained(tmp_path / "ckpt" / "vision-lora")
+    get_peft_model(AutoModelForCausalLM.from_pretrained(plain), lora).save_pretrained(str(tmp_path / "ckpt" / "vision-lora"))
     spec = pytest_vlmbench.resolve_model("tiny:phi-4-multimodal")
     with_lora = phi4_multimodal.load(str(tmp_path / "ckpt"), spec, LoadOptions(device="cpu"))
     without = phi4_multimodal.load(str(plain), spec, LoadOptions(device="cpu"))

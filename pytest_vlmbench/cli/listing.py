@@ -23,7 +23,7 @@ def list_models(args: argparse.Namespace) -> int:
                 ", ".join(entry.aliases) or "-",
                 spec.source,
                 spec.family,
-                ", ".join(spec.strategies),
+                ", ".join([*spec.strategies, *(f"{s} (when named)" for s in spec.on_request)]),
                 "yes" if spec.tiny_builder else "no",
                 "yes" if spec.meta.get("trust_remote_code") else "no",
             )

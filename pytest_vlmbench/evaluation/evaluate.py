@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import platform
 from dataclasses import replace
+from typing import Any
 from importlib import metadata
 
 from ..datasets.base import Dataset
@@ -20,7 +21,8 @@ from ..datasets.ner import is_ner
 from ..models.base import DirectClassifier, GenerativeModel
 from ..ner.scores import ner_scores, sentence_metrics
 from ..record import Confusion, Prediction, Record, RecordConfig, Unreadable, plain_json
-from ..strategies.base import ItemOutcome
+from ..record_training import Training
+from ..strategies.base import ItemOutcome, Strategy
 from ..strategies.catalog import get_strategy
 from .answer_cache import AnswerCache
 from .batching import BatchPlan
@@ -113,7 +115,7 @@ def evaluate(
         # be reported as changed data, not turn into "no baseline".
         dataset_fingerprint=plain_json(fingerprint(dataset)),
         config=RecordConfig.build(
-            plain_json(chosen.describe(config.strategy, dataset)),
+            plain_json(described(chosen, config, dataset, training)),
             batch_size=config.batch_size,
             max_new_tokens=config.max_new_tokens,
             limit=config.limit,
@@ -136,6 +138,16 @@ def evaluate(
         predictions=tuple(_prediction(o, tokens) for o in outcomes),
     )
     return replace(record, cost=pricing.cost_of(record)) if pricing is not None else record
+
+
+def described(strategy: Strategy, config: EvalConfig, dataset: Dataset, training: Training | None) -> dict[str, Any]:
+    """The strategy's part of the record's ``config``; for a trained classifier with the ``train_*``
+    settings it was trained with (the cache's, which LoRA extends with its own learning rate and
+    adapter settings), so the baseline key says how the weights were made."""
+    out = strategy.describe(config.strategy, dataset)
+    if training is not None:
+        out.update({k: v for k, v in training.hyperparameters.items() if k.startswith("train_")})
+    return out
 
 
 def _check_exemplars(model: GenerativeModel | DirectClassifier, dataset: Dataset, config: EvalConfig) -> None:

@@ -180,3 +180,11 @@ class ModelSpec:
     is_tiny: bool = False
     """True for ``tiny:NAME`` specs: ``source`` is replaced by the built directory at load time."""
     meta: dict[str, Any] = field(default_factory=dict, compare=False)
+    on_request: tuple[str, ...] = ()
+    """Strategies it also runs, but only when named (``--strategy``, a suite marker), never by
+    default: LoRA ``finetune`` of a text LLM trains for GPU hours before it evaluates anything."""
+
+    @property
+    def runnable(self) -> tuple[str, ...]:
+        """Every strategy this model can run: its own, then those on request."""
+        return (*self.strategies, *self.on_request)

@@ -21,15 +21,18 @@ MAX_TOKENS = 512
 class HFSequenceClassifier:
     """BERT/DistilBERT/RoBERTa/GPT-2/BART (or any other) classification head over text."""
 
-    def __init__(self, source: str, spec: ModelSpec, options: LoadOptions) -> None:
+    def __init__(self, source: str, spec: ModelSpec, options: LoadOptions, loaded: tuple[Any, str] | None = None) -> None:
+        """``loaded``: the model and its device, already built (a LoRA fine-tune merged into its base,
+        :mod:`pytest_vlmbench.training.lora`); ``source`` then holds the tokenizer."""
         import torch
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         self.name = spec.name
         self.tokenizer = load_preprocessor(AutoTokenizer, source, options)
-        self.model, self.device = load_weights(AutoModelForSequenceClassification, source, options)
+        self.model, self.device = loaded or load_weights(AutoModelForSequenceClassification, source, options)
         if self.tokenizer.pad_token_id is None:  # GPT-2: pad with EOS, as its fine-tunes do
             self.tokenizer.pad_token = self.tokenizer.eos_token
+        if self.model.config.pad_token_id is None:  # the head reads each row's last non-pad token
             self.model.config.pad_token_id = self.tokenizer.pad_token_id
         self.label_map = dict(options.label_map) or dict(spec.meta.get("label_map", {}))
         self._torch = torch

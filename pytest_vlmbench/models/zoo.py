@@ -29,6 +29,8 @@ class Family:
     modalities: frozenset[str]
     strategies: tuple[str, ...]
     description: str
+    on_request: tuple[str, ...] = ()
+    """Strategies run only when named (:attr:`ModelSpec.on_request`)."""
 
 
 PROMPTING = ("closed_set", "binary")
@@ -44,7 +46,7 @@ FAMILIES: dict[str, Family] = {
     "hf-phi3-vision": Family("pytest_vlmbench.models.remote_code.phi3_vision:load", frozenset({"image"}), PROMPTING,
                              "Phi-3-vision's remote-code processor + generate (--trust-remote-code)"),
     "hf-causal-lm": Family("pytest_vlmbench.models.hf_text:load", frozenset({"text"}), (*PROMPTING, "ner_prompt"),
-                           "generative text LLM (AutoModelForCausalLM)"),
+                           "generative text LLM (AutoModelForCausalLM)", on_request=("finetune",)),
     "hf-seq-cls": Family("pytest_vlmbench.models.hf_classifier:load", frozenset({"text"}), ("direct", "finetune", "ner_finetune"),
                          "sequence-classification head (AutoModelForSequenceClassification)"),
     "zero-shot-image": Family("pytest_vlmbench.models.zero_shot:load_image_text", frozenset({"image"}), ("direct", "linear_probe"),
@@ -73,7 +75,7 @@ def make_spec(name: str, source: str, family: str, *, tiny: str | None = None, *
     fam = FAMILIES[family]
     return ModelSpec(
         name=name, source=source, family=family, factory=fam.factory, modalities=fam.modalities,
-        strategies=fam.strategies, tiny_builder=tiny, meta=dict(meta),
+        strategies=fam.strategies, tiny_builder=tiny, meta=dict(meta), on_request=fam.on_request,
     )  # fmt: skip
 
 

@@ -167,7 +167,7 @@ def plan_suite(options: RunOptions, suite: Suite) -> Plan:
             if ner_suite is not None and spec_is_ner(dataset) not in (None, ner_suite):
                 continue  # --dataset names NER and classification data: each goes to its own suite, once
             for strategy in selection.strategies or spec.strategies:
-                if strategy not in spec.strategies or not task_fits(strategy, dataset):
+                if strategy not in spec.runnable or not task_fits(strategy, dataset):
                     continue
                 if suite.prompt_template is not None and options.prompt_template is None:
                     try:  # a marker template without this strategy's placeholder: a collection error
@@ -192,7 +192,7 @@ def task_fits(strategy: str, dataset: str) -> bool:
 def strategy_misfit(options: RunOptions, plans: Sequence[Plan]) -> str | None:
     """The sentence for an explicit ``--strategy`` that no selected model supports, if there is one."""
     produced = {s for plan in plans for s in plan.strategies}
-    models = {spec.name: spec.strategies for plan in plans for spec in plan.selection.models}
+    models = {spec.name: spec.runnable for plan in plans for spec in plan.selection.models}
     for strategy in options.strategies:
         if strategy in produced or not models:
             continue
@@ -206,7 +206,7 @@ def strategy_misfit(options: RunOptions, plans: Sequence[Plan]) -> str | None:
         return (
             f"--strategy {strategy} fits none of the selected models ({supported}): prompting strategies need a "
             f"generative model, direct needs a classifier (a head, CLIP/SigLIP or sentence embeddings), finetune a "
-            f"classification head, and linear_probe an encoder (CLIP/SigLIP or sentence embeddings)."
+            f"classification head or a text LLM (LoRA), and linear_probe an encoder (CLIP/SigLIP or sentence embeddings)."
         )
     return None
 

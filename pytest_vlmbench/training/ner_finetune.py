@@ -12,18 +12,17 @@ adapter (:class:`~pytest_vlmbench.models.hf_token.HFTokenClassifier`).
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
 from ..datasets.base import Dataset
 from ..datasets.ner import NerItem
 from ..models.base import DirectClassifier, GenerativeModel, LoadOptions, ModelSpec
-from ..models.hf_common import pretrained_kwargs, resolve_device
+from ..models.hf_common import resolve_device
 from ..models.hf_token import FAMILY, HFTokenClassifier, token_tokenizer
 from ..strategies.base import StrategyConfig
 from ..strategies.train_settings import TrainSettings
-from .finetune import FitReport, cached_fit, train_loop
+from .fit import FitReport, cached_fit, new_head, train_loop
 from .trained import TrainedClassifier, TrainingError
 
 METHOD = "ner_finetune"
@@ -37,20 +36,11 @@ def fit_token_head(source: str, train: Dataset, settings: TrainSettings, seed: i
     """Fine-tune a token head from the checkpoint at ``source`` on ``train`` and save it (model + tokenizer) to ``target``."""
     import torch
     from transformers import AutoModelForTokenClassification, AutoTokenizer
-    from transformers.utils import logging as hf_logging
 
     device = resolve_device(load.device)
     tags = list(train.classes)
     torch.manual_seed(seed)
-    verbosity = hf_logging.get_verbosity()
-    hf_logging.set_verbosity(logging.ERROR)  # "newly initialized head": that is the point
-    try:
-        net = AutoModelForTokenClassification.from_pretrained(
-            source, num_labels=len(tags), id2label=dict(enumerate(tags)), label2id={t: i for i, t in enumerate(tags)},
-            ignore_mismatched_sizes=True, dtype=torch.float32, **pretrained_kwargs(source, load),
-        )  # fmt: skip
-    finally:
-        hf_logging.set_verbosity(verbosity)
+    net = new_head(AutoModelForTokenClassification, source, tags, load, torch.float32)
     tokenizer = token_tokenizer(AutoTokenizer, source, load, str(net.config.model_type))
     net.to(device).train()
     words = [list(it.tokens) if isinstance(it, NerItem) else (it.text or "").split(" ") for it in train.items]
@@ -70,7 +60,7 @@ def fit_token_head(source: str, train: Dataset, settings: TrainSettings, seed: i
         width = features["input_ids"].shape[1]
         return torch.tensor([labels[i] + [IGNORED] * (width - len(labels[i])) for i in batch], device=device)
 
-    report = train_loop(net, tokenizer, encoded, settings, seed, device, labels_of)
+    report = train_loop(net, tokenizer, encoded, labels_of, settings, seed, device)
     net.save_pretrained(target)
     tokenizer.save_pretrained(target)
     return report
