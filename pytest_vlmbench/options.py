@@ -54,7 +54,8 @@ class RunOptions:
     """One item per seed; with several, the summary adds their mean and standard deviation."""
     batch_size: int = 8
     permutations: int = 3
-    max_new_tokens: int = 8
+    max_new_tokens: int | None = None
+    """``--max-new-tokens``; ``None``: each strategy's own default (:meth:`max_new_tokens_for`)."""
     prefix_sharing: bool = True
     """Compute one item's shared prompt prefix (image included) once, where the adapter can; same answers."""
     answer_style: str = "plain"
@@ -87,6 +88,14 @@ class RunOptions:
     def pricing(self) -> Pricing | None:
         """What :func:`~pytest_vlmbench.evaluate` prices records with; ``None`` when no price was given."""
         return Pricing(self.prices, self.hour_usd) if self.prices or self.hour_usd is not None else None
+
+    def max_new_tokens_for(self, strategy: str) -> int:
+        """Tokens generated per answer in a case of ``strategy``: ``--max-new-tokens``, else 128 for
+        ner_prompt (an answer lists entities), 32 for JSON answers (braces and key), 8 otherwise.
+        Per case, so a suite marker's ner_prompt gets its room and the run's closed_set items keep 8."""
+        if self.max_new_tokens is not None:
+            return self.max_new_tokens
+        return 128 if strategy == "ner_prompt" else 32 if self.answer_style == "json" else 8
 
     def as_json(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -186,7 +195,7 @@ OPTIONS: tuple[Option, ...] = (
          parse=_positive(allow_none=False)),
     _run("permutations", "--permutations", "closed_set: times each item is asked with shuffled classes (default 3).",
          default=3, kind="int", metavar="P", parse=_positive(allow_none=False)),
-    _run("max_new_tokens", "--max-new-tokens", "Tokens generated per answer (default 8; 32 with --answer-style json).",
+    _run("max_new_tokens", "--max-new-tokens", "Tokens generated per answer (default 8; 32 with --answer-style json; 128 for ner_prompt).",
          kind="int", metavar="N", parse=_positive(allow_none=True)),
     _run("prefix_sharing", "--vlmbench-prefix-sharing", "on (default): one item's questions share one pass over its "
          "image and common prompt start, where the adapter can (same answers); off: every prompt computed whole.",
@@ -316,8 +325,6 @@ def read_run_options(get: Callable[[str], Any], ini: Callable[[str], Any] | None
                 values[option.run_field] = (*from_ini, *value) if option.kind == "list" else from_ini
     if values["k_shot"] and values["k_shot_per_class"]:
         raise OptionError("--k-shot (exemplars in total) and --k-shot-per-class (per class) exclude each other; give one.")
-    if values["max_new_tokens"] is None:  # a JSON reply needs room for its braces and key; a NER answer lists entities
-        values["max_new_tokens"] = 128 if "ner_prompt" in values["strategies"] else 32 if values["answer_style"] == "json" else 8
     return RunOptions(**values)
 
 

@@ -176,6 +176,22 @@ def test_the_ner_suite_leaves_classification_datasets_to_the_text_suite() -> Non
     assert {(c.dataset, c.strategy) for c in text.cases} == {("bbc_news", "closed_set")}
 
 
+def test_ner_prompt_named_by_the_suite_marker_gets_room_for_its_entities() -> None:
+    """No --strategy: the NER suite's marker names ner_prompt, and its items generate up to 128
+    tokens (a list of entities), not the 8 of a class name (before, only --strategy ner_prompt did)."""
+    from pytest_vlmbench.models.base import LoadOptions
+    from pytest_vlmbench.session.run import DatasetCache, ModelLoader, run_case
+
+    options = run_options_from({"model": ["tiny:qwen2.5-7b"], "dataset": ["ner_generated"], "limit": 2})
+    [case] = plan_suite(options, Suite(strategies=("ner_direct", "ner_prompt"), modality="text")).cases
+    loaded = ModelLoader(LoadOptions(device="cpu")).load("tiny:qwen2.5-7b")
+    try:
+        record = run_case(case, loaded, options, DatasetCache())
+    finally:
+        ModelLoader.release(loaded)
+    assert case.strategy == "ner_prompt" and record.config.max_new_tokens == 128
+
+
 @pytest.mark.parametrize("name", ["tiny:bert-ner", "tiny:distilbert-ner", "tiny:roberta-ner"])
 def test_every_tiny_token_head_tags_every_token(name: str) -> None:
     from pytest_vlmbench.models.base import LoadOptions

@@ -43,8 +43,13 @@ def test_the_gate_flags_of_pytest_and_of_the_cli_share_help() -> None:
 def test_defaults_and_derived_values() -> None:
     options = run_options_from({})
     assert options == RunOptions()
-    assert run_options_from({"answer_style": "json"}).max_new_tokens == 32  # room for the braces
-    assert run_options_from({"answer_style": "json", "max_new_tokens": 5}).max_new_tokens == 5
+    assert options.max_new_tokens_for("closed_set") == options.max_new_tokens_for("binary") == 8
+    assert run_options_from({"answer_style": "json"}).max_new_tokens_for("closed_set") == 32  # room for the braces
+    assert run_options_from({"answer_style": "json", "max_new_tokens": 5}).max_new_tokens_for("closed_set") == 5
+    # Per case: ner_prompt needs room to list entities whether --strategy or a suite marker named it,
+    # and the other strategies of the same run keep theirs.
+    assert options.max_new_tokens_for("ner_prompt") == 128 and options.max_new_tokens_for("closed_set") == 8
+    assert run_options_from({"max_new_tokens": 16}).max_new_tokens_for("ner_prompt") == 16
     parsed = run_options_from({"model": ["tiny:qwen2-vl,tiny:qwen2-vl"], "seed": ["0,2"], "num_classes": ["3,2", "3"], "strategy": ["yes-no"]})
     assert parsed.models == ("tiny:qwen2-vl",) and parsed.seeds == (0, 2) and parsed.num_classes == (3, 2)
     assert parsed.strategies == ("binary",)

@@ -155,7 +155,7 @@ def run_case(
             prompt_template=options.prompt_template if options.prompt_template is not None else case.prompt_template,
         ),
         batch_size=options.batch_size,
-        max_new_tokens=options.max_new_tokens,
+        max_new_tokens=options.max_new_tokens_for(case.strategy),
         limit=options.limit,
         prefix_sharing=options.prefix_sharing,
     )
