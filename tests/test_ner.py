@@ -147,6 +147,42 @@ def test_ner_prompt_records_seqeval_scores_and_unparseable_counts(style: str) ->
     assert header.split()[-1] == "entityF1" and row.split()[-1] == f"{record.ner.micro.f1:.3f}"
 
 
+@pytest.mark.parametrize("style", ["plain", "json"])
+def test_ner_prompt_k_shot_shows_k_sentences_with_their_entities_in_the_answer_style(style: str) -> None:
+    from pytest_vlmbench.datasets.resolve import DatasetOptions, with_exemplars
+    from pytest_vlmbench.strategies.ner import NER_EXEMPLAR
+
+    evaluated, exemplars = with_exemplars("ner_generated", DatasetOptions(), 3)
+    assert len(exemplars) == 3 and not {e.id for e in exemplars} & {it.id for it in evaluated.items}
+    assert all(any(t != "O" for t in e.label.split(" ")) for e in exemplars)  # sentences with entities first
+    assert with_exemplars("ner_generated", DatasetOptions(), 3)[1] == exemplars  # seeded
+    _, model = _planted(style)
+    data = evaluated.limited(6)
+    config = EvalConfig(max_new_tokens=128)
+    config = dataclasses.replace(config, strategy=dataclasses.replace(config.strategy, answer_style=style, exemplars=exemplars))
+    record = evaluate(model, data, "ner_prompt", config)
+    sent = model.batches[0][0].prompt
+    first = exemplars[0]
+    assert isinstance(first, NerItem)
+    gold = [(" ".join(first.tokens[s.start : s.end]), s.kind) for s in spans(first.label.split(" "))]
+    answer = json.dumps([{"entity": e, "type": t} for e, t in gold]) if style == "json" else "\n".join(f"{e} | {t}" for e, t in gold)
+    assert sent.startswith(f"Sentence: {' '.join(first.tokens)}\nAnswer:\n{answer}\n\n")
+    assert sent.count("\nAnswer:\n") == 3 and sent.index("Find the named entities") > sent.rindex("\nAnswer:\n")
+    assert record.config.exemplar_ids == tuple(e.id for e in exemplars) and record.config.exemplar_template == NER_EXEMPLAR
+    assert record.ner is not None and record.ner.unparseable_rate == 0.5  # the planted answers still parse as before
+
+
+def test_k_shot_per_class_on_ner_is_one_sentence() -> None:
+    from pytest_vlmbench.datasets.resolve import DatasetOptions, with_exemplars
+
+    with pytest.raises(DatasetError) as caught:
+        with_exemplars("ner_generated", DatasetOptions(), 2, per_class=True)
+    assert str(caught.value) == (
+        "--k-shot-per-class counts exemplars per class, and the items of NER dataset 'ner_generated' are sentences; "
+        "give --k-shot K for K example sentences."
+    )
+
+
 def test_ner_bootstrap_counts_agree_with_seqeval_and_detect_a_regression() -> None:
     data = load_generated_ner()
     labels = [it.label for it in data.items]

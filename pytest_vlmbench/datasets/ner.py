@@ -52,6 +52,20 @@ def is_ner(dataset: Dataset) -> bool:
     return dataset.provenance.get("task") == NER_TASK
 
 
+def ner_exemplars(pool: Dataset, k: int, seed: int, exclude: set[str]) -> list[Item]:
+    """``k`` seeded example sentences of ``pool`` (k-shot ``ner_prompt``), those with an entity
+    first: a sentence without one shows the model only the empty answer."""
+    readable = [it for it in pool.items if it.id not in exclude and it.unreadable is None]
+    if len(readable) < k:
+        raise DatasetError(f"Dataset {pool.name!r} has {len(readable)} sentence(s) to show as exemplars; {k}-shot needs {k}.")
+    has_entity = [any(tag != "O" for tag in it.label.split(" ")) for it in readable]
+    tagged = [it for it, yes in zip(readable, has_entity) if yes]
+    plain = [it for it, yes in zip(readable, has_entity) if not yes]
+    rng = random.Random(f"vlmbench:ner-exemplars:{seed}")
+    chosen = rng.sample(tagged, min(k, len(tagged)))
+    return chosen + rng.sample(plain, k - len(chosen))
+
+
 def entity_types(tags: Iterable[str]) -> tuple[str, ...]:
     """The entity types of a tag set (``B-PER``, ``I-PER`` -> ``PER``), in first-seen order."""
     return tuple(dict.fromkeys(t[2:] for t in tags if t[:2] in ("B-", "I-")))

@@ -20,6 +20,7 @@ from dataclasses import replace
 
 from .base import MIN_CLASSES, Dataset, DatasetError, Item
 from .fingerprint import sha256_json
+from .ner import is_ner, ner_exemplars
 
 
 def parse_class_counts(value: str | int | None) -> tuple[int, ...]:
@@ -161,6 +162,13 @@ def select_exemplars(
     if k < 1:
         raise DatasetError(f"k-shot needs k of at least 1, got {k}.")
     excluded = set(exclude_ids)
+    if is_ner(pool):  # its items are sentences and its "classes" tags: k sentences, not k per class
+        if per_class:
+            raise DatasetError(
+                f"--k-shot-per-class counts exemplars per class, and the items of NER dataset {pool.name!r} are "
+                f"sentences; give --k-shot K for K example sentences."
+            )
+        return ner_exemplars(pool, k, seed, excluded)
     # An unreadable item (an empty text cell) would put an empty example before every prompt.
     groups = _by_class([it for it in pool.items if it.id not in excluded and it.unreadable is None])
     wanted = list(classes) if classes is not None else list(pool.classes)

@@ -7,7 +7,8 @@
 - ``ner_prompt``: an LLM is asked for the entities in the study's two output styles --
   ``--answer-style plain`` (serial: one ``entity | type`` line each) or ``json`` (a list of
   ``{"entity", "type"}`` objects) -- and its answer is placed back on the tokens
-  (:mod:`pytest_vlmbench.ner`). An unparseable answer is a ``None`` prediction.
+  (:mod:`pytest_vlmbench.ner`). An unparseable answer is a ``None`` prediction. With
+  ``--k-shot K``, K example sentences and their gold entities, in the same style, come first.
 
 Predictions and labels are tag sequences joined by spaces (:mod:`pytest_vlmbench.datasets.ner`);
 the record's ``ner`` section holds the seqeval scores.
@@ -15,6 +16,7 @@ the record's ``ner`` section holds the seqeval scores.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +24,7 @@ from typing import Any
 from ..datasets.base import Dataset, Item
 from ..datasets.ner import NerItem, entity_types
 from ..ner.answers import parse_entities
-from ..ner.spans import place_entities
+from ..ner.spans import place_entities, spans
 from .base import Ask, Classify, ItemOutcome, Query, Strategy, StrategyConfig
 from .prompts import PromptError
 
@@ -41,6 +43,10 @@ JSON_TEMPLATE = (
     "Sentence: {sentence}"
 )
 """The JSON output style (``--answer-style json``); its braces are sent as written (no ``str.format``)."""
+
+NER_EXEMPLAR = "Sentence: {sentence}\nAnswer:\n{answer}\n\n"
+"""A k-shot example sentence before the question, its gold entities in the run's answer style
+(serial lines, ``None`` when it has none, or the JSON list); recorded as ``exemplar_template``."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,12 @@ class NerStrategy(Strategy):
             raise PromptError(f"Strategy {self.name!r} has no prompt template.")
         return chosen
 
+    def describe(self, config: StrategyConfig, dataset: Dataset | None = None) -> dict[str, Any]:
+        out = super().describe(config, dataset)
+        if "exemplar_template" in out:  # example sentences, not the classification's "Text/Class" blocks
+            out["exemplar_template"] = NER_EXEMPLAR
+        return out
+
 
 def fill(template: str, types: Sequence[str], sentence: str) -> str:
     """The prompt: ``{types}`` and ``{sentence}`` replaced, every other brace kept as written."""
@@ -70,6 +82,17 @@ def fill(template: str, types: Sequence[str], sentence: str) -> str:
 
 def _tokens(item: Item) -> tuple[str, ...]:
     return item.tokens if isinstance(item, NerItem) else tuple((item.text or "").split(" "))
+
+
+def exemplar_block(item: Item, style: str) -> str:
+    """One example sentence and its gold entities, answered as the model is asked to answer (:data:`NER_EXEMPLAR`)."""
+    tokens = _tokens(item)
+    entities = [(" ".join(tokens[s.start : s.end]), s.kind) for s in spans(item.label.split(" "))]
+    if style == "json":
+        answer = json.dumps([{"entity": e, "type": t} for e, t in entities])
+    else:
+        answer = "\n".join(f"{e} | {t}" for e, t in entities) or "None"
+    return NER_EXEMPLAR.replace("{sentence}", " ".join(tokens)).replace("{answer}", answer)
 
 
 def tag_tokens(dataset: Dataset, items: Sequence[Item], ask: Classify, config: StrategyConfig) -> list[ItemOutcome]:
@@ -82,8 +105,9 @@ def prompt_entities(dataset: Dataset, items: Sequence[Item], ask: Ask, config: S
     """``ner_prompt``: one prompt per sentence; the answered entities placed on its tokens."""
     types = entity_types(dataset.classes)
     template = NER_PROMPT.template(config, dataset)
-    answers = ask([Query(item, fill(template, types, " ".join(_tokens(item)))) for item in items])
     style = "json" if config.answer_style == "json" else "serial"
+    shots = "".join(exemplar_block(e, style) for e in config.exemplars)  # k-shot: example sentences first
+    answers = ask([Query(item, shots + fill(template, types, " ".join(_tokens(item)))) for item in items])
     outcomes = []
     for item, answer in zip(items, answers):
         entities = parse_entities(answer, style)
