@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import platform
 from dataclasses import replace
-from typing import Any
 from importlib import metadata
+from typing import Any
 
 from ..datasets.base import Dataset
 from ..datasets.fingerprint import fingerprint

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,17 +45,24 @@ class FitReport:
 
 def new_head(auto_class: Any, source: str, classes: Sequence[str], load: LoadOptions, dtype: Any) -> Any:
     """The checkpoint at ``source`` with a new head over ``classes`` (a head trained on other labels
-    is replaced, as in any fine-tune), loaded without transformers' "newly initialized" warning:
-    training it is what happens next."""
+    is replaced, as in any fine-tune)."""
+    with quiet_new_head():
+        return auto_class.from_pretrained(
+            source, num_labels=len(classes), id2label=dict(enumerate(classes)), label2id={c: i for i, c in enumerate(classes)},
+            ignore_mismatched_sizes=True, dtype=dtype, **pretrained_kwargs(source, load),
+        )  # fmt: skip
+
+
+@contextmanager
+def quiet_new_head() -> Iterator[None]:
+    """Without transformers' "newly initialized ... you should train it" warning: training the new
+    head (or loading the trained one over it) is what happens next."""
     from transformers.utils import logging as hf_logging
 
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity(logging.ERROR)
     try:
-        return auto_class.from_pretrained(
-            source, num_labels=len(classes), id2label=dict(enumerate(classes)), label2id={c: i for i, c in enumerate(classes)},
-            ignore_mismatched_sizes=True, dtype=dtype, **pretrained_kwargs(source, load),
-        )  # fmt: skip
+        yield
     finally:
         hf_logging.set_verbosity(verbosity)
 

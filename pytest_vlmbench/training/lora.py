@@ -20,7 +20,6 @@ bfloat16 autocast; on CPU everything is float32.
 from __future__ import annotations
 
 import json
-import logging
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,7 +32,7 @@ from ..models.hf_classifier import HFSequenceClassifier
 from ..models.hf_common import load_weights, pretrained_kwargs, resolve_device, resolve_dtype
 from ..strategies.base import StrategyConfig
 from ..strategies.train_settings import TrainSettings
-from .fit import FitReport, autocast_bf16, cached_fit, encode_texts, new_head, pad_with_eos, train_loop
+from .fit import FitReport, autocast_bf16, cached_fit, encode_texts, new_head, pad_with_eos, quiet_new_head, train_loop
 from .trained import TrainedClassifier, TrainingError
 
 LORA_FAMILY = "hf-causal-lm"
@@ -100,17 +99,12 @@ def fit_lora(source: str, train: Dataset, settings: TrainSettings, seed: int, lo
 def load_merged(source: str, adapters: Path, options: LoadOptions) -> tuple[Any, str]:
     """The base at ``source`` as a classifier over the trained classes, its adapters merged in; and its device."""
     from transformers import AutoModelForSequenceClassification
-    from transformers.utils import logging as hf_logging
 
     peft = _peft(source)
     classes = json.loads((adapters / HEAD_FILE).read_text())["classes"]
     labels = {"num_labels": len(classes), "id2label": dict(enumerate(classes)), "label2id": {c: i for i, c in enumerate(classes)}}
-    verbosity = hf_logging.get_verbosity()
-    hf_logging.set_verbosity(logging.ERROR)  # "score newly initialized": the trained one is loaded next
-    try:
+    with quiet_new_head():  # the trained head is loaded over the new one next
         net, device = load_weights(AutoModelForSequenceClassification, source, options, **labels)
-    finally:
-        hf_logging.set_verbosity(verbosity)
     with _quiet_peft():
         merged = peft.PeftModel.from_pretrained(net, str(adapters)).merge_and_unload()
     merged.eval()
