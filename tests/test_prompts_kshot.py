@@ -157,7 +157,8 @@ def test_image_exemplars_reach_the_model_as_images_in_their_slots() -> None:
     assert len(request.exemplar_images) == 3 and request.image is not None and request.prompt.count(IMAGE_SLOT) == 4
 
 
-@pytest.mark.parametrize("name", ["tiny:qwen2-vl", "tiny:smolvlm"])
+@pytest.mark.parametrize("name", ["tiny:qwen2-vl", "tiny:qwen2.5-vl", "tiny:qwen3-vl", "tiny:smolvlm", "tiny:llava-1.6-mistral",
+                                  "tiny:llama-3.2-vision", "tiny:gemma-3", "tiny:llava-onevision", "tiny:internvl3"])
 def test_a_several_image_vlm_sees_every_exemplar_image_and_sharing_changes_nothing(name: str) -> None:
     from pytest_vlmbench import LoadOptions, load_model, resolve_model
 

@@ -160,7 +160,8 @@ def _check_exemplars(model: GenerativeModel | DirectClassifier, dataset: Dataset
     if any(e.load_image is not None for e in exemplars) and not getattr(model, "several_images", False):
         raise AdapterError(
             f"Model {model.name!r} takes one image per prompt, so it cannot be shown {len(exemplars)} image exemplars; "
-            f"run it with --k-shot 0, or use a VLM that reads several images (Qwen2-VL, Idefics3/SmolVLM, LLaVA-NeXT, Mllama)."
+            f"run it with --k-shot 0, or use a VLM that reads several images (Qwen2-VL, Idefics3/SmolVLM, LLaVA-NeXT, "
+            f"Mllama, Gemma 3, LLaVA-OneVision, InternVL3)."
         )
 
 

@@ -32,7 +32,8 @@ PREFIX_SHARING_TYPES = frozenset({"qwen2_vl", "qwen2_5_vl", "qwen3_vl", "internv
 answers differed in that check), MiniCPM-V 4.6 (its linear-attention layers carry a state
 through the padding between prefix and suffix)."""
 
-SEVERAL_IMAGE_TYPES = frozenset({"qwen2_vl", "qwen2_5_vl", "qwen3_vl", "idefics2", "idefics3", "smolvlm", "llava_next", "mllama"})
+SEVERAL_IMAGE_TYPES = frozenset({"qwen2_vl", "qwen2_5_vl", "qwen3_vl", "idefics2", "idefics3", "smolvlm", "llava_next", "mllama",
+                                 "gemma3", "llava_onevision", "internvl"})
 """``model_type`` values that take several images in one prompt, so image k-shot exemplars can be
 shown (tests/test_prompts_kshot.py runs the tiny builds); the others get a one-sentence error."""
 
