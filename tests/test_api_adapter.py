@@ -460,6 +460,42 @@ def test_retries_count_over_the_model_s_life_and_info_holds_no_count(server: Ser
     assert "retries" not in model.info
 
 
+def test_a_prompt_refused_as_too_long_is_its_items_error_and_the_others_are_billed_once(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pytest_vlmbench.datasets.base import Dataset, Item
+    from pytest_vlmbench.evaluation.config import EvalConfig
+    from pytest_vlmbench.evaluation.evaluate import evaluate
+    from pytest_vlmbench.strategies.base import StrategyConfig
+
+    too_long = {"error": {"message": f"This model's maximum context length is 128 tokens. However, your messages resulted in "
+                                     f"901 tokens. ({SECRET})", "type": "invalid_request_error", "code": "context_length_exceeded"}}  # fmt: skip
+
+    def behaviour(n: int, body: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+        if "sport " * 50 in prompt_of(body):
+            return 400, {"Content-Type": "application/json"}, json.dumps(too_long).encode()
+        answer = {"choices": [{"message": {"role": "assistant", "content": "business"}}],
+                  "usage": {"prompt_tokens": 30, "completion_tokens": 1}}  # fmt: skip
+        return 200, {}, json.dumps(answer).encode()
+
+    server.behaviour = behaviour
+    model = make_model(server, monkeypatch, api_concurrency=2)
+    items = [Item(f"i{k}", "business", text=f"a short business story {k}") for k in range(4)]
+    items[1] = Item("long", "sport", text="sport " * 200)
+    dataset = Dataset("toy", ("sport", "business"), items, modality="text")
+    record = evaluate(model, dataset, "closed_set", EvalConfig(batch_size=4, strategy=StrategyConfig(permutations=1)))
+    assert [(e.id, e.error) for e in record.errors] == [(
+        "long", f"{server.url} refused its prompt as longer than the context window of 'test-model' (This model's maximum "
+        "context length is 128 tokens. However, your messages resulted in 901 tokens. (***)); show fewer exemplars "
+        "(--k-shot) or shorten the text",
+    )]  # fmt: skip
+    assert record.n_items == 3 and record.metrics.accuracy == 1.0
+    sent = [prompt_of(b) for b in server.bodies]
+    assert len(sent) == 4 and len(set(sent)) == 4  # each prompt sent once: the three answers were not paid for twice
+    assert record.tokens is not None and record.tokens.prompt == 3 * 30 and record.tokens.generated == 3
+    assert no_api_threads()
+
+
 # -- secrets: echoed keys and URL credentials ---------------------------------------------------
 
 

@@ -22,7 +22,7 @@ import pytest
 from engine_helpers import MIN_AGREEMENT, agreement, bbc_prompts, hf_answers
 
 from pytest_vlmbench.models.api import APIRequestsFailed, OpenAIChatModel
-from pytest_vlmbench.models.base import LoadOptions, Request
+from pytest_vlmbench.models.base import LoadOptions, PromptTooLong, Request
 from pytest_vlmbench.models.catalog import load_model, resolve_model
 from pytest_vlmbench.models.tiny import build
 
@@ -118,6 +118,18 @@ def test_a_suite_runs_through_the_api_adapter(server: str, tmp_path: Path) -> No
     for record in records:
         assert record["model"] == f"api:{SERVED}" and record["n_items"] == 5 and record["n_errors"] == 0
         assert record["model_info"]["api_base"] == server
+
+
+def test_a_prompt_over_the_servers_window_fails_only_its_item(server: str) -> None:
+    """vLLM's own refusal (HTTP 400, its wording) is read as "too long": that request's error, the other answered."""
+    model = api_model(server)
+    short, long = Request("Is it sport? Answer yes or no.", max_new_tokens=2), Request("sport " * 10000, max_new_tokens=2)
+    with pytest.raises(PromptTooLong) as caught:
+        model.generate([short, long])
+    [(position, reason)] = caught.value.reasons.items()
+    assert position == 1 and reason.startswith(f"{server} refused its prompt as longer than the context window of '{SERVED}' (")
+    assert reason.endswith("); show fewer exemplars (--k-shot) or shorten the text")
+    assert len(model.generate([short])) == 1  # the channel's second call: the answer that had arrived
 
 
 def test_an_image_request_reaches_the_server_as_image_content(server: str) -> None:

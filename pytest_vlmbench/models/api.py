@@ -19,6 +19,8 @@ Standard library only (``urllib`` and a thread pool), so the adapter adds no dep
 - A request that fails for good ends the batch: no new request or retry starts, attempts in
   flight finish (within ``api_timeout_s``), and :class:`APIRequestsFailed` (a
   :class:`~.base.RequestsFailed`) carries one sentence and the answers that did arrive.
+  A prompt the server refuses as longer than the context window fails only its item
+  (:mod:`.api_carry`): the rest of the batch is answered, and not billed twice.
 - Each response's ``usage`` (prompt, cached and completion tokens) becomes ``last_tokens``, one
   :class:`~.base.TokenCount` per request (:mod:`.api_response` reads the responses).
 - ``retries`` counts retries since the model was loaded; ``info`` holds no running count
@@ -46,9 +48,10 @@ from http import HTTPStatus
 from typing import IO, TYPE_CHECKING, Any
 
 from ..secrets import public_url, redact, register_secret
+from .api_carry import Carried, says_too_long
 from .api_response import Completion, NotACompletion, one_line, parse_completion
 from .api_response import detail as server_detail
-from .base import LoadOptions, ModelSpec, Request, RequestsFailed, TokenCount
+from .base import LoadOptions, ModelSpec, PromptTooLong, Request, RequestsFailed, TokenCount
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -68,9 +71,9 @@ class APIRequestsFailed(RequestsFailed, APIError):
 class _Failed(Exception):
     """One attempt failed; ``sentence`` says so if it stays failed (``{n}``: the attempts made)."""
 
-    def __init__(self, sentence: str, retryable: bool = True, wait_s: float | None = None) -> None:
+    def __init__(self, sentence: str, retryable: bool = True, wait_s: float | None = None, too_long: bool = False) -> None:
         super().__init__("API attempt failed")
-        self.sentence, self.retryable, self.wait_s, self.attempts = sentence, retryable, wait_s, 1
+        self.sentence, self.retryable, self.wait_s, self.attempts, self.too_long = sentence, retryable, wait_s, 1, too_long
 
     def final(self) -> str:
         return one_line(self.sentence.replace("{n}", str(self.attempts)))
@@ -163,6 +166,7 @@ class OpenAIChatModel:
         """Retries since the model was loaded (a record takes the difference over its evaluation)."""
         self.last_tokens: list[TokenCount] | None = None
         """The last batch's ``usage``, one per request; ``None`` when a response had none."""
+        self._carried = Carried()
         self.info: dict[str, Any] = {
             "source": source,
             "family": spec.family,
@@ -251,6 +255,9 @@ class OpenAIChatModel:
                 f"model name, and that --api-base is the API's base URL (it usually ends in /v1).",
                 retryable=False,
             )
+        if code == 400 and says_too_long(detail):  # that item's error; the rest of the batch goes on
+            return _Failed(f"{url} refused its prompt as longer than the context window of {model!r} ({detail}); show "
+                           f"fewer exemplars (--k-shot) or shorten the text", retryable=False, too_long=True)  # fmt: skip
         return _Failed(f"{url} rejected the request for {model!r} ({said}).", retryable=False)
 
     def _auth_sentence(self, code: int, said: str) -> str:
@@ -317,7 +324,8 @@ class OpenAIChatModel:
             except _Failed as exc:
                 if not exc.retryable or attempt > self.max_retries:
                     exc.attempts = attempt
-                    stop.set()  # here, before this worker takes the next request: it is not sent
+                    if not exc.too_long:  # a prompt too long fails its item only
+                        stop.set()  # here, before this worker takes the next request: it is not sent
                     return exc
                 if stop.is_set():
                     return None
@@ -335,21 +343,27 @@ class OpenAIChatModel:
         if not requests:
             return []
         stop = threading.Event()
-        answered: dict[int, str] = {}
-        tokens: dict[int, TokenCount | None] = {}
+        answered, tokens = self._carried.take(requests)  # sent again after a refusal as too long: not re-billed
+        too_long: dict[int, str] = {}
         failure: _Failed | None = None
-        pool = ThreadPoolExecutor(max_workers=min(self.concurrency, len(requests)), thread_name_prefix="vlmbench-api")
+        todo = [i for i in range(len(requests)) if i not in answered]
+        pool = ThreadPoolExecutor(max_workers=max(1, min(self.concurrency, len(todo))), thread_name_prefix="vlmbench-api")
         try:
-            futures = {pool.submit(self._one, request, stop): i for i, request in enumerate(requests)}
+            futures = {pool.submit(self._one, requests[i], stop): i for i in todo}
             for future in as_completed(futures):
                 result = future.result()
                 if isinstance(result, Completion):
                     answered[futures[future]], tokens[futures[future]] = result.text, result.tokens
+                elif isinstance(result, _Failed) and result.too_long:
+                    too_long[futures[future]] = result.final()
                 elif isinstance(result, _Failed) and failure is None:
                     failure = result  # _one has stopped the batch: no new request or retry; attempts in flight finish
         finally:
             stop.set()
             pool.shutdown(wait=True, cancel_futures=True)
+        if too_long and failure is None:
+            self._carried.keep(requests, answered, tokens)
+            raise PromptTooLong(too_long)
         if failure is not None or len(answered) < len(requests):
             reason = failure.final() if failure else f"{self.base_url} left requests unanswered."
             raise APIRequestsFailed(one_line(reason), answered)
