@@ -66,6 +66,7 @@ def test_vision_lora_without_peft_is_one_sentence(monkeypatch: pytest.MonkeyPatc
         phi4_multimodal.load_vision_lora(object(), "ckpt", "phi-4-multimodal")
 
 
+@pytest.mark.filterwarnings("ignore:.*is_gradient_checkpointing.*:FutureWarning")  # the test's own get_peft_model (peft 0.21)
 def test_vision_lora_of_a_checkpoint_is_loaded_and_active(tmp_path: Path) -> None:
     """A checkpoint with ``vision-lora/`` answers through the adapter (peft needed; skipped without)."""
     pytest.importorskip("peft")

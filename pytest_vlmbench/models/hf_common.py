@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from ..hub import hub_offline
@@ -58,6 +61,15 @@ def wants_device_map(options: LoadOptions) -> bool:
     import torch
 
     return options.device == "auto" and torch.cuda.is_available() and importlib.util.find_spec("accelerate") is not None
+
+
+@contextmanager
+def quiet_peft() -> Iterator[None]:
+    """peft 0.21 asks a transformers 5 model a deprecated question (``is_gradient_checkpointing``):
+    a FutureWarning per model that the user can do nothing about."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        yield
 
 
 def load_weights(auto_class: Any, source: str, options: LoadOptions, **extra: Any) -> tuple[Any, str]:

@@ -27,7 +27,7 @@ import os
 from typing import Any
 
 from .base import LoadOptions, ModelSpec
-from .hf_common import load_preprocessor, load_weights, local_only
+from .hf_common import load_preprocessor, load_weights, local_only, quiet_peft
 from .hf_vlm import HFVisionLanguageModel
 
 VISION_LORA = "vision-lora"
@@ -83,4 +83,5 @@ def load_vision_lora(model: Any, source: str, name: str) -> None:
     # No local_files_only here: transformers 5.24 passes it on to a class that refuses it; with
     # the hub off (HF_HUB_OFFLINE), huggingface_hub reads only its cache anyway.
     # The first adapter loaded is the active one (no set_adapter: transformers 5.24 asks peft >= 0.22 for it).
-    model.load_adapter(source, adapter_name="vision", adapter_kwargs={"subfolder": VISION_LORA})
+    with quiet_peft():
+        model.load_adapter(source, adapter_name="vision", adapter_kwargs={"subfolder": VISION_LORA})

@@ -20,16 +20,13 @@ bfloat16 autocast; on CPU everything is float32.
 from __future__ import annotations
 
 import json
-import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from ..datasets.base import Dataset
 from ..models.base import DirectClassifier, GenerativeModel, LoadOptions, ModelSpec
 from ..models.hf_classifier import HFSequenceClassifier
-from ..models.hf_common import load_weights, pretrained_kwargs, resolve_device, resolve_dtype
+from ..models.hf_common import load_weights, pretrained_kwargs, quiet_peft, resolve_device, resolve_dtype
 from ..strategies.base import StrategyConfig
 from ..strategies.train_settings import TrainSettings
 from .fit import FitReport, autocast_bf16, cached_fit, encode_texts, new_head, pad_with_eos, quiet_new_head, train_loop
@@ -53,15 +50,6 @@ def _peft(name: str) -> Any:
     return peft
 
 
-@contextmanager
-def _quiet_peft() -> Iterator[None]:
-    """peft 0.21 asks a transformers 5 model a deprecated question (``is_gradient_checkpointing``):
-    a FutureWarning per model that the user can do nothing about."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
-        yield
-
-
 def fit_lora(source: str, train: Dataset, settings: TrainSettings, seed: int, load: LoadOptions, target: Path) -> FitReport:
     """Train LoRA adapters and a new head on the causal LM at ``source``; save them, the tokenizer and the classes to ``target``."""
     import torch
@@ -79,7 +67,7 @@ def fit_lora(source: str, train: Dataset, settings: TrainSettings, seed: int, lo
     adapters = peft.LoraConfig(task_type=peft.TaskType.SEQ_CLS, r=settings.lora_r, lora_alpha=settings.lora_alpha,
                                lora_dropout=settings.lora_dropout, target_modules=None if known else "all-linear")  # fmt: skip
     try:
-        with _quiet_peft():
+        with quiet_peft():
             net = peft.get_peft_model(net, adapters)  # the head (score) trains whole: peft's modules_to_save for SEQ_CLS
     except ValueError as exc:
         raise TrainingError(f"peft cannot place LoRA adapters on {type(net).__name__} ({str(exc).splitlines()[0]}).") from None
@@ -105,7 +93,7 @@ def load_merged(source: str, adapters: Path, options: LoadOptions) -> tuple[Any,
     labels = {"num_labels": len(classes), "id2label": dict(enumerate(classes)), "label2id": {c: i for i, c in enumerate(classes)}}
     with quiet_new_head():  # the trained head is loaded over the new one next
         net, device = load_weights(AutoModelForSequenceClassification, source, options, **labels)
-    with _quiet_peft():
+    with quiet_peft():
         merged = peft.PeftModel.from_pretrained(net, str(adapters)).merge_and_unload()
     merged.eval()
     return merged, device
