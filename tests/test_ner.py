@@ -165,11 +165,24 @@ def test_ner_prompt_k_shot_shows_k_sentences_with_their_entities_in_the_answer_s
     first = exemplars[0]
     assert isinstance(first, NerItem)
     gold = [(" ".join(first.tokens[s.start : s.end]), s.kind) for s in spans(first.label.split(" "))]
-    answer = json.dumps([{"entity": e, "type": t} for e, t in gold]) if style == "json" else "\n".join(f"{e} | {t}" for e, t in gold)
+    answer = json.dumps([{"entity": e, "type": t} for e, t in gold], ensure_ascii=False) if style == "json" else "\n".join(f"{e} | {t}" for e, t in gold)
     assert sent.startswith(f"Sentence: {' '.join(first.tokens)}\nAnswer:\n{answer}\n\n")
     assert sent.count("\nAnswer:\n") == 3 and sent.index("Find the named entities") > sent.rindex("\nAnswer:\n")
     assert record.config.exemplar_ids == tuple(e.id for e in exemplars) and record.config.exemplar_template == NER_EXEMPLAR
     assert record.ner is not None and record.ner.unparseable_rate == 0.5  # the planted answers still parse as before
+
+
+def test_an_exemplar_shows_its_entities_as_written_in_either_style() -> None:
+    from pytest_vlmbench.strategies.ner import exemplar_block
+
+    item = NerItem("z", "B-PER O O B-LOC I-LOC", text="Jürgen flog nach Zürich West", tokens=("Jürgen", "flog", "nach", "Zürich", "West"))
+    assert exemplar_block(item, "serial") == "Sentence: Jürgen flog nach Zürich West\nAnswer:\nJürgen | PER\nZürich West | LOC\n\n"
+    assert exemplar_block(item, "json") == (
+        'Sentence: Jürgen flog nach Zürich West\nAnswer:\n[{"entity": "Jürgen", "type": "PER"}, {"entity": "Zürich West", '
+        '"type": "LOC"}]\n\n'
+    )
+    none = NerItem("n", "O O", text="nothing here", tokens=("nothing", "here"))
+    assert exemplar_block(none, "serial").endswith("Answer:\nNone\n\n") and exemplar_block(none, "json").endswith("Answer:\n[]\n\n")
 
 
 def test_k_shot_per_class_on_ner_is_one_sentence() -> None:

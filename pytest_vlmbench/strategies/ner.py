@@ -89,7 +89,7 @@ def exemplar_block(item: Item, style: str) -> str:
     tokens = _tokens(item)
     entities = [(" ".join(tokens[s.start : s.end]), s.kind) for s in spans(item.label.split(" "))]
     if style == "json":
-        answer = json.dumps([{"entity": e, "type": t} for e, t in entities])
+        answer = json.dumps([{"entity": e, "type": t} for e, t in entities], ensure_ascii=False)  # names as written, not \u escapes
     else:
         answer = "\n".join(f"{e} | {t}" for e, t in entities) or "None"
     return NER_EXEMPLAR.replace("{sentence}", " ".join(tokens)).replace("{answer}", answer)
