@@ -68,13 +68,13 @@ SIZES: dict[str, dict[str, Any]] = {
 }  # fmt: skip
 
 
-def build_model(size: str, device: str, image_pixels: int) -> HFVisionLanguageModel:
-    """A random-weight Qwen2-VL of ``size`` on ``device``, with the tiny build's processor."""
+def build_model(size: str, device: str, image_pixels: int, processor: Any = None) -> HFVisionLanguageModel:
+    """A random-weight Qwen2-VL of ``size`` on ``device``, with the tiny build's processor (or ``processor``)."""
     import torch
     from transformers import AutoProcessor, Qwen2VLConfig, Qwen2VLForConditionalGeneration
 
-    tiny_dir = tiny.build("qwen2-vl")
-    processor = AutoProcessor.from_pretrained(tiny_dir, local_files_only=True)
+    if processor is None:
+        processor = AutoProcessor.from_pretrained(tiny.build("qwen2-vl"), local_files_only=True)
     for sub in (processor.image_processor,):
         sub.min_pixels = sub.max_pixels = image_pixels
         if hasattr(sub, "size"):
