@@ -13,6 +13,7 @@ from ..record_cost import format_usd
 
 COLUMNS = ("item", "n", "acc", "macroF1", "wF1", "invalid", "items/s", "peak MB")
 
+
 @dataclass(frozen=True)
 class OptionalColumn:
     """A column shown only when some record has its value; the HTML report shows the same ones."""

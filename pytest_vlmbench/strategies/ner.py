@@ -92,7 +92,7 @@ def exemplar_block(item: Item, style: str) -> str:
         answer = json.dumps([{"entity": e, "type": t} for e, t in entities], ensure_ascii=False)  # names as written, not \u escapes
     else:
         answer = "\n".join(f"{e} | {t}" for e, t in entities) or "None"
-    return NER_EXEMPLAR.replace("{sentence}", " ".join(tokens)).replace("{answer}", answer)
+    return NER_EXEMPLAR.format(sentence=" ".join(tokens), answer=answer)  # values go in verbatim, braces and all
 
 
 def tag_tokens(dataset: Dataset, items: Sequence[Item], ask: Classify, config: StrategyConfig) -> list[ItemOutcome]:
