@@ -131,6 +131,12 @@ def model_info(model: Any, source: str, family: str, device: str) -> dict[str, A
     }
 
 
+def head_info(model: Any, source: str, family: str, device: str) -> dict[str, Any]:
+    """:func:`model_info` of a classification head, with its labels in id order (what ``--label-map`` maps)."""
+    labels = model.config.id2label
+    return {**model_info(model, source, family, device), "labels": [labels[i] for i in sorted(labels)]}
+
+
 def greedy_answers(model: Any, tokenizer: Any, inputs: Any, max_new_tokens: int) -> list[str]:
     """Greedy generation from a left-padded batch; only the new tokens, decoded and stripped."""
     import torch

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .base import LoadOptions, ModelSpec, Request
-from .hf_common import load_preprocessor, load_weights, model_info, release
+from .hf_common import head_info, load_preprocessor, load_weights, release
 from .labels import map_labels
 
 MAX_TOKENS = 512
@@ -48,10 +48,7 @@ class HFTokenClassifier:
         self.tokenizer = token_tokenizer(AutoTokenizer, source, options, str(self.model.config.model_type))
         self.label_map = dict(options.label_map) or dict(spec.meta.get("label_map", {}))
         self._torch = torch
-        self.info: dict[str, Any] = {
-            **model_info(self.model, source, spec.family, self.device),
-            "labels": [self.model.config.id2label[i] for i in sorted(self.model.config.id2label)],
-        }
+        self.info: dict[str, Any] = head_info(self.model, source, spec.family, self.device)
 
     def classify(self, requests: Sequence[Request], classes: Sequence[str]) -> list[str | None]:
         """The IOB2 tag of every word (space-separated in the prompt), joined by spaces, per request."""
