@@ -48,9 +48,13 @@ def new_head(auto_class: Any, source: str, classes: Sequence[str], load: LoadOpt
     is replaced, as in any fine-tune)."""
     with quiet_new_head():
         return auto_class.from_pretrained(
-            source, num_labels=len(classes), id2label=dict(enumerate(classes)), label2id={c: i for i, c in enumerate(classes)},
-            ignore_mismatched_sizes=True, dtype=dtype, **pretrained_kwargs(source, load),
-        )  # fmt: skip
+            source, **head_labels(classes), ignore_mismatched_sizes=True, dtype=dtype, **pretrained_kwargs(source, load)
+        )
+
+
+def head_labels(classes: Sequence[str]) -> dict[str, Any]:
+    """``from_pretrained`` arguments for a head over ``classes``, in order."""
+    return {"num_labels": len(classes), "id2label": dict(enumerate(classes)), "label2id": {c: i for i, c in enumerate(classes)}}
 
 
 @contextmanager

@@ -29,7 +29,9 @@ from ..models.hf_classifier import HFSequenceClassifier
 from ..models.hf_common import load_weights, pretrained_kwargs, quiet_peft, resolve_device, resolve_dtype
 from ..strategies.base import StrategyConfig
 from ..strategies.train_settings import TrainSettings
-from .fit import FitReport, autocast_bf16, cached_fit, encode_texts, new_head, pad_with_eos, quiet_new_head, train_loop
+from .fit import (
+    FitReport, autocast_bf16, cached_fit, encode_texts, head_labels, new_head, pad_with_eos, quiet_new_head, train_loop,
+)
 from .trained import TrainedClassifier, TrainingError
 
 LORA_FAMILY = "hf-causal-lm"
@@ -90,9 +92,8 @@ def load_merged(source: str, adapters: Path, options: LoadOptions) -> tuple[Any,
 
     peft = _peft(source)
     classes = json.loads((adapters / HEAD_FILE).read_text())["classes"]
-    labels = {"num_labels": len(classes), "id2label": dict(enumerate(classes)), "label2id": {c: i for i, c in enumerate(classes)}}
     with quiet_new_head():  # the trained head is loaded over the new one next
-        net, device = load_weights(AutoModelForSequenceClassification, source, options, **labels)
+        net, device = load_weights(AutoModelForSequenceClassification, source, options, **head_labels(classes))
     with quiet_peft():
         merged = peft.PeftModel.from_pretrained(net, str(adapters)).merge_and_unload()
     merged.eval()
