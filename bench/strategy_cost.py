@@ -64,21 +64,15 @@ def english_processor(vocab: int) -> Any:
     prompt's words cost about what a real tokenizer charges. Nothing here is tuned to the prompts:
     the class list comes out near a 30k WordPiece's count (printed), where the 500-token BPE
     spends three times as many tokens on it."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast, Qwen2VLProcessor
+    from transformers import Qwen2VLProcessor
 
     from pytest_vlmbench.datasets.resolve import load_dataset
     from pytest_vlmbench.models import tiny
     from pytest_vlmbench.models.tiny_builders.vlm import _qwen_processor
 
-    bpe = Tokenizer(models.BPE())
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    bpe.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab, special_tokens=tiny.QWEN2_VL_SPECIAL,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)  # fmt: skip
-    bpe.train_from_iterator([it.text or "" for it in load_dataset("bbc_news").items], trainer=trainer)
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, chat_template=tiny.QWEN2_VL_CHAT_TEMPLATE,
-                                        eos_token="<|im_end|>", pad_token="<|endoftext|>", padding_side="left")  # fmt: skip
+    articles = [it.text or "" for it in load_dataset("bbc_news").items]
+    tokenizer = tiny.byte_level_bpe(articles, vocab, tiny.QWEN2_VL_SPECIAL, tiny.QWEN2_VL_CHAT_TEMPLATE,
+                                    eos_token="<|im_end|>", pad_token="<|endoftext|>", padding_side="left")  # fmt: skip
     return _qwen_processor(Qwen2VLProcessor, tokenizer)
 
 

@@ -18,7 +18,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +73,12 @@ def _corpus() -> list[str]:
 
 
 def train_tokenizer(special_tokens: list[str], chat_template: str, **named: str) -> Any:
-    """A ~500-token byte-level BPE wrapped as a fast tokenizer with ``special_tokens``."""
+    """A ~500-token byte-level BPE of the tiny builds' prompt words, wrapped as a fast tokenizer with ``special_tokens``."""
+    return byte_level_bpe(_corpus(), 500, special_tokens, chat_template, **named)
+
+
+def byte_level_bpe(corpus: Iterable[str], vocab_size: int, special_tokens: list[str], chat_template: str, **named: str) -> Any:
+    """A byte-level BPE of ``vocab_size`` tokens trained on ``corpus``, as a fast tokenizer with ``special_tokens``."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -81,12 +86,12 @@ def train_tokenizer(special_tokens: list[str], chat_template: str, **named: str)
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=500,
+        vocab_size=vocab_size,
         special_tokens=special_tokens,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    tok.train_from_iterator(_corpus(), trainer=trainer)
+    tok.train_from_iterator(corpus, trainer=trainer)
     return PreTrainedTokenizerFast(tokenizer_object=tok, chat_template=chat_template, **named)
 
 
