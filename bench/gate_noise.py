@@ -27,11 +27,12 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # helpers: synthetic records
 
 import numpy as np  # noqa: E402
 
 from pytest_vlmbench.gate.compare import compare_records
-from pytest_vlmbench.gate.synthetic import make_record
+from helpers import make_record  # noqa: E402
 from pytest_vlmbench.gate.thresholds import merge_layers, parse_layer
 
 CLASSES = [f"c{i}" for i in range(10)]

@@ -8,35 +8,134 @@ the plugin turns it into ``pytest.UsageError``, the command line into exit statu
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+from .datasets.base import DatasetError
 from .datasets.catalog import canonical_spec
+from .datasets.subsets import parse_class_counts
 from .evaluation.answer_cache import MODES as CACHE_MODES
 from .evaluation.pricing import Price, PriceError, Pricing, parse_hour_usd
 from .models.base import LoadOptions
 from .models.catalog import MODELS, resolve_model
-# Re-exported (``X as X``): the parsers were defined in this module first.
-from .option_values import (
-    DEVICE_PATTERN as DEVICE_PATTERN,
-    OptionError as OptionError,
-    _canonical as _canonical,
-    _choice as _choice,
-    _positive as _positive,
-    _same as _same,
-    parse_class_count_list as parse_class_count_list,
-    parse_device as parse_device,
-    parse_fraction as parse_fraction,
-    parse_k_shot as parse_k_shot,
-    parse_prompt_template as parse_prompt_template,
-    parse_label_map as parse_label_map,
-    parse_seeds as parse_seeds,
-    split_names as split_names,
-)
 from .strategies.catalog import STRATEGIES
 from .strategies.base import ANSWER_STYLES
 from .strategies.train_settings import TrainSettings
+from .registry import UnknownNameError
+
+# -- value parsers: a raw command-line value -> a typed value, or an OptionError --------------
+
+DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+
+
+class OptionError(ValueError):
+    """An invalid option value; the message is user-facing."""
+
+
+def split_names(values: Iterable[str] | str | None) -> tuple[str, ...]:
+    """``["a,b", "c"]`` -> ``("a", "b", "c")``, order kept, duplicates dropped."""
+    out: list[str] = []
+    for value in [values] if isinstance(values, str) else values or ():
+        for name in value.split(","):
+            name = name.strip()
+            if name and name not in out:
+                out.append(name)
+    return tuple(out)
+
+
+def _canonical(resolve: Callable[[str], str]) -> Callable[[str, Any], tuple[str, ...]]:
+    def parse(flag: str, values: Any) -> tuple[str, ...]:
+        try:
+            return tuple(dict.fromkeys(resolve(name) for name in split_names(values)))
+        except UnknownNameError as exc:
+            raise OptionError(str(exc)) from None
+
+    return parse
+
+
+def _positive(allow_none: bool) -> Callable[[str, Any], int | None]:
+    def parse(flag: str, value: Any) -> int | None:
+        if value is None and allow_none:
+            return None
+        if not isinstance(value, int) or value < 1:
+            raise OptionError(f"{flag} must be a positive whole number, got {value}.")
+        return value
+
+    return parse
+
+
+def _choice(choices: Sequence[str]) -> Callable[[str, Any], str]:
+    def parse(flag: str, value: Any) -> str:
+        if value not in choices:
+            raise OptionError(f"{flag} must be one of {', '.join(choices)}, got {value!r}.")
+        return str(value)
+
+    return parse
+
+
+def parse_seeds(flag: str, values: Any) -> tuple[int, ...]:
+    """``["0,1", "2"]`` -> ``(0, 1, 2)``; nothing given -> ``(0,)``."""
+    seeds = []
+    for name in split_names(values):
+        if not name.isdigit():
+            raise OptionError(f"{flag} takes whole numbers of zero or more (e.g. {flag} 0,1,2), got {name!r}.")
+        seeds.append(int(name))
+    return tuple(seeds) or (0,)
+
+
+def parse_class_count_list(flag: str, values: Any) -> tuple[int, ...]:
+    try:
+        return tuple(dict.fromkeys(n for v in values or () for n in parse_class_counts(v)))
+    except DatasetError as exc:
+        raise OptionError(str(exc)) from None
+
+
+def parse_device(flag: str, value: Any) -> str:
+    if not isinstance(value, str) or not DEVICE_PATTERN.match(value):
+        raise OptionError(f"{flag} must be auto, cpu, mps, cuda or cuda:N, got {value!r}.")
+    return value
+
+
+def parse_k_shot(flag: str, value: Any) -> int:
+    if not isinstance(value, int) or value < 0:
+        raise OptionError(f"{flag} must be zero (zero-shot) or a positive number of exemplars, got {value}.")
+    return value
+
+
+def parse_prompt_template(flag: str, value: Any) -> str | None:
+    """A prompt template holding ``{classes}`` (closed_set), ``{cls}`` (binary) or ``{sentence}`` (ner_prompt);
+    each strategy checks its own placeholder when it runs."""
+    if value is None or value == "":
+        return None
+    if not any(p in str(value) for p in ("{classes}", "{cls}", "{sentence}")):
+        raise OptionError(
+            f"{flag} {value!r} has neither {{classes}} (where closed_set puts the class list) nor {{cls}} "
+            f"(where binary puts the class asked about); add the placeholder of the strategy you run."
+        )
+    return str(value)
+
+
+def parse_label_map(flag: str, value: Any) -> tuple[tuple[str, str], ...]:
+    """``"LABEL_0=sport,LABEL_1=tech"`` -> ``(("LABEL_0", "sport"), ("LABEL_1", "tech"))``."""
+    pairs = []
+    for part in filter(None, (p.strip() for p in str(value or "").split(","))):
+        label, sep, cls = part.partition("=")
+        if not sep or not label.strip() or not cls.strip():
+            raise OptionError(f"{flag} takes LABEL=CLASS pairs separated by commas, got {part!r}.")
+        pairs.append((label.strip(), cls.strip()))
+    return tuple(pairs)
+
+
+def parse_fraction(flag: str, value: Any) -> float:
+    if not re.fullmatch(r"0?\.\d*[1-9]\d*|1(\.0*)?", str(value)):
+        raise OptionError(f"{flag} must be a fraction above 0 and at most 1 (e.g. 0.9), got {value!r}.")
+    return float(value)
+
+
+def _same(flag: str, value: Any) -> Any:
+    return value
 
 DTYPES = ("auto", "bfloat16", "float16", "float32")
 

@@ -26,7 +26,7 @@ from pytest_vlmbench.datasets.base import Dataset, Item
 from pytest_vlmbench.evaluation.cost import CostMeter
 from pytest_vlmbench.evaluation.pricing import Price, PriceError, Pricing, parse_price
 from pytest_vlmbench.gate.metrics import DEFAULT_DISPLAY, METRICS
-from pytest_vlmbench.gate.synthetic import make_record, run_document
+from helpers import make_record, run_document
 from pytest_vlmbench.models.api import OpenAIChatModel
 from pytest_vlmbench.models.base import LoadOptions, Request, TokenCount
 from pytest_vlmbench.models.zoo import make_spec
@@ -35,10 +35,10 @@ from pytest_vlmbench.options import BY_DEST, OptionError, read_run_options, run_
 from pytest_vlmbench.session.plan import Suite, plan_suite
 from pytest_vlmbench.session.run import DatasetCache, ModelLoader, run_case
 from pytest_vlmbench.record import Cost, Energy, Record
-from pytest_vlmbench.record_cost import format_usd
-from pytest_vlmbench.record_training import Training
+from pytest_vlmbench.record.cost import format_usd
+from pytest_vlmbench.record.training import Training
 from pytest_vlmbench.session.summary import summary_lines
-from pytest_vlmbench.tokens import Tokens
+from pytest_vlmbench.record.tokens import Tokens
 
 CLASSES = ("cat", "dog", "bird")
 

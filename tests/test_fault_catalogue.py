@@ -95,7 +95,7 @@ def write(name: str, text: str | bytes) -> Callable[[Path], None]:
 
 
 def inconsistent_baseline(root: Path) -> None:
-    from pytest_vlmbench.gate.synthetic import make_record, run_document
+    from helpers import make_record, run_document
 
     record = make_record(["cat", "dog", "bird"], ["cat", "dog", "dog"], model="oracle", dataset="toy")
     document = run_document([record])

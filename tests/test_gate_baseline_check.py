@@ -16,7 +16,7 @@ from pytest_vlmbench.cli import main
 from pytest_vlmbench.gate.baseline import load_run, parse_run
 from pytest_vlmbench.gate.metrics import GateError
 from pytest_vlmbench.gate.significance import legacy_macro
-from pytest_vlmbench.gate.synthetic import make_record, run_document
+from helpers import make_record, run_document
 from pytest_vlmbench.record import Record
 
 CLASSES = ["cat", "dog", "bird"]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from pytest_vlmbench.cli import main
-from pytest_vlmbench.gate.synthetic import make_record, run_document, with_predictions
+from helpers import make_record, run_document, with_predictions
 
 CLASSES = ["cat", "dog", "bird"]
 

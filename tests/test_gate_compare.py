@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from pytest_vlmbench.gate.baseline import hardware, load_run, parse_run
 from pytest_vlmbench.gate.compare import compare_records
 from pytest_vlmbench.gate.metrics import METRICS, GateError
-from pytest_vlmbench.gate.synthetic import make_record, run_document, with_predictions
+from helpers import make_record, run_document, with_predictions
 from pytest_vlmbench.gate.thresholds import Threshold, merge_layers, parse_layer
 from pytest_vlmbench.gate.verdict import Verdict, gate_report_lines, judge_record
 from pytest_vlmbench.record import Memory, Record

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from pytest_vlmbench.gate.metrics import METRICS, GateError, get_metric
-from pytest_vlmbench.gate.synthetic import make_record
+from helpers import make_record
 from pytest_vlmbench.gate.thresholds import merge_layers, parse_alpha, parse_layer, parse_threshold
 
 

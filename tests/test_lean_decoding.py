@@ -20,7 +20,7 @@ from pytest_vlmbench.record import Record
 from pytest_vlmbench.strategies.answers import parse_yes_no, yes_no_decided
 from pytest_vlmbench.strategies.base import Query, StrategyConfig
 from pytest_vlmbench.strategies.binary import binary
-from pytest_vlmbench.tokens import Tokens
+from pytest_vlmbench.record.tokens import Tokens
 
 CLASSES = tuple(f"class{k}" for k in range(9))
 
@@ -155,7 +155,7 @@ def test_vlmbench_compare_shows_computed_tokens_per_item(tmp_path: Path, capsys:
     from dataclasses import replace
 
     from pytest_vlmbench.cli import main
-    from pytest_vlmbench.gate.synthetic import make_record, run_document
+    from helpers import make_record, run_document
 
     base = make_record(["a", "b"] * 5, ["a", "b"] * 5)
     paths = []

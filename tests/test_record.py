@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from pytest_vlmbench import EvalConfig, LoadOptions, evaluate, load_dataset, load_model, resolve_model
 from pytest_vlmbench.datasets.base import Dataset, Item
 from pytest_vlmbench.gate.baseline import load_run
-from pytest_vlmbench.gate.synthetic import run_document
+from helpers import run_document
 from pytest_vlmbench.models.base import Request
 from pytest_vlmbench.models.scripted import ScriptedModel
 from pytest_vlmbench.record import ClassScores, Metrics, Record, RecordError, Unreadable

@@ -16,11 +16,11 @@ import pytest
 
 from pytest_vlmbench.cli import main
 from pytest_vlmbench.gate.baseline import load_run, parse_run
-from pytest_vlmbench.gate.synthetic import make_record, run_document, with_predictions
+from helpers import make_record, run_document, with_predictions
 from pytest_vlmbench.gate.thresholds import merge_layers, parse_layer
 from pytest_vlmbench.gate.verdict import Verdict
 from pytest_vlmbench.record import Record
-from pytest_vlmbench.record_cost import Cost
+from pytest_vlmbench.record.cost import Cost
 from pytest_vlmbench.secrets import register_secret
 from pytest_vlmbench.report import build_data, render_page, write_report
 from pytest_vlmbench.report.data import item_scores, sweep_lines

@@ -22,7 +22,7 @@ import pytest
 
 from pytest_vlmbench.cli import main
 from pytest_vlmbench.gate.baseline import load_run
-from pytest_vlmbench.gate.synthetic import run_document, with_predictions
+from helpers import run_document, with_predictions
 
 ROOT = Path(__file__).resolve().parent.parent
 CLASS_COUNTS = (3, 10)

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from pytest_vlmbench.gate.synthetic import make_record
+from helpers import make_record
 from pytest_vlmbench.record import Record
 from pytest_vlmbench.session.pivot import Cell, class_count_pivots, pivot_lines
 

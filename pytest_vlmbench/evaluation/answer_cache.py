@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..models.base import Request
-from ..models.tiny import cache_dir
+from ..cache_dir import cache_dir
 from ..secrets import public_url
 
 if TYPE_CHECKING:

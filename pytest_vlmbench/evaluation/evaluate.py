@@ -21,7 +21,7 @@ from ..datasets.ner import is_ner
 from ..models.base import DirectClassifier, GenerativeModel
 from ..ner.scores import ner_scores, sentence_metrics
 from ..record import Confusion, Prediction, Record, RecordConfig, Unreadable, plain_json
-from ..record_training import Training
+from ..record.training import Training
 from ..strategies.base import ItemOutcome, Strategy
 from ..strategies.catalog import get_strategy
 from .answer_cache import AnswerCache

@@ -2,7 +2,7 @@
 
 A price is a run option, never a library default (prices change; a wrong default would
 look like a measurement). Given one, :meth:`Pricing.cost_of` adds a
-:class:`~pytest_vlmbench.record_cost.Cost` to the record:
+:class:`~pytest_vlmbench.record.cost.Cost` to the record:
 
 - ``tokens``: a model named in the price table (``MODEL=IN/OUT``, USD per million input
   and output tokens) whose adapter counted tokens (the API's ``usage``, the Hugging Face
@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..record import Record
-from ..record_cost import Cost, format_seconds
+from ..record.cost import Cost, format_seconds
 
 API_PREFIX = "api:"
 

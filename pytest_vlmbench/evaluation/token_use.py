@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..tokens import Tokens
+from ..record.tokens import Tokens
 
 
 @dataclass

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..record import ClassScores, Metrics
-from ..record_ner import NerScores, TypeScores
+from ..record.ner import NerScores, TypeScores
 
 
 def tag_rows(labels: Sequence[str], predictions: Sequence[str | None]) -> tuple[list[list[str]], list[list[str]]]:

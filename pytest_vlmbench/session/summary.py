@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..record import Record
-from ..record_cost import format_usd
+from ..record.cost import format_usd
 
 COLUMNS = ("item", "n", "acc", "macroF1", "wF1", "invalid", "items/s", "peak MB")
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..datasets.base import Dataset, Item
-from ..record_training import Training
+from ..record.training import Training
 from .answers import json_answer
 from .prompts import EXEMPLAR, IMAGE_EXEMPLAR, check_template
 from .train_settings import TrainSettings

@@ -2,7 +2,7 @@
 
 Both train on the dataset's training split (or a seeded hold-out of the evaluated split
 when there is none; never on an evaluated item) before the evaluation, and the record
-gains a ``training`` section with what that cost (:mod:`pytest_vlmbench.record_training`):
+gains a ``training`` section with what that cost (:mod:`pytest_vlmbench.record.training`):
 
 - ``finetune``: every weight of a sequence-classification head (BERT, DistilBERT, RoBERTa,
   GPT-2, BART, MiniLM ...) with a new head over the dataset's classes; AdamW, linear

@@ -24,7 +24,7 @@ from ..datasets.base import Dataset
 from ..evaluation.answer_cache import model_identity
 from ..models.base import LoadOptions
 from ..models.hf_common import pretrained_kwargs, resolve_device
-from ..record_training import Training
+from ..record.training import Training
 from ..strategies.base import StrategyConfig
 from ..strategies.train_settings import TrainSettings
 from .split import data_sha256

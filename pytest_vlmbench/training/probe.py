@@ -16,7 +16,7 @@ from typing import Any
 from ..datasets.base import Dataset
 from ..evaluation.answer_cache import model_identity
 from ..models.base import DirectClassifier, GenerativeModel, LoadOptions, Request
-from ..record_training import Training
+from ..record.training import Training
 from ..strategies.base import StrategyConfig
 from .embed import Embedder, as_embedder, embed_items, to_numpy
 from .split import data_sha256

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..evaluation.cost import CostMeter
-from ..jsonio import Reader, plain_json
+from ..record.jsonio import Reader, plain_json
 from ..models.base import DirectClassifier, Request
-from ..record_training import Training
+from ..record.training import Training
 
 
 class TrainingError(ValueError):

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..datasets.fingerprint import sha256_json
-from ..models.tiny import cache_dir
+from ..cache_dir import cache_dir
 
 CACHE_VERSION = 1
 """Part of every key: bump it when training changes in a way that changes the weights."""

@@ -1,4 +1,4 @@
-"""Synthetic records and runs, for the gate's tests and ``bench/gate_noise.py``.
+"""Shared test helpers. Synthetic records and runs, for the gate's tests and ``bench/gate_noise.py``.
 
 They are :class:`~pytest_vlmbench.record.Record` objects like :func:`pytest_vlmbench.evaluate`
 returns, with metrics computed from the given predictions, so the gate sees exactly what a
@@ -11,8 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from ..record import SCHEMA_VERSION, Confusion, LatencyMs, Memory, Metrics, Prediction, Record, RecordConfig, Throughput
-from .significance import classes_without_items, quality_from_predictions
+from pytest_vlmbench.record import SCHEMA_VERSION, Confusion, LatencyMs, Memory, Metrics, Prediction, Record, RecordConfig, Throughput
+from pytest_vlmbench.gate.significance import classes_without_items, quality_from_predictions
 
 
 def _metrics(labels: Sequence[str], predictions: Sequence[str | None], classes: Sequence[str]) -> Metrics:

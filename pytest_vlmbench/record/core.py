@@ -20,12 +20,12 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from .jsonio import FLATTEN, OMIT_IF_NONE, Reader, RecordError, dump_dataclass, plain_json
-from .record_cost import Cost, Energy
-from .record_ner import NerScores
-from .record_training import Training
+from .cost import Cost, Energy
+from .ner import NerScores
+from .training import Training
 from .tokens import Tokens
 
-__all__ = [
+__all__ = [  # re-exported by the package
     "SCHEMA_VERSION", "ClassScores", "Confusion", "Cost", "Energy", "LatencyMs", "Memory", "Metrics", "Prediction",
     "Record", "RecordConfig", "RecordError", "Throughput", "Tokens", "Unreadable", "check_schema", "plain_json",
 ]  # fmt: skip

@@ -1,0 +1,35 @@
+"""The record of one evaluation and its parts: the one place the results' JSON shape is defined.
+
+- :mod:`.core`: :class:`Record` and the parts every record has (metrics, per-class scores,
+  confusion, throughput, memory, predictions, config), the one :data:`SCHEMA_VERSION`;
+- :mod:`.tokens`, :mod:`.cost`, :mod:`.training`, :mod:`.ner`: the optional sections;
+- :mod:`.jsonio`: how typed parts are written to and read from plain JSON.
+
+Everything else imports from this package, never from its modules.
+"""
+
+from .core import (
+    SCHEMA_VERSION,
+    ClassScores,
+    Confusion,
+    LatencyMs,
+    Memory,
+    Metrics,
+    Prediction,
+    Record,
+    RecordConfig,
+    Throughput,
+    Unreadable,
+    check_schema,
+)
+from .cost import Cost, Energy
+from .jsonio import Reader, RecordError, plain_json
+from .ner import NerScores, TypeScores
+from .tokens import Tokens
+from .training import Training
+
+__all__ = [
+    "SCHEMA_VERSION", "ClassScores", "Confusion", "Cost", "Energy", "LatencyMs", "Memory", "Metrics", "NerScores",
+    "Prediction", "Reader", "Record", "RecordConfig", "RecordError", "Throughput", "Tokens", "Training", "TypeScores",
+    "Unreadable", "check_schema", "plain_json",
+]  # fmt: skip
