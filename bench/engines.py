@@ -78,7 +78,7 @@ def main() -> None:
             strategy, f"{hf.throughput.n_requests / max(1, hf.n_items):.1f}", f"{hf_speed:.2f}", f"{vllm_speed:.2f}",
             f"{vllm_speed / hf_speed:.2f}x", f"{same}/{len(hf.predictions)}",
         ))  # fmt: skip
-    device = models["hf"].info.get("device", "?")
+    device = models["hf"].info.device or "?"
     print(f"{args.model} on {len(dataset.items)} {args.dataset} items, {device}, batch {args.batch_size}, "
           f"{args.rounds} alternating rounds; load: HF {load_s['hf']:.1f}s, vLLM {load_s['vllm']:.1f}s")  # fmt: skip
     print("\n".join(format_table(("strategy", "prompts/item", "HF items/s", "vLLM items/s", "vLLM/HF", "same answers"), rows)))

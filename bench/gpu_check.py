@@ -159,7 +159,7 @@ def main() -> int:
     build_s = time.perf_counter() - t0
     gpu = torch.cuda.get_device_name() if args.device.startswith("cuda") else "cpu"
     print(f"device: {gpu}; torch {torch.__version__}, transformers {transformers.__version__}; "
-          f"{model.info['parameters'] / 1e9:.2f} B parameters ({model.info['dtype']}) built in {build_s:.1f} s", flush=True)  # fmt: skip
+          f"{(model.info.parameters or 0) / 1e9:.2f} B parameters ({model.info.dtype}) built in {build_s:.1f} s", flush=True)  # fmt: skip
     dataset = photos(args.items, args.image_side)
     filler = None
     if args.leave_free_gb is not None:

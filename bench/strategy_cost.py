@@ -186,7 +186,7 @@ def main() -> int:
             200: photos(args.items, args.image_side, classes_200)}  # fmt: skip
     labels = {it.id: it.label for it in data[21].items}
     plant_answers(adapter, labels)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; model {adapter.info['parameters'] / 1e6:.1f} M "
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; model {(adapter.info.parameters or 0) / 1e6:.1f} M "
           f"parameters; {args.items} items, batch {args.batch_size}, {args.rounds} rounds; tokenizer: "
           f"{f'{args.vocab}-token BPE on BBC News' if args.vocab else 'the tiny build'}'s, the 21 class names "
           f"in {listed} tokens", flush=True)  # fmt: skip

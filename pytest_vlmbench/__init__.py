@@ -11,10 +11,10 @@ from .datasets.base import Dataset, DatasetError, Item
 from .datasets.catalog import DATASETS
 from .datasets.resolve import DatasetOptions, load_dataset
 from .evaluation.evaluate import EvalConfig, evaluate
-from .models.base import DirectClassifier, GenerativeModel, LoadOptions, ModelSpec, Request
+from .models.base import Adapter, Answer, DirectClassifier, GenerativeModel, LoadOptions, ModelSpec, Request
 from .models.catalog import MODELS, load_model, resolve_model
 from .options import RunOptions
-from .record import Record
+from .record import ModelInfo, Record
 from .registry import Registry, UnknownNameError
 from .strategies.base import Strategy, StrategyConfig
 from .strategies.catalog import STRATEGIES
@@ -23,6 +23,8 @@ __all__ = [
     "DATASETS",
     "MODELS",
     "STRATEGIES",
+    "Adapter",
+    "Answer",
     "Dataset",
     "DatasetError",
     "DatasetOptions",
@@ -31,6 +33,7 @@ __all__ = [
     "GenerativeModel",
     "Item",
     "LoadOptions",
+    "ModelInfo",
     "ModelSpec",
     "Record",
     "Registry",

@@ -282,8 +282,9 @@ OPTIONS: tuple[Option, ...] = (
          field="models", kind="list", metavar="NAME", parse=_canonical(lambda n: resolve_model(n).name)),
     _run("dataset", "--dataset", "Dataset(s): a registry name, a local path or a hub id (repeatable, comma-separated).",
          field="datasets", kind="list", metavar="NAME", parse=_canonical(canonical_spec)),
-    _run("strategy", "--strategy", "Strategy(ies): closed_set, binary (generative models), direct (classifiers); "
-         "repeatable, comma-separated.", field="strategies", kind="list", metavar="NAME",
+    _run("strategy", "--strategy", "Strategy(ies): closed_set, binary (prompting generative models); direct "
+         "(classifiers); finetune, linear_probe (train a classifier first); ner_prompt, ner_direct, ner_finetune (NER). "
+         "Repeatable, comma-separated; `vlmbench strategies` lists them.", field="strategies", kind="list", metavar="NAME",
          parse=_canonical(lambda n: STRATEGIES.get(n).name)),
     _run("limit", "--limit", "Evaluate at most N items per dataset (the first N).", kind="int", metavar="N",
          parse=_positive(allow_none=True)),

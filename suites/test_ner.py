@@ -21,11 +21,12 @@ pytestmark = pytest.mark.vlmbench(
     datasets=["ner_generated"],
     strategies=["ner_direct", "ner_finetune", "ner_prompt"],
     modality="text",
+    # A token head tags every token: only a prompted LLM's answer can fail to parse (the gate judges it).
+    max_invalid_rate={"ner_direct": 0.0, "ner_finetune": 0.0},
 )
 
 
 def test_ner(vlmbench):
     record = vlmbench.run()
-    assert record.n_items > 0
-    assert record.ner is not None
-    assert 0.0 <= record.ner.micro.f1 <= 1.0
+    assert record.n_items > 0, "no sentence was evaluated"
+    assert record.ner is not None, "a NER run's record has no entity scores"

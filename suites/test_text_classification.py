@@ -22,10 +22,13 @@ pytestmark = pytest.mark.vlmbench(
     datasets=["bbc_news"],
     strategies=["closed_set", "binary", "direct", "linear_probe"],
     modality="text",
+    # Heads, embeddings and trained classifiers pick one of the classes for every article: an
+    # invalid answer there is a bug, while a prompted LLM's free text may miss the list (the
+    # gate judges it).
+    max_invalid_rate={"direct": 0.0, "linear_probe": 0.0, "finetune": 0.0},
 )
 
 
 def test_text_classification(vlmbench):
     record = vlmbench.run()
-    assert record.n_items > 0
-    assert 0.0 <= record.metrics.accuracy <= 1.0
+    assert record.n_items > 0, "no item was evaluated"

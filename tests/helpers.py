@@ -1,25 +1,113 @@
-"""Shared test helpers. Synthetic records and runs, for the gate's tests and ``bench/gate_noise.py``.
+"""Shared test helpers: a toy dataset, scripted answers, a toy project's conftest, synthetic records.
 
-They are :class:`~pytest_vlmbench.record.Record` objects like :func:`pytest_vlmbench.evaluate`
-returns, with metrics computed from the given predictions, so the gate sees exactly what a
-real run would give it -- without loading a model.
+- :func:`toy_dataset`, :func:`oracle`, :func:`answer_as`, :func:`planted`: a small text dataset
+  whose every item says its class (``item 4 is about a dog``), and responders for
+  :class:`~pytest_vlmbench.models.scripted.ScriptedModel` that read the class back from the
+  prompt and answer closed_set and binary prompts as a model would.
+- :func:`toy_conftest`: the same, as the source of a ``conftest.py`` for a pytest run of its own
+  (pytester, a subprocess), which registers the dataset as ``toy``.
+- :func:`make_record`, :func:`with_predictions`, :func:`run_document`: synthetic records and
+  runs, for the gate's tests and ``bench/gate_noise.py``. They are
+  :class:`~pytest_vlmbench.record.Record` objects like :func:`pytest_vlmbench.evaluate` returns,
+  with metrics computed from the given predictions, so the gate sees exactly what a real run
+  would give it -- without loading a model.
+- :class:`ScriptedChannel`: what a strategy is handed, answering from a function, for
+  strategy tests that need no model.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import inspect
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
-from pytest_vlmbench.record import SCHEMA_VERSION, Confusion, LatencyMs, Memory, Metrics, Prediction, Record, RecordConfig, Throughput
-from pytest_vlmbench.gate.significance import classes_without_items, quality_from_predictions
+from pytest_vlmbench.datasets.base import Dataset, Item
+from pytest_vlmbench.models.base import Request
+from pytest_vlmbench.strategies.base import Query
+
+from pytest_vlmbench.record import (
+    SCHEMA_VERSION, Confusion, Label, LatencyMs, Memory, Metrics, ModelInfo, Prediction, Record, RecordConfig, Throughput,
+)  # fmt: skip
+from pytest_vlmbench.tasks import CLASSIFICATION
 
 
-def _metrics(labels: Sequence[str], predictions: Sequence[str | None], classes: Sequence[str]) -> Metrics:
-    """The metrics a real run gives for these predictions (the gate recomputes them on load)."""
-    return Metrics(
-        **quality_from_predictions(labels, predictions, classes), classes_without_items=classes_without_items(labels, classes)
+
+# -- a toy dataset and scripted answers ---------------------------------------------------------
+
+TOY_CLASSES = ("cat", "dog", "bird")
+TOY_TEXT = "item {k} is about a {label}"
+"""Each toy item's text: its number and its class, which :func:`oracle` and :func:`planted` read back."""
+
+
+def toy_items(n: int, classes: Sequence[str] = TOY_CLASSES, text: str = TOY_TEXT) -> list[Item]:
+    """``n`` text items ``t0``, ``t1``, ... whose classes cycle through ``classes``."""
+    return [Item(id=f"t{k}", label=classes[k % len(classes)], text=text.format(k=k, label=classes[k % len(classes)])) for k in range(n)]
+
+
+def toy_dataset(
+    n: int = 6, *, classes: Sequence[str] = TOY_CLASSES, name: str = "toy", text: str = TOY_TEXT, source: str = "generated"
+) -> Dataset:
+    """A text dataset of :func:`toy_items`."""
+    return Dataset(name, tuple(classes), toy_items(n, classes, text), modality="text", source=source)
+
+
+def answer_as(label: str, request: Request) -> str:
+    """What a model that takes the item for a ``label`` answers: "Yes."/"No." to a binary prompt, else "It is a LABEL."."""
+    if "yes or no" in request.prompt:
+        return "Yes." if f"Is the {label} " in request.prompt or f" class {label}?" in request.prompt else "No."
+    return f"It is a {label}."
+
+
+def oracle(request: Request) -> str:
+    """Always right: the class the prompt's item text names (``about a dog``), or ``?`` when it names none."""
+    found = re.search(r"about a (\w+)", request.prompt)
+    return answer_as(found.group(1) if found else "?", request)
+
+
+def planted(request: Request) -> str:
+    """Like :func:`oracle`, except for the item numbers listed in ``wrong.txt`` in the working folder: those are answered wrong."""
+    found = re.search(r"item (\d+) is about a (\w+)", request.prompt)
+    if found is None:
+        return answer_as("?", request)
+    k, label = found.groups()
+    wrong = Path("wrong.txt").read_text().split() if Path("wrong.txt").exists() else []
+    return answer_as(label if k not in wrong else ("dog" if label != "dog" else "cat"), request)
+
+
+def toy_conftest(extra: str = "", *, n: int = 9, classes: Sequence[str] = TOY_CLASSES, text: str = TOY_TEXT) -> str:
+    """The source of a ``conftest.py`` registering :func:`toy_dataset` ``n`` as ``toy``, then ``extra``.
+
+    It defines :func:`answer_as`, :func:`oracle` and :func:`planted` (this module's own code) and
+    imports ``re``, ``Path``, ``DATASETS``, ``MODELS``, ``Dataset``, ``Item``, ``ScriptedModel`` and
+    ``scripted_spec`` for ``extra``, which registers the models. It imports nothing from the
+    tests, so it also serves a pytest run in a subprocess.
+    """
+    responders = "\n\n".join(inspect.getsource(f) for f in (answer_as, oracle, planted))
+    return (
+        "from __future__ import annotations\n\n"
+        "import re\n"
+        "from pathlib import Path\n\n"
+        "from pytest_vlmbench import DATASETS, MODELS\n"
+        "from pytest_vlmbench.datasets.base import Dataset, Item\n"
+        "from pytest_vlmbench.models.scripted import ScriptedModel, scripted_spec\n\n"
+        f"CLASSES = {tuple(classes)!r}\n\n\n"
+        "def toy():\n"
+        f"    items = [Item(id=f't{{k}}', label=CLASSES[k % len(CLASSES)], text={text!r}.format(k=k, label=CLASSES[k % len(CLASSES)]))\n"
+        f"             for k in range({n})]\n"
+        "    return Dataset('toy', CLASSES, items, modality='text', source='generated')\n\n\n"
+        "DATASETS.register('toy', toy, modality='text', offline=True, replace=True)\n\n\n"
+        f"{responders}\n\n"
+        f"{extra}"
     )
+
+
+
+def _metrics(labels: Sequence[Label], predictions: Sequence[Label | None], classes: Sequence[str]) -> Metrics:
+    """The metrics a real run gives for these predictions (the gate recomputes them on load)."""
+    return CLASSIFICATION.score(labels, predictions, classes).metrics
 
 
 def _throughput(n: int, items_per_s: float, latency_ms: float) -> Throughput:
@@ -34,7 +122,7 @@ def _throughput(n: int, items_per_s: float, latency_ms: float) -> Throughput:
     )
 
 
-def _predictions(ids: Sequence[str], labels: Sequence[str], predictions: Sequence[str | None]) -> tuple[Prediction, ...]:
+def _predictions(ids: Sequence[str], labels: Sequence[Label], predictions: Sequence[Label | None]) -> tuple[Prediction, ...]:
     return tuple(Prediction(str(i), t, p, p == t, (str(p),)) for i, t, p in zip(ids, labels, predictions))
 
 
@@ -69,7 +157,7 @@ def make_record(
     return Record(
         schema=SCHEMA_VERSION,
         model=model,
-        model_info={"device": device},
+        model_info=ModelInfo(device=device),
         dataset=dataset,
         dataset_source="synthetic",
         strategy=strategy,
@@ -86,7 +174,7 @@ def make_record(
 
 def with_predictions(
     record: Record,
-    predictions: Sequence[str | None],
+    predictions: Sequence[Label | None],
     *,
     items_per_s: float | None = None,
     latency_ms: float | None = None,
@@ -145,3 +233,28 @@ def run_document(records: Sequence[Record], *, commit: str = "", names: Sequence
         "version": "5.3.1",
         "vlmbench": {"schema": SCHEMA_VERSION, "options": {}, "models": {}},
     }
+
+
+# -- a strategy's channel without a model -------------------------------------------------------
+
+
+class ScriptedChannel:
+    """What a strategy is handed (:class:`~pytest_vlmbench.strategies.base.ModelAccess`), without a model:
+    ``answers`` answers each pass of queries (text for ``ask``, a class or ``None`` for ``classify``), and
+    every pass is kept in ``asked``. ``batch_size`` and ``shares_prefix`` are the facts binary plans by."""
+
+    def __init__(
+        self, answers: Callable[[Sequence[Query]], Sequence[str | None]], batch_size: int = 1, shares_prefix: bool = False
+    ) -> None:
+        self.answers = answers
+        self.batch_size = batch_size
+        self.shares_prefix = shares_prefix
+        self.asked: list[list[Query]] = []
+
+    def ask(self, queries: Sequence[Query]) -> list[str]:
+        self.asked.append(list(queries))
+        return [a if a is not None else "" for a in self.answers(queries)]
+
+    def classify(self, queries: Sequence[Query]) -> list[str | None]:
+        self.asked.append(list(queries))
+        return list(self.answers(queries))

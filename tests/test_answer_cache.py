@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from pytest_vlmbench import Dataset, Item, LoadOptions, Request
+from pytest_vlmbench import Dataset, LoadOptions, Request
 from pytest_vlmbench.datasets.builtin import load_digits
 from pytest_vlmbench.evaluation.answer_cache import (
     AnswerCache,
@@ -27,23 +27,17 @@ from pytest_vlmbench.evaluation.channel import AdapterError, CacheUse
 from pytest_vlmbench.evaluation.config import EvalConfig
 from pytest_vlmbench.evaluation.evaluate import evaluate
 from pytest_vlmbench.models import catalog
+from pytest_vlmbench.models.base import Answer, Provides
 from pytest_vlmbench.models.scripted import ScriptedModel
 from pytest_vlmbench.options import OptionError, read_cache_options, run_options_from
 from pytest_vlmbench.record import LatencyMs, Record, Throughput
 from pytest_vlmbench.session.plan import Case
-from pytest_vlmbench.session.run import CaseError, DatasetCache, LoadedModel, run_case
-
-CLASSES = ("cat", "dog", "bird")
+from pytest_vlmbench.session.execution import CaseError, DatasetCache, LoadedModel, run_case
+from helpers import oracle, toy_dataset
 
 
 def toy(n: int = 6) -> Dataset:
-    items = [Item(id=f"t{k}", label=CLASSES[k % 3], text=f"this is about a {CLASSES[k % 3]}, number {k}") for k in range(n)]
-    return Dataset("cache-toy", CLASSES, items, modality="text", source="generated")
-
-
-def oracle(request: Request) -> str:
-    found = re.search(r"about a (\w+)", request.prompt)
-    return f"It is a {found.group(1) if found else '?'}."
+    return toy_dataset(n, name="cache-toy")
 
 
 def sent(model: ScriptedModel) -> list[str]:
@@ -92,7 +86,7 @@ def test_each_part_of_the_key_misses_when_changed(tmp_path: Path) -> None:
         "classify": KeyMaker(model, ["a", "b"]).key(base),
     }
     other = ScriptedModel("m", oracle)
-    other.info["dtype"] = "bfloat16"
+    other.info = replace(other.info, dtype="bfloat16")
     changed["dtype"] = KeyMaker(other).key(base)
     other = ScriptedModel("m", oracle, device="cuda:0")
     changed["device kind"] = KeyMaker(other).key(base)
@@ -108,7 +102,7 @@ def test_local_weights_are_fingerprinted(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text('{"hidden_size": 64}')
     (tmp_path / "model.safetensors").write_bytes(b"0" * 10)
     model = ScriptedModel("m", oracle)
-    model.info["source"] = str(tmp_path)
+    model.info = replace(model.info, source=str(tmp_path))
     first = model_identity(model)
     assert first["weights"]["config_sha256"] and ("model.safetensors", 10) == first["weights"]["files"][1][:2]
     (tmp_path / "config.json").write_text('{"hidden_size": 65}')
@@ -120,11 +114,11 @@ def test_local_weights_are_fingerprinted(tmp_path: Path) -> None:
 
 def test_api_identity_is_base_url_without_credentials_and_model_id() -> None:
     model = ScriptedModel("api:m", oracle, device="api")
-    model.info.update(source="org/m", api_base="https://user:secret@host:8000/v1", retries=3)
+    model.info = replace(model.info, source="org/m", api_base="https://user:secret@host:8000/v1", retries=3)
     identity = model_identity(model)
     assert identity["api_base"] == "https://host:8000/v1"
     assert "secret" not in repr(identity) and "retries" not in identity and "weights" not in identity
-    model.info["retries"] = 7  # volatile facts never change the key
+    model.info = replace(model.info, retries=7)  # volatile facts never change the key
     assert model_identity(model) == identity
 
 
@@ -237,6 +231,8 @@ def test_images_and_classify_go_through_the_cache(cache: AnswerCache) -> None:
     digits = load_digits().limited(5)
 
     class Classifier(ScriptedModel):
+        provides: Provides = "classify"
+
         def classify(self, requests: Any, classes: Any) -> list[str | None]:
             self.batches.append(list(requests))
             return [classes[0] if r.image is not None else None for r in requests]
@@ -254,7 +250,7 @@ def test_a_grown_run_asks_only_for_the_new_items(cache: AnswerCache) -> None:
     evaluate(ScriptedModel("m", oracle), toy(), "closed_set", EvalConfig(limit=3), answers=cache)
     model = ScriptedModel("m", oracle)
     record = evaluate(model, toy(), "closed_set", EvalConfig(), answers=cache)
-    assert len(sent(model)) == 3 * 3 and all(re.search(r"number [345]", p) for p in sent(model))
+    assert len(sent(model)) == 3 * 3 and all(re.search(r"item [345] ", p) for p in sent(model))
     assert (record.throughput.cache_hits, record.throughput.n_requests) == (9, 9) and record.throughput.items_per_s > 0
 
 
@@ -280,7 +276,7 @@ def test_a_batch_halved_after_out_of_memory_counts_its_hits_once(cache: AnswerCa
     evaluate(ScriptedModel("m", oracle), toy(), "closed_set", EvalConfig(limit=2), answers=cache)  # 6 prompts
 
     class Small(ScriptedModel):
-        def generate(self, requests: Any) -> list[str]:
+        def generate(self, requests: Any) -> list[Answer]:
             if len(requests) > 1:
                 raise OutOfMemoryError("CUDA out of memory")
             return super().generate(requests)
@@ -404,7 +400,7 @@ def test_tiny_qwen2_vl_gives_the_same_record_warm_as_cold(cache: AnswerCache) ->
         calls: list[int] = []
         generate = model.generate  # type: ignore[union-attr]
 
-        def counted(requests: Any) -> list[str]:
+        def counted(requests: Any) -> list[Answer]:
             calls.append(len(requests))
             return generate(requests)
 

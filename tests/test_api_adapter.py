@@ -10,18 +10,24 @@ from __future__ import annotations
 import base64
 import json
 import socket
+import shutil
 import socketserver
+import ssl
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
 from pytest_vlmbench.models.api import APIError, APIRequestsFailed, OpenAIChatModel, image_data_url
-from pytest_vlmbench.models.base import LoadOptions, Request, RequestsFailed
+from pytest_vlmbench.models.api_response import NotACompletion, parse_completion, usage_tokens
+from pytest_vlmbench.models.base import AdapterSettings, Answer, LoadOptions, Request, RequestsFailed
 from pytest_vlmbench.models.zoo import make_spec
+from pytest_vlmbench.record import Tokens, plain_json
 from pytest_vlmbench.secrets import public_url
 
 SECRET = "sk-test-SECRET-never-logged-123"
@@ -35,7 +41,7 @@ def ok(text: str) -> tuple[int, dict[str, str], bytes]:
 class Server:
     """A chat-completions endpoint whose answer to the n-th request is ``behaviour(n, body)``."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.behaviour: Behaviour = lambda n, body: ok("yes")
         self.bodies: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
@@ -75,8 +81,11 @@ class Server:
                 pass
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        if tls is not None:  # the handshake happens at accept; a client that refuses the certificate is dropped there
+            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        # A short poll: shutdown() waits for it, once per test.
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
         self.thread.start()
 
     def close(self) -> None:
@@ -99,7 +108,7 @@ def make_model(
         monkeypatch.delenv("TEST_API_KEY", raising=False)
     else:
         monkeypatch.setenv("TEST_API_KEY", key)
-    spec = make_spec("api:test-model", "test-model", "openai-api", api_backoff_s=0.01)
+    spec = make_spec("api:test-model", "test-model", "openai-api", settings=AdapterSettings(api_backoff_s=0.01))
     settings: dict[str, Any] = {"api_timeout_s": 2.0, "api_max_retries": 3, **options}
     opts = LoadOptions(api_base=base or (server.url if server else None), api_key_env="TEST_API_KEY", **settings)
     return OpenAIChatModel("test-model", spec, opts)
@@ -112,12 +121,16 @@ def test_answers_in_order_with_key_header_and_image_as_data_url(server: Server, 
     model = make_model(server, monkeypatch)
     image = Image.new("RGB", (8, 8), (255, 0, 0))
     answers = model.generate([Request("a", image), Request("b"), Request("c")])
-    assert answers == ["A", "B", "C"]
+    assert answers == [Answer("A"), Answer("B"), Answer("C")]  # no usage in the responses: no token counts
     assert all(h["Authorization"] == f"Bearer {SECRET}" for h in server.headers)
     first = next(b for b in server.bodies if b["messages"][0]["content"][-1]["text"] == "a")
     assert first["messages"][0]["content"][0]["image_url"]["url"] == image_data_url(image)
     assert first["messages"][0]["content"][0]["image_url"]["url"].startswith("data:image/png;base64,")
     assert first["model"] == "test-model" and first["temperature"] == 0
+    # The record's model_info: the keys and order the dict-based info had.
+    assert plain_json(model.info) == {"source": "test-model", "family": "openai-api", "api_base": server.url, "device": "api",
+                                      "concurrency": 4}  # fmt: skip
+    assert model.reads == {"text", "image"} and not model.several_images and not model.shares_prefix
 
 
 @pytest.mark.parametrize(
@@ -135,9 +148,56 @@ def test_answers_in_order_with_key_header_and_image_as_data_url(server: Server, 
 def test_transient_failures_are_retried(server: Server, monkeypatch: pytest.MonkeyPatch, failure: tuple[int, dict[str, str], bytes]) -> None:
     server.behaviour = lambda n, body: failure if n < 2 else ok("no")
     model = make_model(server, monkeypatch)
-    assert model.generate([Request("q")]) == ["no"]
+    assert model.generate([Request("q")]) == [Answer("no")]
     assert model.retries == 2
-    assert "retries" not in model.info  # no running count in the record: an evaluation records its own difference
+    assert model.info.retries is None  # no running count in the record: an evaluation records its own difference
+
+
+def test_retry_after_is_honoured(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    server.behaviour = lambda n, body: (429, {"Retry-After": "0.3"}, b"") if n == 0 else ok("yes")
+    model = make_model(server, monkeypatch)  # its own backoff would wait about 0.01 s
+    started = time.monotonic()
+    assert model.generate([Request("q")]) == [Answer("yes")]
+    assert time.monotonic() - started >= 0.3 and model.retries == 1
+
+
+# -- usage: each answer carries its own tokens ---------------------------------------------------
+
+
+def test_usage_becomes_tokens() -> None:
+    usage = {"prompt_tokens": 300, "completion_tokens": 2, "prompt_tokens_details": {"cached_tokens": 256}}
+    assert usage_tokens(usage) == Tokens(300, 256, 2)
+    assert usage_tokens({"prompt_tokens": 10, "completion_tokens": 1}) == Tokens(10, 0, 1)
+    assert usage_tokens({"prompt_tokens": 10, "completion_tokens": 1, "prompt_tokens_details": None}) == Tokens(10, 0, 1)
+    assert usage_tokens({"prompt_tokens": 10, "completion_tokens": 1, "prompt_tokens_details": {"cached_tokens": 99}}) == Tokens(10, 10, 1)
+    assert usage_tokens({"prompt_tokens": True, "completion_tokens": 1}) is None
+    assert usage_tokens(None) is None and usage_tokens({"total_tokens": 5}) is None
+
+
+def test_a_completion_is_read_with_its_usage() -> None:
+    body = {"choices": [{"message": {"content": "sport"}}], "usage": {"prompt_tokens": 7, "completion_tokens": 1}}
+    assert parse_completion(json.dumps(body).encode()) == Answer("sport", Tokens(7, 0, 1))
+    assert parse_completion(b'{"choices": [{"message": {"content": "x"}}]}') == Answer("x", None)
+    with pytest.raises(NotACompletion, match="no choices"):
+        parse_completion(b'{"object": "list"}')
+
+
+def test_each_answer_carries_its_own_usage(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    usage = {"a": {"prompt_tokens": 5, "completion_tokens": 1}, "b": {"prompt_tokens": 6, "completion_tokens": 2,
+             "prompt_tokens_details": {"cached_tokens": 4}}}  # fmt: skip
+
+    def behaviour(n: int, body: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+        text = body["messages"][0]["content"][-1]["text"]
+        answer: dict[str, Any] = {"choices": [{"message": {"content": f" {text.upper()} "}}]}
+        if text in usage:
+            answer["usage"] = usage[text]
+        return 200, {}, json.dumps(answer).encode()
+
+    server.behaviour = behaviour
+    model = make_model(server, monkeypatch)
+    assert model.generate([Request("a"), Request("b"), Request("c")]) == [
+        Answer("A", Tokens(5, 0, 1)), Answer("B", Tokens(6, 4, 2)), Answer("C", None),  # no usage: no count, not zero
+    ]  # fmt: skip
 
 
 def test_timeout_is_retried(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -148,7 +208,7 @@ def test_timeout_is_retried(server: Server, monkeypatch: pytest.MonkeyPatch) -> 
 
     server.behaviour = slow_first
     model = make_model(server, monkeypatch, api_timeout_s=0.3)
-    assert model.generate([Request("q")]) == ["yes"]
+    assert model.generate([Request("q")]) == [Answer("yes")]
     assert model.retries == 1
 
 
@@ -178,7 +238,7 @@ def test_concurrency_limit(server: Server, monkeypatch: pytest.MonkeyPatch) -> N
 
     server.behaviour = slow
     model = make_model(server, monkeypatch, api_concurrency=2)
-    assert model.generate([Request(str(i)) for i in range(8)]) == ["yes"] * 8
+    assert model.generate([Request(str(i)) for i in range(8)]) == [Answer("yes")] * 8
     assert server.max_in_flight == 2
 
 
@@ -199,7 +259,7 @@ def test_evaluate_end_to_end_record_never_contains_the_key(server: Server, monke
     record = evaluate(model, load_dataset("digits"), "closed_set", EvalConfig(limit=4, batch_size=2))
     text = json.dumps(record.to_json())
     assert SECRET not in text and SECRET not in repr(model) and SECRET not in repr(record)
-    assert record.model_info["api_base"] == server.url
+    assert record.model_info.api_base == server.url
     assert all(p.prediction == "three" for p in record.predictions)
     # Every answer is "three", so the accuracy is the share of items that are threes.
     assert record.n_items == 4 and record.metrics.accuracy == sum(p.label == "three" for p in record.predictions) / 4
@@ -243,7 +303,7 @@ def failed(model: OpenAIChatModel, n: int = 1) -> APIRequestsFailed:
 
 
 def assert_no_secret(model: OpenAIChatModel, *texts: object) -> None:
-    for text in (*texts, repr(model), json.dumps(model.info)):
+    for text in (*texts, repr(model), json.dumps(plain_json(model.info))):
         assert SECRET not in str(text) and PASSWORD not in str(text), text
 
 
@@ -370,7 +430,7 @@ class _Banner(socketserver.BaseRequestHandler):
 
 def test_a_port_that_does_not_speak_http(monkeypatch: pytest.MonkeyPatch) -> None:
     with socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Banner) as tcp:
-        threading.Thread(target=tcp.serve_forever, daemon=True).start()
+        threading.Thread(target=tcp.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
         try:
             url = f"http://127.0.0.1:{tcp.server_address[1]}/v1"
             exc = failed(make_model(None, monkeypatch, base=url, api_max_retries=1))
@@ -379,12 +439,64 @@ def test_a_port_that_does_not_speak_http(monkeypatch: pytest.MonkeyPatch) -> Non
     assert str(exc) == f"{url} does not answer in HTTP (2 attempts); check the port and the scheme in --api-base."
 
 
+class _Hangup(socketserver.BaseRequestHandler):
+    def handle(self) -> None:
+        self.request.recv(65536)  # the request, then the connection closes without a byte back
+
+
+def test_a_server_that_hangs_up_without_a_byte_is_a_failed_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unlike a port that speaks another protocol (above): nothing came back, so it is the connection that failed."""
+    with socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Hangup) as tcp:
+        threading.Thread(target=tcp.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+        try:
+            url = f"http://127.0.0.1:{tcp.server_address[1]}/v1"
+            exc = failed(make_model(None, monkeypatch, base=url, api_max_retries=1))
+        finally:
+            tcp.shutdown()
+    assert str(exc) == (
+        f"the connection to {url} failed after 2 attempts (RemoteProtocolError: Server disconnected without sending a "
+        "response.); check the server and the network."
+    )
+
+
 def test_https_to_a_plain_http_server_fails_at_once(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
     url = server.url.replace("http://", "https://")
     exc = failed(make_model(server, monkeypatch, base=url))
     assert str(exc).startswith(f"the TLS handshake with {url} failed (")
     assert str(exc).endswith("); if the server speaks plain HTTP, use http:// in --api-base.")
     assert "\n" not in str(exc)
+
+
+@pytest.fixture
+def self_signed(tmp_path: Path) -> Path:
+    """A certificate for 127.0.0.1 signed by nobody the system trusts, its key beside it (``key.pem``)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command to make a certificate")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(tmp_path / "key.pem"),
+         "-out", str(tmp_path / "cert.pem")],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return tmp_path / "cert.pem"
+
+
+def test_tls_checks_the_certificate_against_the_system_cas_and_ssl_cert_file(
+    self_signed: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(self_signed, self_signed.with_name("key.pem"))
+    server = Server(tls)
+    try:
+        monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+        exc = failed(make_model(server, monkeypatch, base=server.url))
+        assert str(exc).startswith(f"the TLS certificate of {server.url} could not be verified (")
+        assert str(exc).endswith("); fix the server's certificate, or point SSL_CERT_FILE at the CA that signed it.")
+        assert server.bodies == []  # refused at the handshake, not retried
+        monkeypatch.setenv("SSL_CERT_FILE", str(self_signed))  # the fix the sentence names works
+        assert make_model(server, monkeypatch, base=server.url).generate([Request("q")]) == [Answer("yes")]
+    finally:
+        server.close()
 
 
 @pytest.mark.parametrize(
@@ -433,7 +545,7 @@ def test_a_request_failing_for_good_keeps_the_other_answers(server: Server, monk
     model = make_model(server, monkeypatch, api_concurrency=8)
     exc = failed(model, 8)
     assert isinstance(exc, RequestsFailed)
-    assert exc.answered == {i: f"answer {i}" for i in range(8) if i != 2}
+    assert exc.answered == {i: Answer(f"answer {i}") for i in range(8) if i != 2}
     assert str(exc) == f"{server.url} still answered HTTP 500 internal server error for 'test-model' after 4 attempts (request 3 broke (***)); {FIX_SERVER}"
     assert no_api_threads()
     assert_no_secret(model, exc)
@@ -447,7 +559,7 @@ def test_a_failure_stops_the_batch_without_leaving_threads(server: Server, monke
     assert exc.answered == {} and len(server.bodies) == 4  # request 0's four attempts, nothing else
     assert no_api_threads()
     server.behaviour = lambda n, body: ok("back")
-    assert model.generate([Request("q")] * 3) == ["back"] * 3  # the model still works afterwards
+    assert model.generate([Request("q")] * 3) == [Answer("back")] * 3  # the model still works afterwards
 
 
 def test_retries_count_over_the_model_s_life_and_info_holds_no_count(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -457,7 +569,7 @@ def test_retries_count_over_the_model_s_life_and_info_holds_no_count(server: Ser
     mark = model.retries
     model.generate([Request("b")])
     assert (mark, model.retries) == (1, 2)  # an evaluation records the difference (docs/models.md)
-    assert "retries" not in model.info
+    assert model.info.retries is None
 
 
 def test_a_prompt_refused_as_too_long_is_its_items_error_and_the_others_are_billed_once(
@@ -502,7 +614,7 @@ def test_a_prompt_refused_as_too_long_is_its_items_error_and_the_others_are_bill
 def test_an_echoed_key_is_masked_in_answers(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
     server.behaviour = lambda n, body: ok(f"key {SECRET} / header {server.headers[n]['Authorization']}")
     model = make_model(server, monkeypatch)
-    (answer,) = model.generate([Request("q")])
+    (answer,) = (a.text for a in model.generate([Request("q")]))
     assert SECRET not in answer and answer.startswith("key *** / header ")
     assert_no_secret(model, answer)
 
@@ -511,11 +623,11 @@ def test_url_credentials_are_sent_as_basic_auth_and_never_shown(server: Server, 
     server.behaviour = lambda n, body: ok(f"you sent {server.headers[n]['Authorization']}")
     base = server.url.replace("http://", f"http://alice:{PASSWORD.replace('-', '%2D')}@")  # percent-encoded in the URL
     model = make_model(server, monkeypatch, base=base, key=None)
-    (answer,) = model.generate([Request("q")])
+    (answer,) = (a.text for a in model.generate([Request("q")]))
     token = base64.b64encode(f"alice:{PASSWORD}".encode()).decode()
     assert server.headers[0]["Authorization"] == f"Basic {token}"
     assert answer == "you sent Basic ***"
-    assert model.info["api_base"] == server.url and model.base_url == server.url
+    assert model.info.api_base == server.url and model.base_url == server.url
     assert_no_secret(model, answer)
     server.behaviour = lambda n, body: error(401, f"bad password {PASSWORD}")
     exc = failed(model)

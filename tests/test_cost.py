@@ -22,18 +22,17 @@ import pytest
 
 from pytest_vlmbench import EvalConfig, evaluate
 from pytest_vlmbench.cli import main
-from pytest_vlmbench.datasets.base import Dataset, Item
 from pytest_vlmbench.evaluation.cost import CostMeter
 from pytest_vlmbench.evaluation.pricing import Price, PriceError, Pricing, parse_price
 from pytest_vlmbench.gate.metrics import DEFAULT_DISPLAY, METRICS
-from helpers import make_record, run_document
+from helpers import make_record, oracle, run_document, toy_dataset
 from pytest_vlmbench.models.api import OpenAIChatModel
-from pytest_vlmbench.models.base import LoadOptions, Request, TokenCount
+from pytest_vlmbench.models.base import Answer, LoadOptions, Request
 from pytest_vlmbench.models.zoo import make_spec
 from pytest_vlmbench.models.scripted import ScriptedModel
 from pytest_vlmbench.options import BY_DEST, OptionError, read_run_options, run_options_from
 from pytest_vlmbench.session.plan import Suite, plan_suite
-from pytest_vlmbench.session.run import DatasetCache, ModelLoader, run_case
+from pytest_vlmbench.session.execution import DatasetCache, ModelLoader, run_case
 from pytest_vlmbench.record import Cost, Energy, Record
 from pytest_vlmbench.record.cost import format_usd
 from pytest_vlmbench.record.training import Training
@@ -174,38 +173,28 @@ def _default(dest: str) -> Any:
 
 
 class CountingModel(ScriptedModel):
-    """A scripted API model that reports ``usage`` as the API adapter does: one count per request."""
+    """A scripted API model that reports ``usage`` as the API adapter does: one count per answer."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.last_tokens: list[TokenCount] | None = None  # as the API adapter starts: counts come with the first reply
-
-    def generate(self, requests: Sequence[Request]) -> list[str]:
+    def generate(self, requests: Sequence[Request]) -> list[Answer]:
         answers = super().generate(requests)
-        self.last_tokens = [TokenCount(prompt=len(r.prompt.split()), shared=0, generated=2) for r in requests]
-        return answers
-
-
-def _toy() -> Dataset:
-    items = [Item(id=f"t{k}", label=CLASSES[k % 3], text=f"a text about a {CLASSES[k % 3]}") for k in range(6)]
-    return Dataset("toy", CLASSES, items, modality="text", source="generated")
+        return [Answer(a.text, Tokens(prompt=len(r.prompt.split()), shared=0, generated=2)) for a, r in zip(answers, requests)]
 
 
 def test_evaluate_prices_an_api_model_by_its_counted_tokens() -> None:
-    model = CountingModel("api:gpt-4", lambda r: "It is a " + r.prompt.split("a text about a ")[-1].split()[0], device="api")
-    record = evaluate(model, _toy(), "closed_set", EvalConfig(), pricing=Pricing((Price("gpt-4", 30.0, 60.0),), hour_usd=9.0))
+    model = CountingModel("api:gpt-4", oracle, device="api")
+    record = evaluate(model, toy_dataset(), "closed_set", EvalConfig(), pricing=Pricing((Price("gpt-4", 30.0, 60.0),), hour_usd=9.0))
     assert record.tokens is not None and record.tokens.prompt > 0 and record.cost is not None
     expected = (record.tokens.prompt * 30 + record.tokens.generated * 60) / 1e6
     assert record.cost.method == "tokens" and record.cost.usd == pytest.approx(expected)
     assert record.cost.usd_per_1k_items == pytest.approx(expected * 1000 / 6)
     assert Record.from_json(json.loads(json.dumps(record.to_json()))) == record
-    assert evaluate(model, _toy(), "closed_set", EvalConfig()).cost is None  # no pricing: no cost key
-    assert "cost" not in evaluate(model, _toy(), "closed_set", EvalConfig()).to_json()
+    assert evaluate(model, toy_dataset(), "closed_set", EvalConfig()).cost is None  # no pricing: no cost key
+    assert "cost" not in evaluate(model, toy_dataset(), "closed_set", EvalConfig()).to_json()
 
 
 def test_evaluate_prices_a_local_model_by_its_wall_time() -> None:
     model = ScriptedModel("local", lambda r: "cat")
-    record = evaluate(model, _toy(), "closed_set", EvalConfig(), pricing=Pricing(hour_usd=36.0))
+    record = evaluate(model, toy_dataset(), "closed_set", EvalConfig(), pricing=Pricing(hour_usd=36.0))
     assert record.cost is not None and record.cost.method == "hourly"
     assert record.cost.seconds == record.throughput.wall_s > 0
     assert record.cost.usd == pytest.approx(record.throughput.wall_s / 100)  # $36/h is a cent a second
@@ -337,7 +326,7 @@ def test_an_api_model_is_priced_from_its_servers_usage(usage_server: UsageServer
     monkeypatch.setenv("TEST_API_KEY", "sk-test")
     spec = make_spec("api:gpt-3.5-turbo", "gpt-3.5-turbo", "openai-api")
     model = OpenAIChatModel("gpt-3.5-turbo", spec, LoadOptions(api_base=usage_server.url, api_key_env="TEST_API_KEY"))
-    record = evaluate(model, _toy(), "binary", EvalConfig(), pricing=Pricing((Price("gpt-3.5-turbo", 0.5, 1.5),)))
+    record = evaluate(model, toy_dataset(), "binary", EvalConfig(), pricing=Pricing((Price("gpt-3.5-turbo", 0.5, 1.5),)))
     n_requests = record.throughput.n_requests
     assert record.tokens == Tokens(prompt=100 * n_requests, shared=40 * n_requests, generated=3 * n_requests)
     assert record.cost is not None and record.cost.method == "tokens"

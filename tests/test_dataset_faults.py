@@ -22,7 +22,8 @@ from pytest_vlmbench.datasets.catalog import spec_modality
 from pytest_vlmbench.datasets.columns import Columns
 from pytest_vlmbench.datasets.resolve import DatasetOptions, clear_cache, load_dataset, with_exemplars
 from pytest_vlmbench.evaluation.evaluate import EvalConfig, evaluate
-from pytest_vlmbench.models.base import Request
+from pytest_vlmbench.models.base import Adapter, Provides, Request
+from pytest_vlmbench.record import ModelInfo
 from pytest_vlmbench.models.scripted import scripted_spec
 from pytest_vlmbench.models.labels import LabelMismatch, ModelInputError, map_labels
 from pytest_vlmbench.options import run_options_from
@@ -195,11 +196,12 @@ def test_a_text_table_is_planned_only_for_models_that_read_text(tmp_path: Path) 
 # -- 2. empty text cells -----------------------------------------------------------------
 
 
-class Reader:
+class Reader(Adapter):
     """A direct classifier that reads the class out of the text and keeps every prompt it saw."""
 
     name = "reader"
-    info: dict[str, Any] = {"device": "cpu"}
+    provides: Provides = "classify"
+    info = ModelInfo(device="cpu")
 
     def __init__(self) -> None:
         self.prompts: list[str] = []
@@ -207,9 +209,6 @@ class Reader:
     def classify(self, requests: Sequence[Request], classes: Sequence[str]) -> list[str | None]:
         self.prompts.extend(r.prompt for r in requests)
         return [next((c for c in classes if c in r.prompt), None) for r in requests]
-
-    def close(self) -> None:
-        pass
 
 
 def test_empty_text_cells_are_listed_as_errors_and_left_out_of_the_metrics(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ import pytest
 EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples"
 
 
+@pytest.mark.slow  # pytest in a subprocess
 def test_custom_adapter_example(pytester: pytest.Pytester) -> None:
     pytester.makeconftest((EXAMPLES / "conftest.py").read_text())
     pytester.makepyfile(test_headlines=(EXAMPLES / "test_headlines.py").read_text())

@@ -1,5 +1,5 @@
 """The engine choice (--engine vllm) without vLLM: options, refusals, engine arguments, request
-building (VLMs included), token counts, the record's engine config, and the API's ``usage``.
+building (VLMs included), token counts and the record's engine config (the API's ``usage``: test_api_adapter.py).
 
 What needs a real vLLM (answers, prefix cache hits, `vllm serve`) is in tests_vllm/, run by
 `make test-vllm` in .venv-vllm.
@@ -19,13 +19,11 @@ from PIL import Image
 from pytest_vlmbench import EvalConfig, evaluate
 from pytest_vlmbench.datasets.base import Dataset, Item
 from pytest_vlmbench.models import vllm_engine
-from pytest_vlmbench.models.api import OpenAIChatModel
-from pytest_vlmbench.models.api_response import Completion, NotACompletion, parse_completion, usage_tokens
-from pytest_vlmbench.models.base import LoadOptions, Request, TokenCount
+from pytest_vlmbench.models.base import Answer, LoadOptions, Request
 from pytest_vlmbench.models.catalog import load_model, resolve_model
 from pytest_vlmbench.models.scripted import ScriptedModel
 from pytest_vlmbench.options import OptionError, read_load_options, run_options_from
-from pytest_vlmbench.record import Record
+from pytest_vlmbench.record import EngineInfo, ModelInfo, Reader, Record, Tokens
 
 ENGINE = {"name": "vllm", "tensor_parallel_size": 2, "max_model_len": 4096, "prefix_caching": True}
 
@@ -119,9 +117,9 @@ def _output(prompt: int, cached: int | None, generated: int, text: str = " yes "
 
 
 def test_token_counts_of_a_vllm_output() -> None:
-    assert vllm_engine.token_count(_output(300, 256, 3)) == TokenCount(300, 256, 3)
-    assert vllm_engine.token_count(_output(20, None, 1)) == TokenCount(20, 0, 1)
-    assert vllm_engine.answer(_output(20, None, 1)) == "yes"
+    assert vllm_engine.token_count(_output(300, 256, 3)) == Tokens(300, 256, 3)
+    assert vllm_engine.token_count(_output(20, None, 1)) == Tokens(20, 0, 1)
+    assert vllm_engine.answer(_output(20, None, 1)) == Answer("yes", Tokens(20, 0, 1))
 
 
 # -- the record: a vLLM run is a different config ----------------------------------------------
@@ -130,7 +128,7 @@ def test_token_counts_of_a_vllm_output() -> None:
 def _record(info_engine: dict[str, Any] | None) -> Record:
     model = ScriptedModel("m", lambda r: "cat")
     if info_engine is not None:
-        model.info["engine"] = info_engine
+        model.info = replace(model.info, engine=EngineInfo.from_json(Reader(info_engine, "test", "engine")))
     items = [Item(id=str(k), label=("cat", "dog")[k % 2], text=f"text {k}") for k in range(4)]
     return evaluate(model, Dataset("toy", ("cat", "dog"), items, modality="text"), "closed_set", EvalConfig())
 
@@ -144,34 +142,4 @@ def test_the_engine_enters_the_config_and_so_the_baseline_key() -> None:
     assert _record({**ENGINE, "tensor_parallel_size": 1}).match_key() != on_vllm.match_key()
     again = Record.from_json(json.loads(json.dumps(on_vllm.to_json())))
     assert again == on_vllm and again.match_key() == on_vllm.match_key()
-    assert replace(on_vllm, model_info={}).config.extra["engine"] == ENGINE  # what was recorded stays
-
-
-# -- the API adapter reads usage ---------------------------------------------------------------
-
-
-def test_usage_becomes_a_token_count() -> None:
-    usage = {"prompt_tokens": 300, "completion_tokens": 2, "prompt_tokens_details": {"cached_tokens": 256}}
-    assert usage_tokens(usage) == TokenCount(300, 256, 2)
-    assert usage_tokens({"prompt_tokens": 10, "completion_tokens": 1}) == TokenCount(10, 0, 1)
-    assert usage_tokens({"prompt_tokens": 10, "completion_tokens": 1, "prompt_tokens_details": None}) == TokenCount(10, 0, 1)
-    assert usage_tokens({"prompt_tokens": True, "completion_tokens": 1}) is None
-    assert usage_tokens(None) is None and usage_tokens({"total_tokens": 5}) is None
-
-
-def test_a_completion_is_read_with_its_usage() -> None:
-    body = {"choices": [{"message": {"content": "sport"}}], "usage": {"prompt_tokens": 7, "completion_tokens": 1}}
-    assert parse_completion(json.dumps(body).encode()) == Completion("sport", TokenCount(7, 0, 1))
-    assert parse_completion(b'{"choices": [{"message": {"content": "x"}}]}') == Completion("x", None)
-    with pytest.raises(NotACompletion, match="no choices"):
-        parse_completion(b'{"object": "list"}')
-
-
-def test_api_last_tokens_only_when_every_response_counted(monkeypatch: pytest.MonkeyPatch) -> None:
-    model = OpenAIChatModel("m", resolve_model("api:m"), LoadOptions(api_base="http://127.0.0.1:9/v1", api_concurrency=1))
-    replies = {"a": Completion(" A ", TokenCount(5, 0, 1)), "b": Completion("B", TokenCount(6, 4, 2)), "c": Completion("C")}
-    monkeypatch.setattr(model, "_attempt", lambda body: replies[json.loads(body)["messages"][0]["content"][-1]["text"]])
-    assert model.generate([Request("a"), Request("b")]) == ["A", "B"]
-    assert model.last_tokens == [TokenCount(5, 0, 1), TokenCount(6, 4, 2)]
-    assert model.generate([Request("a"), Request("c")]) == ["A", "C"]
-    assert model.last_tokens is None  # a server that omits usage reports no tokens, not zero tokens
+    assert replace(on_vllm, model_info=ModelInfo()).config.extra["engine"] == ENGINE  # what was recorded stays

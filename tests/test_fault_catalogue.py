@@ -17,32 +17,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import toy_conftest
 
 pytest_plugins = ["pytester"]
 
-CONFTEST = r'''
-import re
-from pytest_vlmbench import DATASETS, MODELS, Dataset, Item, ModelSpec
-from pytest_vlmbench.models.scripted import ScriptedModel, scripted_spec
-
-CLASSES = ("cat", "dog", "bird")
-
-def toy():
-    items = [Item(id=f"t{k}", label=CLASSES[k % 3], text=f"this is about a {CLASSES[k % 3]}") for k in range(9)]
-    return Dataset("toy", CLASSES, items, modality="text", source="generated")
+CONFTEST = toy_conftest(n=9, extra=r'''
+from pytest_vlmbench import ModelSpec
 
 def lonely():
     return Dataset("lonely", ("cat",), [Item("x", "cat", "a cat")], modality="text", source="generated")
 
-DATASETS.register("toy", toy, modality="text", offline=True, replace=True)
 DATASETS.register("lonely", lonely, modality="text", offline=True, replace=True)
-
-def oracle(request):
-    found = re.search(r"about a (\w+)", request.prompt)
-    label = found.group(1) if found else "cat"
-    if "yes or no" in request.prompt:
-        return "Yes." if f"Is the {label} " in request.prompt or f" class {label}?" in request.prompt else "No."
-    return f"It is a {label}."
 
 TEXT = frozenset({"text"})
 MODELS.register("oracle", scripted_spec("oracle", oracle, modalities=TEXT, strategies=("closed_set",)), replace=True)
@@ -63,7 +48,7 @@ def flaky(source, spec, options):
 
 MODELS.register("seer", scripted_spec("seer", lambda r: "no", modalities=frozenset({"image"}), strategies=("binary",)), replace=True)
 MODELS.register("flaky", ModelSpec("flaky", "x", "scripted", flaky, modalities=TEXT, strategies=("closed_set",)), replace=True)
-'''
+''')
 
 SUITE = """
 def test_bench(vlmbench):

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from pytest_vlmbench.cli import main
+from pytest_vlmbench.record import ModelInfo
 from helpers import make_record, run_document, with_predictions
 
 CLASSES = ["cat", "dog", "bird"]
@@ -132,8 +133,8 @@ def test_bad_files_give_one_sentence_and_status_two(tmp_path: Path, capsys: pyte
 
 def test_gate_against_other_gpu_type_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     record = make_record(["cat", "dog"] * 10, ["cat", "dog"] * 10, classes=CLASSES, device="cuda:0")
-    a = replace(record, model_info={"device": "cuda:0", "gpu_name": "NVIDIA A100"})
-    b = replace(record, model_info={"device": "cuda:0", "gpu_name": "NVIDIA L4"})
+    a = replace(record, model_info=ModelInfo(device="cuda:0", gpu_name="NVIDIA A100"))
+    b = replace(record, model_info=ModelInfo(device="cuda:0", gpu_name="NVIDIA L4"))
     pa, pb = tmp_path / "a.json", tmp_path / "b.json"
     pa.write_text(json.dumps(run_document([a])))
     pb.write_text(json.dumps(run_document([b])))

@@ -18,7 +18,7 @@ from pytest_vlmbench.gate.metrics import METRICS, GateError
 from helpers import make_record, run_document, with_predictions
 from pytest_vlmbench.gate.thresholds import Threshold, merge_layers, parse_layer
 from pytest_vlmbench.gate.verdict import Verdict, gate_report_lines, judge_record
-from pytest_vlmbench.record import Memory, Record
+from pytest_vlmbench.record import Label, Memory, ModelInfo, Record
 
 CLASSES = ["cat", "dog", "bird", "fish"]
 
@@ -41,7 +41,7 @@ def break_items(record: Record, count: int, **changes: Any) -> Record:
     return with_predictions(record, preds, **changes)
 
 
-def predictions(record: Record) -> list[str | None]:
+def predictions(record: Record) -> list[Label | None]:
     return [p.prediction for p in record.predictions]
 
 
@@ -113,13 +113,13 @@ def test_batch_size_change_compares_quality_but_not_cost() -> None:
 
 
 def test_other_hardware_or_changed_dataset_is_said_instead_of_compared() -> None:
-    base = replace(sample(), model_info={"device": "cuda:0", "gpu_name": "NVIDIA A100-SXM4-80GB"})
-    other = replace(base, model_info={"device": "cuda:0", "gpu_name": "NVIDIA H100 80GB HBM3"})
+    base = replace(sample(), model_info=ModelInfo(device="cuda:0", gpu_name="NVIDIA A100-SXM4-80GB"))
+    other = replace(base, model_info=ModelInfo(device="cuda:0", gpu_name="NVIDIA H100 80GB HBM3"))
     case = compare_records(base, other, gate("accuracy:0"))
     assert case.problem_kind == "hardware" and "A100" in (case.problem or "") and not case.findings
-    unnamed = replace(base, model_info={"device": "cuda:0"})  # unknown GPU name never counts as different
+    unnamed = replace(base, model_info=ModelInfo(device="cuda:0"))  # unknown GPU name never counts as different
     assert compare_records(base, unnamed, gate("accuracy:0")).problem is None
-    cpu = replace(base, model_info={"device": "cpu"})
+    cpu = replace(base, model_info=ModelInfo(device="cpu"))
     assert compare_records(base, cpu, gate("accuracy:0")).problem_kind == "hardware"
     fp_a = replace(base, dataset_fingerprint={"items_sha256": "aaaa", "sha256": "a"})
     fp_b = replace(base, dataset_fingerprint={"items_sha256": "bbbb", "sha256": "b"})
@@ -178,7 +178,7 @@ def test_load_accepts_benchmark_and_vlmbench_json_shapes(tmp_path: Path) -> None
         ("{not json", "is not JSON (Expecting property name enclosed in double quotes at line 1"),
         ([1, 2], "is not a pytest-benchmark JSON file"),
         ({"benchmarks": []}, "holds no vlmbench results"),
-        ({"vlmbench": {"schema": 2}, "benchmarks": []}, "holds vlmbench schema 2 results, but this pytest-vlmbench reads schema 1"),
+        ({"vlmbench": {"schema": 3}, "benchmarks": []}, "holds vlmbench schema 3 results, but this pytest-vlmbench reads schema 1, 2"),
     ],
 )
 def test_bad_baselines_give_one_sentence(tmp_path: Path, content: object, fragment: str) -> None:
@@ -323,7 +323,7 @@ def test_verdicts_judge_a_record_against_a_run_and_travel_as_json(tmp_path: Path
     assert missing.status == "missing" and not missing.fail
     strict = judge_record(replace(base, model="other"), run, thresholds, 0.05, nodeid="t.py::c", require_baseline=True)
     assert strict.fail == ("no baseline record for other digits closed_set (with this config) in " + run.source,)
-    gpu = judge_record(replace(base, model_info={"device": "cuda:0"}), run, thresholds, 0.05, nodeid="t.py::d")
+    gpu = judge_record(replace(base, model_info=ModelInfo(device="cuda:0")), run, thresholds, 0.05, nodeid="t.py::d")
     assert gpu.status == "not compared" and gpu.fail[0].startswith("not compared with the baseline: the baseline was")
 
     verdicts = [same, worse, missing, gpu]

@@ -12,39 +12,13 @@ import subprocess
 import sys
 
 import pytest
+from helpers import toy_conftest
 
 pytest_plugins = ["pytester"]
 
 N_ITEMS = 60
 
-CONFTEST = r'''
-import re
-from pathlib import Path
-
-import pytest
-
-from pytest_vlmbench import DATASETS, MODELS
-from pytest_vlmbench.datasets.base import Dataset, Item
-from pytest_vlmbench.models.scripted import scripted_spec
-
-CLASSES = ("cat", "dog", "bird")
-
-def toy():
-    items = [Item(id=f"t{k}", label=CLASSES[k % 3], text=f"item {k} is about a {CLASSES[k % 3]}") for k in range(N_ITEMS)]
-    return Dataset("toy", CLASSES, items, modality="text", source="generated")
-
-DATASETS.register("toy", toy, modality="text", offline=True, replace=True)
-
-def planted(request):
-    k, label = re.search(r"item (\d+) is about a (\w+)", request.prompt).groups()
-    wrong = Path("wrong.txt").read_text().split() if Path("wrong.txt").exists() else []
-    answer = label if k not in wrong else ("dog" if label != "dog" else "cat")
-    if "yes or no" in request.prompt:
-        return "Yes." if f"Is the {answer} " in request.prompt or f" class {answer}?" in request.prompt else "No."
-    return f"It is a {answer}."
-
-MODELS.register("planted", scripted_spec("planted", planted, modalities=frozenset({"text"})), replace=True)
-'''.replace("N_ITEMS", str(N_ITEMS))
+CONFTEST = toy_conftest('MODELS.register("planted", scripted_spec("planted", planted, modalities=frozenset({"text"})), replace=True)\n', n=N_ITEMS)
 
 SUITE = """
 import pytest
@@ -154,6 +128,7 @@ def test_marker_thresholds_sit_between_ini_and_cli(project: pytest.Pytester) -> 
     cli.stdout.fnmatch_lines(["*accuracy 1.000 -> 0.750 (-0.250 > 0.1, p=*)"])
 
 
+@pytest.mark.slow  # pytest-benchmark's compare in a subprocess
 def test_baseline_from_benchmark_compare(project: pytest.Pytester) -> None:
     project.runpytest("--benchmark-autosave").assert_outcomes(passed=1)
     plant(project, *range(0, 30, 2))
@@ -190,11 +165,11 @@ def test_bad_gate_input_is_a_usage_error(project: pytest.Pytester, args: list[st
 
 def test_baseline_of_another_schema_or_gpu(project: pytest.Pytester) -> None:
     doc = json.loads(project.path.joinpath("base.json").read_text())
-    doc["vlmbench"]["schema"] = 2
-    project.path.joinpath("v2.json").write_text(json.dumps(doc))
-    result = project.runpytest("--vlmbench-baseline", "v2.json")
+    doc["vlmbench"]["schema"] = 3
+    project.path.joinpath("v3.json").write_text(json.dumps(doc))
+    result = project.runpytest("--vlmbench-baseline", "v3.json")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["ERROR: --vlmbench-baseline: 'v2.json' holds vlmbench schema 2 results*"])
+    result.stderr.fnmatch_lines(["ERROR: --vlmbench-baseline: 'v3.json' holds vlmbench schema 3 results*"])
 
     doc["vlmbench"]["schema"] = 1
     doc["benchmarks"][0]["extra_info"]["vlmbench"]["model_info"] = {"device": "cuda:0", "gpu_name": "NVIDIA A100"}
@@ -211,6 +186,7 @@ def test_bad_marker_is_a_usage_error(project: pytest.Pytester) -> None:
     result.stderr.fnmatch_lines(["ERROR: test_suite.py::test_toy*: @pytest.mark.vlmbench_gate 'accuracy:x': the limit must be*"])
 
 
+@pytest.mark.slow  # xdist workers
 def test_verdicts_reach_the_summary_under_xdist(project: pytest.Pytester) -> None:
     plant(project, *range(0, 30, 2))
     result = project.runpytest("-n", "2", "--vlmbench-baseline", "base.json")

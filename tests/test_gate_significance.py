@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_vlmbench.gate.significance import binomial_tail, mcnemar, metric_from_predictions, min_changed_items, paired_bootstrap
+from pytest_vlmbench.gate.significance import binomial_tail, mcnemar, min_changed_items, paired_bootstrap
+from pytest_vlmbench.tasks.metrics import class_counts
 
 
 @pytest.mark.parametrize(("k", "n"), [(0, 0), (0, 5), (3, 5), (5, 5), (6, 5), (30, 50), (700, 1200), (10, 1200)])
@@ -52,7 +54,8 @@ def _sample(n: int, acc: float, seed: int, classes: str = "abcd") -> tuple[list[
 
 
 @pytest.mark.parametrize("metric", ["macro_precision", "macro_recall", "macro_f1", "weighted_precision", "weighted_recall", "weighted_f1"])
-def test_averaged_metrics_match_sklearn(metric: str) -> None:
+def test_the_bootstraps_averaged_metrics_match_sklearn(metric: str) -> None:
+    """The bootstrap sums per-item counts with one row of weights per resample; all ones is the run itself."""
     from sklearn.metrics import precision_recall_fscore_support
 
     labels, preds = _sample(300, 0.7, seed=3)
@@ -63,7 +66,8 @@ def test_averaged_metrics_match_sklearn(metric: str) -> None:
         labels, ["\x00" if x is None else x for x in preds], labels=["a", "b", "c", "d"], average=avg, zero_division=0
     )
     expected = {"precision": p, "recall": r, "f1": f}[kind]
-    assert metric_from_predictions(metric, labels, preds, classes) == pytest.approx(expected, abs=1e-12)
+    resampled = class_counts(labels, preds, classes).total(np.ones((1, len(labels)))).value(metric)
+    assert resampled.shape == (1,) and resampled[0] == pytest.approx(expected, abs=1e-12)
     if avg == "macro":  # ... which is not the average over every class
         everything = precision_recall_fscore_support(
             labels, ["\x00" if x is None else x for x in preds], labels=classes, average=avg, zero_division=0

@@ -22,9 +22,9 @@ def tiny_qwen() -> Iterator[HFVisionLanguageModel]:
 
 
 def test_loads_the_real_architecture_and_processor(tiny_qwen: HFVisionLanguageModel) -> None:
-    assert tiny_qwen.info["architecture"] == "Qwen2VLForConditionalGeneration"
+    assert tiny_qwen.info.architecture == "Qwen2VLForConditionalGeneration"
     assert type(tiny_qwen.processor).__name__ == "Qwen2VLProcessor"
-    assert tiny_qwen.info["dtype"] == "float32"
+    assert tiny_qwen.info.dtype == "float32"
     assert tiny_qwen.tokenizer.padding_side == "left"
 
 
@@ -35,8 +35,10 @@ def test_batched_answers_equal_one_by_one(tiny_qwen: HFVisionLanguageModel) -> N
     requests = [Request(prompts[k % 2], digits.items[k].image(), 6) for k in range(4)]
     batched = tiny_qwen.generate(requests)
     single = [tiny_qwen.generate([r])[0] for r in requests]
-    assert batched == single
-    assert all(isinstance(a, str) for a in batched)
+    assert [a.text for a in batched] == [a.text for a in single]
+    assert all(isinstance(a.text, str) for a in batched)
+    # Each answer's own counts: a batched row's prompt tokens are its own (padding not counted).
+    assert [a.tokens for a in batched] == [a.tokens for a in single] and all(a.tokens and a.tokens.prompt > 0 for a in batched)
 
 
 def test_tiny_build_is_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -16,31 +16,24 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import toy_conftest
 
-CONFTEST = r'''
+pytestmark = pytest.mark.slow  # every test here runs pytest in a subprocess and signals it
+
+CONFTEST = toy_conftest(n=6, extra="""
 import time
-from pytest_vlmbench import DATASETS, MODELS, Dataset, Item
-from pytest_vlmbench.models.scripted import scripted_spec
-
-CLASSES = ("cat", "dog", "bird")
-
-def toy():
-    items = [Item(id=f"t{k}", label=CLASSES[k % 3], text=f"item {k} about a {CLASSES[k % 3]}") for k in range(6)]
-    return Dataset("toy", CLASSES, items, modality="text", source="generated")
-
-DATASETS.register("toy", toy, modality="text", offline=True)
 
 def slow_model(name):
     def slow(request):
         time.sleep(0.15)
         with open("calls.txt", "a") as fh:  # every prompt that reached a model, in order
-            fh.write(name + "\n")
+            fh.write(name + "\\n")
         return "It is a cat."
     return slow
 
 for name in ("slow-a", "slow-b", "slow-c"):
     MODELS.register(name, scripted_spec(name, slow_model(name), modalities=frozenset({"text"})))
-'''
+""")
 
 SUITE = '''
 import pytest

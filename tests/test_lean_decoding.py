@@ -5,22 +5,24 @@ ahead that keeps the protocol, length-sorted batches in input order, and token c
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from pytest_vlmbench import Dataset, EvalConfig, Item, Request, evaluate
+from pytest_vlmbench.models.base import Answer
 from pytest_vlmbench.evaluation.answer_cache import AnswerCache
 from pytest_vlmbench.gate.metrics import METRICS
-from pytest_vlmbench.models.base import TokenCount
 from pytest_vlmbench.models.scripted import ScriptedModel
 from pytest_vlmbench.record import Record
 from pytest_vlmbench.strategies.answers import parse_yes_no, yes_no_decided
-from pytest_vlmbench.strategies.base import Query, StrategyConfig
+from pytest_vlmbench.strategies.base import StrategyConfig
 from pytest_vlmbench.strategies.binary import binary
 from pytest_vlmbench.record.tokens import Tokens
+
+from helpers import ScriptedChannel
 
 CLASSES = tuple(f"class{k}" for k in range(9))
 
@@ -40,16 +42,12 @@ def test_yes_no_is_decided_only_by_a_complete_first_word() -> None:
 class Counting(ScriptedModel):
     """A scripted model that reports tokens as an HF adapter does: prompt = words, 1 generated."""
 
-    def __init__(self, name: str, responder: object) -> None:
-        super().__init__(name, responder)  # type: ignore[arg-type]
-        self.last_tokens: list[TokenCount] = []
-
-    def generate(self, requests: Sequence[Request]) -> list[str]:
-        self.last_tokens = [TokenCount(len(r.prompt.split()), 1 if r.group else 0, 1) for r in requests]
-        return super().generate(requests)
+    def generate(self, requests: Sequence[Request]) -> list[Answer]:
+        answers = super().generate(requests)
+        return [Answer(a.text, Tokens(len(r.prompt.split()), 1 if r.group else 0, 1)) for a, r in zip(answers, requests)]
 
 
-def _says_yes_at(true_position: dict[str, int]) -> object:
+def _says_yes_at(true_position: dict[str, int]) -> Callable[[Request], str]:
     """Answers yes exactly when asked about the item's planted class."""
 
     def reply(request: Request) -> str:
@@ -65,24 +63,17 @@ def _items(n: int) -> list[Item]:
     return [Item(id=f"i{k}", label=CLASSES[k % 9], text=f"item i{k} {'x ' * k}") for k in range(n)]
 
 
-class Ahead:
-    """An ``ask`` with the channel's planning facts, recording every batch of queries."""
-
-    def __init__(self, answer: object, batch_size: int, shares_prefix: bool) -> None:
-        self.answer, self.batch_size, self.shares_prefix = answer, batch_size, shares_prefix
-        self.asked: list[list[Query]] = []
-
-    def __call__(self, queries: Sequence[Query]) -> list[str]:
-        self.asked.append(list(queries))
-        return [getattr(self, "answer")(Request(q.prompt)) for q in queries]
+def planning(answer: Callable[[Request], str], batch_size: int, shares_prefix: bool) -> ScriptedChannel:
+    """A channel with the given planning facts, answering each query's prompt, recording every batch of queries."""
+    return ScriptedChannel(lambda queries: [answer(Request(q.prompt)) for q in queries], batch_size, shares_prefix)
 
 
 def test_asking_ahead_records_the_same_questions_and_predictions() -> None:
     items = _items(5)
     dataset = Dataset("toy", CLASSES, items, modality="text")
     reply = _says_yes_at({it.id: k % 9 for k, it in enumerate(items)})
-    one_by_one = binary(dataset, items, Ahead(reply, 1, False), StrategyConfig())
-    ahead = Ahead(reply, 8, True)
+    one_by_one = binary(dataset, items, planning(reply, 1, False), StrategyConfig())
+    ahead = planning(reply, 8, True)
     planned = binary(dataset, items, ahead, StrategyConfig())
     assert [(o.prediction, o.answers, o.detail) for o in planned] == [(o.prediction, o.answers, o.detail) for o in one_by_one]
     first_round = ahead.asked[0]
@@ -103,7 +94,7 @@ def test_with_sharing_items_that_say_yes_early_are_asked_few_questions_ahead() -
         seen[item] = seen.get(item, 0) + 1
         return "Yes." if seen[item] == 2 else "No."  # questions come in each item's order
 
-    ask = Ahead(yes_at_second, 8, True)
+    ask = planning(yes_at_second, 8, True)
     outcomes = binary(dataset, items, ask, StrategyConfig())
     assert all(len(o.detail["questions"]) == 2 for o in outcomes)  # the record: questions up to the yes
     assert [len(batch) for batch in ask.asked] == [8, 8, 8]  # 1 item x 8, then 4 items x 2, twice
@@ -113,7 +104,7 @@ def test_with_sharing_items_that_say_yes_early_are_asked_few_questions_ahead() -
 def test_without_sharing_asking_ahead_only_fills_the_batch() -> None:
     items = _items(3)
     dataset = Dataset("toy", CLASSES, items, modality="text")
-    ask = Ahead(lambda r: "No.", 8, False)
+    ask = planning(lambda r: "No.", 8, False)
     binary(dataset, items, ask, StrategyConfig())
     assert [len(batch) for batch in ask.asked] == [6, 6, 6, 6]  # 3 items x 2 questions fill 8 as far as they go; 8 each
 
@@ -172,21 +163,23 @@ def test_a_decided_answer_stops_its_row_and_counts_what_it_generated() -> None:
     """On the tiny Qwen2-VL: a row whose rule says "decided" stops after one token, the other
     row goes on; counts say so, and the undecided row's answer is the one it gives alone."""
     from pytest_vlmbench import load_dataset, load_model, resolve_model
-    from pytest_vlmbench.models.base import LoadOptions
+    from pytest_vlmbench.models.base import GenerativeModel, LoadOptions
 
     model, _ = load_model(resolve_model("tiny:qwen2-vl"), LoadOptions(device="cpu"))
     try:
         image = load_dataset("digits").items[0].image()
         stop_at_once = Request("Is this a seven?", image, 6, decided=lambda text: True)
         go_on = Request("Is this a seven? Answer in one word.", image, 6)
-        answers = getattr(model, "generate")([stop_at_once, go_on])
-        counts = getattr(model, "last_tokens")
-        alone = getattr(model, "generate")([go_on])
+        assert isinstance(model, GenerativeModel)
+        answers = model.generate([stop_at_once, go_on])
+        counts = [a.tokens for a in answers]
+        alone = model.generate([go_on])
     finally:
         model.close()
+    assert counts[0] is not None and counts[1] is not None
     assert counts[0].generated == 1 and 1 < counts[1].generated <= 6 and counts[0].shared == counts[1].shared == 0
     assert counts[1].prompt > counts[0].prompt > 4  # image tokens included
-    assert answers[1] == alone[0] and len(answers[0].split()) <= 1
+    assert answers[1].text == alone[0].text and len(answers[0].text.split()) <= 1
 
 
 def test_the_prefix_sharing_option_is_on_by_default_and_refuses_other_words() -> None:

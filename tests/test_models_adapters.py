@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_vlmbench.evaluation.batching import BatchPlan, is_out_of_memory, run_batched
+from pytest_vlmbench.evaluation.batching import BatchSizer, is_out_of_memory, run_batched
 from pytest_vlmbench.datasets.base import Dataset, Item
-from pytest_vlmbench.models.base import DirectClassifier, GenerativeModel, Request
+from pytest_vlmbench.models.base import Adapter, Answer, DirectClassifier, GenerativeModel, Provides, Request
 from pytest_vlmbench.models.labels import LabelMismatch, map_labels
 from pytest_vlmbench.evaluation.evaluate import AdapterError, EvalConfig, evaluate
 
@@ -27,12 +27,13 @@ class OutOfMemoryError(RuntimeError):
     """Named like ``torch.cuda.OutOfMemoryError``: the runner detects it by name."""
 
 
-class KeywordClassifier:
+class KeywordClassifier(Adapter):
     """A direct classifier that reads the class from the text; runs out of memory above ``max_batch``."""
+
+    provides: Provides = "classify"
 
     def __init__(self, max_batch: int = 100) -> None:
         self.name = "keyword"
-        self.info: dict[str, Any] = {"device": "cpu"}
         self.max_batch = max_batch
         self.batches: list[int] = []
 
@@ -42,25 +43,18 @@ class KeywordClassifier:
         self.batches.append(len(requests))
         return [next((c for c in classes if c in r.prompt), None) for r in requests]
 
-    def close(self) -> None:
-        pass
 
-
-class EchoGenerator:
+class EchoGenerator(Adapter):
     def __init__(self, max_batch: int = 100) -> None:
         self.name = "echo"
-        self.info: dict[str, Any] = {"device": "cpu"}
         self.max_batch = max_batch
         self.batches: list[int] = []
 
-    def generate(self, requests: Sequence[Request]) -> list[str]:
+    def generate(self, requests: Sequence[Request]) -> list[Answer]:
         if len(requests) > self.max_batch:
             raise OutOfMemoryError("out of memory")
         self.batches.append(len(requests))
-        return ["sports" for _ in requests]
-
-    def close(self) -> None:
-        pass
+        return [Answer("sports") for _ in requests]
 
 
 def test_protocols_are_distinct() -> None:
@@ -96,14 +90,14 @@ def test_out_of_memory_at_batch_one_is_raised() -> None:
         raise OutOfMemoryError("out of memory")
 
     with pytest.raises(OutOfMemoryError):
-        run_batched([1, 2, 3], BatchPlan(4), send)
+        run_batched([1, 2, 3], BatchSizer(4), send)
 
 
 def test_other_errors_are_not_retried() -> None:
-    plan = BatchPlan(4)
+    sizer = BatchSizer(4)
     with pytest.raises(ValueError):
-        run_batched([1, 2], plan, lambda chunk: (_ for _ in ()).throw(ValueError("bad")))
-    assert plan.oom_retries == 0
+        run_batched([1, 2], sizer, lambda chunk: (_ for _ in ()).throw(ValueError("bad")))
+    assert sizer.oom_retries == 0
     assert is_out_of_memory(OutOfMemoryError()) and not is_out_of_memory(RuntimeError("out of memory"))
 
 
@@ -154,7 +148,7 @@ def test_classifier_head_with_label_map(tmp_path: Any) -> None:
     model = HFSequenceClassifier(str(tmp_path), spec, LoadOptions(device="cpu", label_map=label_map))
     answers = model.classify([Request("one text"), Request("another text")], CLASSES)
     assert set(answers) <= set(CLASSES)
-    assert model.info["labels"] == [f"LABEL_{i}" for i in range(5)]
+    assert model.info.labels == tuple(f"LABEL_{i}" for i in range(5)) and model.label_map == label_map
     bare = HFSequenceClassifier(str(tmp_path), spec, LoadOptions(device="cpu"))
     with pytest.raises(LabelMismatch):
         bare.classify([Request("x")], CLASSES)
@@ -171,10 +165,10 @@ def test_run_batched_keeps_order_whatever_the_memory(n: int, batch: int, limit: 
         sent.extend(chunk)
         return [x * 10 for x in chunk]
 
-    plan = BatchPlan(batch)
-    assert run_batched(list(range(n)), plan, send) == [x * 10 for x in range(n)]
+    sizer = BatchSizer(batch)
+    assert run_batched(list(range(n)), sizer, send) == [x * 10 for x in range(n)]
     assert sent == list(range(n))
-    assert plan.oom_retries == 0 or plan.size <= limit
+    assert sizer.oom_retries == 0 or sizer.size <= limit
 
 
 def test_text_llm_without_chat_template_uses_the_plain_prompt(tmp_path: Any) -> None:
@@ -195,8 +189,14 @@ def test_text_llm_without_chat_template_uses_the_plain_prompt(tmp_path: Any) -> 
     model = HFCausalLM(str(tmp_path), make_spec("base-lm", str(tmp_path), "hf-causal-lm"), LoadOptions(device="cpu"))
     assert not model.tokenizer.chat_template
     assert model._text(Request("Answer: ")) == "Answer: "
-    answers = model.generate([Request("Is it sports? yes or no", max_new_tokens=3), Request("Choose one from tech, business.")])
-    assert len(answers) == 2 and all(isinstance(a, str) for a in answers)
+    requests = [Request("Is it sports? yes or no", max_new_tokens=3), Request("Choose one from tech, business.")]
+    answers = model.generate(requests)
+    assert len(answers) == 2 and all(isinstance(a.text, str) for a in answers)
+    # Each answer carries its own counts: every prompt token (nothing shared without groups), and the new ones
+    # (a batch decodes up to its largest max_new_tokens).
+    plain = model.tokenizer([r.prompt for r in requests], add_special_tokens=True)["input_ids"]
+    assert [a.tokens.prompt if a.tokens else None for a in answers] == [len(ids) for ids in plain]
+    assert all(a.tokens and a.tokens.shared == 0 and 0 < a.tokens.generated <= 8 for a in answers)
     model.close()
 
 
@@ -208,3 +208,27 @@ def test_an_uncached_hub_model_offline_fails_in_one_sentence(monkeypatch: pytest
 
     with pytest.raises(OSError, match=r"^nobody/no-such-model is not in the local Hugging Face cache and the hub is offline"):
         from_pretrained(AutoConfig, "nobody/no-such-model", local_files_only=True)
+
+
+def test_every_built_in_adapter_declares_what_it_provides() -> None:
+    """An adapter's ``provides`` says which method it has; the evaluation reads the member, never probes for methods."""
+    import importlib
+    import inspect
+
+    from pytest_vlmbench.models.zoo import FAMILIES
+
+    classes: set[type[Adapter]] = set()
+    for family in FAMILIES.values():
+        module = importlib.import_module(family.factory.split(":")[0])
+        classes |= {c for _, c in inspect.getmembers(module, inspect.isclass) if c.__module__ == module.__name__ and issubclass(c, Adapter)}
+    from pytest_vlmbench.models.scripted import ScriptedModel
+    from pytest_vlmbench.models.vllm_engine import VLLMModel
+    from pytest_vlmbench.training.probe import ProbeClassifier
+    from pytest_vlmbench.training.trained import TrainedClassifier
+
+    classes |= {ScriptedModel, VLLMModel, ProbeClassifier, TrainedClassifier}
+    assert len(classes) >= 12, sorted(c.__name__ for c in classes)
+    for cls in classes:
+        assert callable(getattr(cls, cls.provides, None)), f"{cls.__name__} provides {cls.provides!r} but has no such method"
+        other = "generate" if cls.provides == "classify" else "classify"
+        assert not hasattr(cls, other), f"{cls.__name__} has both generate and classify"

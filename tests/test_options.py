@@ -40,6 +40,12 @@ def test_the_gate_flags_of_pytest_and_of_the_cli_share_help() -> None:
     assert compare.vlmbench_fail_on
 
 
+def test_the_strategy_help_names_every_registered_strategy() -> None:
+    from pytest_vlmbench.strategies.catalog import STRATEGIES
+
+    assert all(name in BY_DEST["strategy"].help for name in STRATEGIES.names())
+
+
 def test_defaults_and_derived_values() -> None:
     options = run_options_from({})
     assert options == RunOptions()

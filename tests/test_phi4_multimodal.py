@@ -36,7 +36,7 @@ def test_vision_tower_matches_the_eager_reference_for_an_unpadded_image() -> Non
 
     spec = pytest_vlmbench.resolve_model("tiny:phi-4-multimodal")
     model = phi4_multimodal.load(str(tiny.build("phi-4-multimodal")), spec, LoadOptions(device="cpu"))
-    eager = AutoModelForCausalLM.from_pretrained(model.info["source"], attn_implementation="eager")  # in eval mode
+    eager = AutoModelForCausalLM.from_pretrained(str(model.info.source), attn_implementation="eager")  # in eval mode
     inputs = _one_digit(model)
     assert bool(inputs["image_attention_mask"].all())  # no padded patch: SDPA gets no mask at all
     with torch.inference_mode():
@@ -84,7 +84,7 @@ def test_vision_lora_of_a_checkpoint_is_loaded_and_active(tmp_path: Path) -> Non
     spec = pytest_vlmbench.resolve_model("tiny:phi-4-multimodal")
     with_lora = phi4_multimodal.load(str(tmp_path / "ckpt"), spec, LoadOptions(device="cpu"))
     without = phi4_multimodal.load(str(plain), spec, LoadOptions(device="cpu"))
-    assert (with_lora.info["vision_lora"], without.info["vision_lora"]) == (True, False)
+    assert (with_lora.info.vision_lora, without.info.vision_lora) == (True, False)
     inputs = _one_digit(with_lora)
     with torch.inference_mode():
         assert not torch.allclose(with_lora.model(**inputs).logits, without.model(**inputs).logits)

@@ -9,29 +9,14 @@ from importlib import metadata
 from typing import Any
 
 import pytest
+from helpers import toy_conftest
 
 pytest_plugins = ["pytester"]
 
-CONFTEST = r'''
-import os, re
-from pytest_vlmbench import DATASETS, MODELS
-from pytest_vlmbench.datasets.base import Dataset, Item
-from pytest_vlmbench.models.scripted import ScriptedModel, scripted_spec
+CONFTEST = toy_conftest(n=9, extra=r'''
+import os
 
-CLASSES = ("cat", "dog", "bird")
 EVENTS = os.environ.get("EVENTS_FILE", "events.txt")
-
-def toy():
-    items = [Item(id=f"t{k}", label=CLASSES[k % 3], text=f"this is about a {CLASSES[k % 3]}") for k in range(9)]
-    return Dataset("toy", CLASSES, items, modality="text", source="generated")
-
-DATASETS.register("toy", toy, modality="text", offline=True, replace=True)
-
-def oracle(request):
-    label = re.search(r"about a (\w+)", request.prompt).group(1)
-    if "yes or no" in request.prompt:
-        return "Yes." if f"Is the {label} " in request.prompt or f" class {label}?" in request.prompt else "No."
-    return f"It is a {label}."
 
 def logged(name, responder):
     spec = scripted_spec(name, responder, modalities=frozenset({"text"}))
@@ -73,7 +58,7 @@ def broken(source, spec, options):
 
 MODELS.register("broken", scripted_spec("broken", oracle, modalities=frozenset({"text"})).__class__(
     name="broken", source="nowhere", family="scripted", factory=broken, modalities=frozenset({"text"})), replace=True)
-'''
+''')
 
 SUITE = '''
 import pytest
@@ -254,6 +239,7 @@ def test_runs_without_pytest_benchmark(suite: pytest.Pytester) -> None:
     assert data["vlmbench"]["models"]["oracle"]["loads"] == 1
 
 
+@pytest.mark.slow  # xdist workers
 def test_records_ride_on_reports_under_xdist(suite: pytest.Pytester) -> None:
     pytest.importorskip("xdist")
     result = suite.runpytest("-n", "2", "--model", "oracle,gibberish", "--vlmbench-json", "out.json")
@@ -286,6 +272,23 @@ def pytest_vlmbench_evaluated(item, record):
     result = suite.runpytest("--model", "gibberish,oracle", "--strategy", "closed_set")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*gibberish answered off-list too often*"])
+
+
+def test_a_marker_ceiling_on_invalid_answers_fails_the_items_over_it_in_one_sentence(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(
+        test_suite="import pytest\npytestmark = pytest.mark.vlmbench(datasets=['toy'], strategies=['closed_set', 'binary'], "
+        "max_invalid_rate={'closed_set': 0.0})\ndef test_toy(vlmbench):\n    vlmbench.run()\n"
+    )
+    result = pytester.runpytest("--model", "gibberish,oracle", "--vlmbench-json", "out.json", "-p", "no:benchmark")
+    # gibberish's closed_set item is over its ceiling; its binary item has none (the gate judges it); oracle answers all
+    result.assert_outcomes(passed=3, failed=1)
+    result.stdout.fnmatch_lines([
+        "*gibberish on toy (closed_set) gave invalid answers for 100.0% of the items, over the suite's max_invalid_rate of 0.0%.",
+    ])  # fmt: skip
+    assert "Traceback" not in result.stdout.str()
+    records = json.loads((pytester.path / "out.json").read_text())["benchmarks"]
+    assert len(records) == 4  # the failed item's record is saved all the same
 
 
 def test_several_seeds_give_one_item_each_and_a_spread(suite: pytest.Pytester) -> None:

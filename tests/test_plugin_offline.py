@@ -10,6 +10,8 @@ import pytest
 
 pytest_plugins = ["pytester"]
 
+pytestmark = pytest.mark.slow  # every test runs pytest in a subprocess
+
 REPORT = """
 import os
 

@@ -18,6 +18,10 @@ import pytest
 import pytest_vlmbench
 from pytest_vlmbench.datasets.base import Dataset, Item
 from pytest_vlmbench.models.base import LoadOptions, Request
+from pytest_vlmbench.models.hf_text import HFCausalLM
+from pytest_vlmbench.models.hf_vlm import HFVisionLanguageModel
+
+HFModel = HFVisionLanguageModel | HFCausalLM
 from pytest_vlmbench.strategies.base import StrategyConfig
 
 VLM_FAMILIES = ("qwen2-vl", "qwen2.5-vl", "qwen3-vl", "internvl3", "llava-onevision", "smolvlm", "llama-3.2-vision",
@@ -29,8 +33,9 @@ SIZES = (None, (80, 40), (23, 57))
 
 
 @pytest.fixture(scope="module", params=VLM_FAMILIES + TEXT_FAMILIES)
-def tiny(request: pytest.FixtureRequest) -> Iterator[tuple[str, object]]:
+def tiny(request: pytest.FixtureRequest) -> Iterator[tuple[str, HFModel]]:
     model, _ = pytest_vlmbench.load_model(pytest_vlmbench.resolve_model(f"tiny:{request.param}"), LoadOptions(device="cpu"))
+    assert isinstance(model, (HFVisionLanguageModel, HFCausalLM))
     yield request.param, model
     model.close()
 
@@ -53,28 +58,29 @@ def _requests(family: str) -> list[Request]:
     return out
 
 
-def _answers(model: object, requests: list[Request], batch: int, sharing: bool) -> tuple[list[str], int]:
-    setattr(model, "prefix_sharing", sharing)
+def _answers(model: HFModel, requests: list[Request], batch: int, sharing: bool) -> tuple[list[str], int]:
+    model.shares_prefix = sharing
     answers, shared = [], 0
     for start in range(0, len(requests), batch):
-        answers += getattr(model, "generate")(requests[start : start + batch])
-        counts = getattr(model, "last_tokens")
-        assert len(counts) == len(requests[start : start + batch])
-        shared += sum(c.shared for c in counts)
+        chunk = model.generate(requests[start : start + batch])
+        assert len(chunk) == len(requests[start : start + batch])
+        answers += [a.text for a in chunk]
+        shared += sum(a.tokens.shared for a in chunk if a.tokens is not None)
+        assert all(a.tokens is not None for a in chunk)  # the HF adapters count every answer's tokens
     return answers, shared
 
 
 @pytest.mark.parametrize("batch", [1, 8])
-def test_shared_answers_equal_unshared(tiny: tuple[str, object], batch: int) -> None:
+def test_shared_answers_equal_unshared(tiny: tuple[str, HFModel], batch: int) -> None:
     family, model = tiny
-    proven = bool(getattr(model, "prefix_sharing"))
+    proven = model.shares_prefix
     requests = _requests(family)
     plain, none_shared = _answers(model, requests, batch, False)
     assert none_shared == 0
     if not proven:
         pytest.skip(f"{family} runs unshared (its adapter's PREFIX_SHARING_TYPES leaves it out)")
     shared, count = _answers(model, requests, batch, True)
-    setattr(model, "prefix_sharing", proven)
+    model.shares_prefix = proven
     assert shared == plain
     assert (count > 0) == (batch > 1)  # one request per call: nothing to share
 
@@ -95,9 +101,9 @@ def _image_items() -> list[Item]:
 
 
 @pytest.mark.parametrize("strategy", ["closed_set", "binary"])
-def test_evaluations_equal_with_sharing_on_and_off(tiny: tuple[str, object], strategy: str) -> None:
+def test_evaluations_equal_with_sharing_on_and_off(tiny: tuple[str, HFModel], strategy: str) -> None:
     family, model = tiny
-    if not getattr(model, "prefix_sharing"):
+    if not model.shares_prefix:
         pytest.skip(f"{family} runs unshared")
     classes = tuple(pytest_vlmbench.load_dataset("digits").classes)
     if family in VLM_FAMILIES:
@@ -107,9 +113,9 @@ def test_evaluations_equal_with_sharing_on_and_off(tiny: tuple[str, object], str
         items = [Item(id=f"t{k}", label=classes[k], text=f"the digit {classes[k]} {'again ' * k}") for k in range(3)]
         dataset = Dataset("texts", classes, items, modality="text")
         shots = StrategyConfig(permutations=2, exemplars=(Item(id="x", label="one", text="a single stroke"),))
-    reused = getattr(model, "prefix_memory").reused
+    reused = model.prefix_memory.reused
     records = {
-        on: pytest_vlmbench.evaluate(model, dataset, strategy, pytest_vlmbench.EvalConfig(shots, batch_size=8, prefix_sharing=on))  # type: ignore[arg-type]
+        on: pytest_vlmbench.evaluate(model, dataset, strategy, pytest_vlmbench.EvalConfig(shots, batch_size=8, prefix_sharing=on))
         for on in (True, False)
     }
     assert [p.answers for p in records[True].predictions] == [p.answers for p in records[False].predictions]
@@ -120,4 +126,4 @@ def test_evaluations_equal_with_sharing_on_and_off(tiny: tuple[str, object], str
     if strategy == "binary" and len(records[True].predictions[0].detail["questions"]) > 8:
         # The first item is asked alone, a batch (8) of questions ahead, before any item has
         # told how many questions items need; its second round continued from its first round's prefix.
-        assert getattr(model, "prefix_memory").reused > reused
+        assert model.prefix_memory.reused > reused

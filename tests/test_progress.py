@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 import pytest
 
-from pytest_vlmbench import Dataset, Item, Request, evaluate
+from pytest_vlmbench import Request, evaluate
 from pytest_vlmbench.evaluation import EvalConfig, Progress, ProgressObserver
+from pytest_vlmbench.models.base import Answer
 from pytest_vlmbench.models.scripted import ScriptedModel
 from pytest_vlmbench.plugin.progress import (
     InlineDisplay,
@@ -20,24 +20,9 @@ from pytest_vlmbench.plugin.progress import (
 )
 from pytest_vlmbench.plugin import progress as plugin_progress
 from pytest_vlmbench.strategies.base import StrategyConfig
+from helpers import oracle, toy_conftest, toy_dataset
 
 pytest_plugins = ["pytester"]
-
-CLASSES = ("cat", "dog", "bird")
-
-
-def toy(n: int = 6) -> Dataset:
-    items = [Item(id=f"t{k}", label=CLASSES[k % 3], text=f"this is about a {CLASSES[k % 3]}") for k in range(n)]
-    return Dataset("progress-toy", CLASSES, items, modality="text", source="generated")
-
-
-def oracle(request: Request) -> str:
-    found = re.search(r"about a (\w+)", request.prompt)
-    label = found.group(1) if found else "?"
-    if "yes or no" in request.prompt:
-        return "Yes." if f"Is the {label} " in request.prompt or f" class {label}?" in request.prompt else "No."
-    return f"It is a {label}."
-
 
 class Recorder:
     """An observer that keeps every report."""
@@ -57,7 +42,7 @@ def test_closed_set_counts_an_item_when_its_last_permutation_is_answered() -> No
     seen = Recorder()
     assert isinstance(seen, ProgressObserver)
     config = EvalConfig(strategy=StrategyConfig(permutations=3), batch_size=4)
-    record = evaluate(ScriptedModel("oracle", oracle), toy(6), "closed_set", config, progress=seen)
+    record = evaluate(ScriptedModel("oracle", oracle), toy_dataset(6), "closed_set", config, progress=seen)
     assert record.metrics.accuracy == 1.0 and seen.started == [6]
     # 18 queries in batches of 4, one pass: reported at 0 and after each batch
     assert [p.pass_requests_answered for p in seen.reports] == [0, 4, 8, 12, 16, 18]
@@ -71,7 +56,7 @@ def test_binary_reports_each_round_as_a_pass_and_the_items_it_no_longer_asks() -
     def always_no(request: Request) -> str:  # three classes, no background: two questions per item
         return "No." if "about a cat" in request.prompt else oracle(request)
 
-    evaluate(ScriptedModel("cautious", always_no), toy(6), "binary", EvalConfig(batch_size=8), progress=seen)
+    evaluate(ScriptedModel("cautious", always_no), toy_dataset(6), "binary", EvalConfig(batch_size=8), progress=seen)
     first = [p for p in seen.reports if p.pass_number == 1]
     second = [p for p in seen.reports if p.pass_number == 2]
     assert first[-1].pass_items == first[-1].pass_items_answered == 6 and first[-1].finished_items == 0
@@ -89,7 +74,7 @@ class OutOfMemoryError(RuntimeError):
 class Cramped(ScriptedModel):
     """Runs out of memory on batches larger than two."""
 
-    def generate(self, requests: Sequence[Request]) -> list[str]:
+    def generate(self, requests: Sequence[Request]) -> list[Answer]:
         if len(requests) > 2:
             raise OutOfMemoryError("CUDA out of memory")
         return super().generate(requests)
@@ -97,7 +82,7 @@ class Cramped(ScriptedModel):
 
 def test_the_halved_batch_size_is_reported_after_an_out_of_memory() -> None:
     seen = Recorder()
-    record = evaluate(Cramped("cramped", oracle), toy(6), "closed_set", EvalConfig(batch_size=8), progress=seen)
+    record = evaluate(Cramped("cramped", oracle), toy_dataset(6), "closed_set", EvalConfig(batch_size=8), progress=seen)
     assert record.throughput.final_batch_size == 2
     assert seen.reports[0].batch_size == 8 and seen.reports[0].oom_retries == 0
     after = seen.reports[1]  # the first batch that returned: after halving 8 -> 4 -> 2
@@ -220,26 +205,15 @@ def test_log_display_writes_whole_lines() -> None:
 
 # -- through pytest ----------------------------------------------------------------------------
 
-CONFTEST = r'''
-import re, time
-from pytest_vlmbench import DATASETS, MODELS
-from pytest_vlmbench.datasets.base import Dataset, Item
-from pytest_vlmbench.models.scripted import scripted_spec
-
-CLASSES = ("cat", "dog", "bird")
-
-def toy():
-    items = [Item(id=f"t{k}", label=CLASSES[k % 3], text=f"this is about a {CLASSES[k % 3]}") for k in range(12)]
-    return Dataset("toy", CLASSES, items, modality="text", source="generated")
-
-DATASETS.register("toy", toy, modality="text", offline=True, replace=True)
+CONFTEST = toy_conftest(n=12, extra="""
+import time
 
 def slow(request):
     time.sleep(0.1)  # a batch of 6 takes 0.6 s: the test shortens the log interval to 0.4 s
-    return "It is a " + re.search(r"about a (\w+)", request.prompt).group(1) + "."
+    return oracle(request)
 
 MODELS.register("slow", scripted_spec("slow", slow, modalities=frozenset({"text"})), replace=True)
-'''
+""")
 
 SUITE = '''
 import pytest
@@ -267,7 +241,10 @@ def test_on_writes_progress_lines_when_the_output_is_not_a_terminal(suite: pytes
     result.stdout.fnmatch_lines(["vlmbench progress: 6/12 items · * items/s · ETA 0:0* · batch 6"])
 
 
-@pytest.mark.parametrize("extra", [(), ("--vlmbench-progress", "off"), ("--vlmbench-progress", "on", "-p", "xdist", "-n", "1")])
+@pytest.mark.parametrize(
+    "extra",
+    [(), ("--vlmbench-progress", "off"), pytest.param(("--vlmbench-progress", "on", "-p", "xdist", "-n", "1"), marks=pytest.mark.slow)],
+)
 def test_silent_without_a_terminal_when_off_and_in_xdist_workers(suite: pytest.Pytester, extra: tuple[str, ...]) -> None:
     if "xdist" in extra:
         pytest.importorskip("xdist")

@@ -17,14 +17,16 @@ from pytest_vlmbench.datasets.subsets import exemplar_counts, select_exemplars
 from pytest_vlmbench.evaluation.channel import AdapterError
 from pytest_vlmbench.evaluation.config import EvalConfig
 from pytest_vlmbench.evaluation.evaluate import evaluate
-from pytest_vlmbench.models.base import IMAGE_SLOT, PromptTooLong, Request
+from pytest_vlmbench.models.base import IMAGE_SLOT, Answer, PromptTooLong, Request
 from pytest_vlmbench.models.scripted import ScriptedModel
 from pytest_vlmbench.options import OptionError, run_options_from
 from pytest_vlmbench.session.plan import PlanError, Suite, plan_suite
-from pytest_vlmbench.strategies.base import Query, StrategyConfig
+from pytest_vlmbench.strategies.base import StrategyConfig
 from pytest_vlmbench.strategies.binary import BINARY, binary
 from pytest_vlmbench.strategies.closed_set import CLOSED_SET, closed_set
 from pytest_vlmbench.strategies.prompts import CLOSED_SET_TEMPLATE, PromptError, build_prompt, fill
+
+from helpers import ScriptedChannel
 
 pytest_plugins = ["pytester"]
 
@@ -33,18 +35,13 @@ CLASSES = ("cat", "dog", "bird", "fish", "frog")
 
 def toy(modality: Any = "text", n: int = 10, task: str | None = None) -> Dataset:
     items = [Item(id=f"i{k}", label=CLASSES[k % 5], text=f"about a {CLASSES[k % 5]}") for k in range(n)]
-    return Dataset("toy", CLASSES, items, modality=modality, task=task)
+    return Dataset("toy", CLASSES, items, modality=modality, question=task)
 
 
-def prompts_of(run: Any, dataset: Dataset, config: StrategyConfig) -> list[str]:
-    seen: list[str] = []
-
-    def ask(queries: Sequence[Query]) -> list[str]:
-        seen.extend(q.prompt for q in queries)
-        return ["no"] * len(queries)
-
-    run(dataset, dataset.items[:1], ask, config)
-    return seen
+def prompts_of(execute: Any, dataset: Dataset, config: StrategyConfig) -> list[str]:
+    channel = ScriptedChannel(lambda queries: ["no"] * len(queries))
+    execute(dataset, dataset.items[:1], channel, config)
+    return [q.prompt for batch in channel.asked for q in batch]
 
 
 # -- 1. task prompts -----------------------------------------------------------------------
@@ -61,17 +58,17 @@ def test_each_modality_gets_its_own_wording_and_a_task_question_replaces_it() ->
 
     dataset_task = prompts_of(closed_set, toy(task="Which animal is meant?"), one)[0]
     assert "Which animal is meant? Choose one from" in dataset_task
-    suite_task = prompts_of(closed_set, toy(task="Which animal is meant?"), StrategyConfig(permutations=1, task="Who?"))[0]
+    suite_task = prompts_of(closed_set, toy(task="Which animal is meant?"), StrategyConfig(permutations=1, question="Who?"))[0]
     assert "Who? Choose one from" in suite_task and "Which animal" not in suite_task
-    override = StrategyConfig(permutations=1, task="Who?", prompt_template="Pick one of {classes}!")
+    override = StrategyConfig(permutations=1, question="Who?", prompt_template="Pick one of {classes}!")
     assert prompts_of(closed_set, toy(), override)[0].endswith("!") and "Who?" not in prompts_of(closed_set, toy(), override)[0]
 
 
 def test_a_registry_entry_declares_its_task_question() -> None:
-    DATASETS.register("tasked-toy", lambda: toy(), modality="text", offline=True, task="Which pet?", replace=True)
+    DATASETS.register("tasked-toy", lambda: toy(), modality="text", offline=True, question="Which pet?", replace=True)
     clear_cache()
-    assert load_base("tasked-toy").task == "Which pet?"
-    assert DATASETS.find("bbc_news").meta["task"] == "What is the topic of this news article?"  # type: ignore[union-attr]
+    assert load_base("tasked-toy").question == "Which pet?"
+    assert DATASETS.find("bbc_news").meta["question"] == "What is the topic of this news article?"  # type: ignore[union-attr]
 
 
 def test_templates_without_their_placeholder_fail_in_one_sentence() -> None:
@@ -100,11 +97,11 @@ def test_the_recorded_template_is_exactly_the_one_sent() -> None:
 
 
 def test_the_suite_marker_reaches_the_cases() -> None:
-    suite = Suite.from_marker({"task": "Which topic?", "prompt_template": "Is it {cls}?"})
+    suite = Suite.from_marker({"question": "Which topic?", "prompt_template": "Is it {cls}?"})
     plan = plan_suite(run_options_from({"model": ["tiny:qwen2.5-7b"], "dataset": ["bbc_news"], "strategy": ["binary"]}), suite)
-    assert [(c.task, c.prompt_template) for c in plan.cases] == [("Which topic?", "Is it {cls}?")]
+    assert [(c.question, c.prompt_template) for c in plan.cases] == [("Which topic?", "Is it {cls}?")]
     with pytest.raises(PlanError, match="task must be a string"):
-        Suite.from_marker({"task": 3})
+        Suite.from_marker({"question": 3})
 
 
 # -- 2. k-shot as the benchmarks mean it ---------------------------------------------------
@@ -151,7 +148,7 @@ def test_image_exemplars_reach_the_model_as_images_in_their_slots() -> None:
     with pytest.raises(AdapterError, match="^Model 'one-image' takes one image per prompt, so it cannot be shown 3 image exemplars; run it with --k-shot 0"):
         evaluate(one_image, evaluated, "binary", config)
     several = ScriptedModel("several", lambda r: "no")
-    several.several_images = True  # type: ignore[attr-defined]
+    several.several_images = True
     evaluate(several, evaluated, "binary", config)
     request = several.batches[0][0]
     assert len(request.exemplar_images) == 3 and request.image is not None and request.prompt.count(IMAGE_SLOT) == 4
@@ -166,7 +163,7 @@ def test_a_several_image_vlm_sees_every_exemplar_image_and_sharing_changes_nothi
     evaluated, exemplars = with_exemplars("digits", DatasetOptions(seed=0, per_class=3), 2)
     model, _ = load_model(resolve_model(name), LoadOptions(device="cpu"))
     try:
-        assert getattr(model, "several_images") is True
+        assert model.several_images is True
         item = evaluated.items[0]
         with_shots = Request(build_prompt(CLOSED_SET_TEMPLATE, item, exemplars, classes="zero, one"), item.image(), 4,
                              exemplar_images=tuple(i for e in exemplars if (i := e.image()) is not None))  # fmt: skip
@@ -197,7 +194,7 @@ class Windowed(ScriptedModel):
 
     window = 60
 
-    def generate(self, requests: Sequence[Request]) -> list[str]:
+    def generate(self, requests: Sequence[Request]) -> list[Answer]:
         long = {i: f"its prompt has {len(r.prompt)} tokens, over the {self.window}-token context window"
                 for i, r in enumerate(requests) if len(r.prompt) > self.window}  # fmt: skip
         if long:
@@ -286,7 +283,7 @@ def test_the_marker_task_and_the_command_line_template_reach_the_prompts(pyteste
 
     pytester.makeconftest(CONFTEST)
     pytester.makepyfile(test_pets='import pytest\npytestmark = pytest.mark.vlmbench(models=["recording"], datasets=["pets"], '
-                        'strategies=["closed_set"], task="Which pet is it?")\ndef test_pets(vlmbench):\n    vlmbench.run()\n')  # fmt: skip
+                        'strategies=["closed_set"], question="Which pet is it?")\ndef test_pets(vlmbench):\n    vlmbench.run()\n')  # fmt: skip
     result = pytester.runpytest("--k-shot", "2", "--permutations", "1", "--vlmbench-json", "out.json", "-p", "no:randomly")
     result.assert_outcomes(passed=1)
     prompts = json.loads((pytester.path / "prompts.json").read_text())

@@ -18,32 +18,26 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pytest_vlmbench import EvalConfig, LoadOptions, evaluate, load_dataset, load_model, resolve_model
-from pytest_vlmbench.datasets.base import Dataset, Item
+from pytest_vlmbench.datasets.base import Dataset
 from pytest_vlmbench.gate.baseline import load_run
-from helpers import run_document
-from pytest_vlmbench.models.base import Request
+from helpers import run_document, toy_dataset
+from pytest_vlmbench.models.base import Adapter, Provides, Request
 from pytest_vlmbench.models.scripted import ScriptedModel
-from pytest_vlmbench.record import ClassScores, Metrics, Record, RecordError, Unreadable
+from pytest_vlmbench.record import SCHEMA_VERSION, ClassScores, Metrics, ModelInfo, Record, RecordError, Unreadable
 from pytest_vlmbench.session.summary import seed_spread, spread_lines, summary_lines
 from pytest_vlmbench.strategies.base import StrategyConfig
 
 SCHEMA1 = Path(__file__).parent / "data" / "record_schema1.json"
 """A record written before the typed record existed (trimmed to three predictions): the format to keep."""
 
-CLASSES = ("cat", "dog", "bird")
-
-
-def toy() -> Dataset:
-    items = [Item(id=f"t{k}", label=CLASSES[k % 3], text=f"item {k} is about a {CLASSES[k % 3]}") for k in range(9)]
-    return Dataset("toy", CLASSES, items, modality="text", source="generated")
-
-
-class ScriptedClassifier:
+class ScriptedClassifier(Adapter):
     """A direct classifier that reads the class off the text, and gives up on every fourth item."""
+
+    provides: Provides = "classify"
 
     def __init__(self) -> None:
         self.name = "scripted-classifier"
-        self.info: dict[str, Any] = {"source": "scripted", "family": "scripted", "device": "cpu"}
+        self.info = ModelInfo(source="scripted", family="scripted", device="cpu")
 
     def classify(self, requests: Sequence[Request], classes: Sequence[str]) -> list[str | None]:
         out: list[str | None] = []
@@ -51,9 +45,6 @@ class ScriptedClassifier:
             k, label = int(r.prompt.split()[1]), r.prompt.split()[-1]
             out.append(None if k % 4 == 3 else label)
         return out
-
-    def close(self) -> None:
-        pass
 
 
 def _reply(request: Request) -> str:
@@ -68,8 +59,8 @@ def records() -> dict[str, Record]:
         out = {s: evaluate(model, digits, s, EvalConfig(limit=6), model_load_s=load_s) for s in ("closed_set", "binary")}
     finally:
         model.close()
-    out["direct"] = evaluate(ScriptedClassifier(), toy(), "direct", EvalConfig())
-    dataset = toy()
+    out["direct"] = evaluate(ScriptedClassifier(), toy_dataset(9), "direct", EvalConfig())
+    dataset = toy_dataset(9)
     shots = StrategyConfig(exemplars=tuple(dataset.items[:3]), seed=2)
     held_out = replace(dataset, items=list(dataset.items[3:]))  # exemplars are never evaluated items
     kshot = evaluate(ScriptedModel("scripted", _reply), held_out, "closed_set", EvalConfig(strategy=shots, batch_size=4))
@@ -117,13 +108,14 @@ def test_real_records_have_what_each_strategy_records(records: dict[str, Record]
 
 
 def test_a_fresh_record_writes_the_saved_layout(records: dict[str, Record]) -> None:
-    """Key for key, in order, what records of schema 1 hold (the dataset fingerprint's keys vary by dataset)."""
+    """Key for key, in order, what records of schema 1 hold plus schema 2's task (the dataset fingerprint's keys vary by dataset)."""
     saved = json.loads(SCHEMA1.read_text())
     fresh = replace(records["closed_set"], model_load_id="x", options={}).to_json()
     # Tokens came after the saved record (optional, like energy): a counting adapter writes them
     # after memory and in each prediction, and the rest of the layout is unchanged.
     assert list(fresh).index("tokens") == list(fresh).index("memory") + 1
     assert fresh.pop("tokens")["computed"] > 0 and fresh["predictions"][0].pop("tokens")["prompt"] > 0
+    assert fresh.pop("task") == "classification"  # schema 2: after "strategy"
     assert list(fresh) == list(saved)
     # digits under limit=6 has classes without items: named in the one optional metrics key, last.
     assert fresh["metrics"].pop("classes_without_items") == ["six", "seven", "eight", "nine"]
@@ -135,12 +127,15 @@ def test_a_fresh_record_writes_the_saved_layout(records: dict[str, Record]) -> N
     assert list(next(iter(fresh["per_class"].values()))) == list(next(iter(saved["per_class"].values())))
 
 
-def test_the_saved_schema1_record_reads_and_writes_back_unchanged(tmp_path: Path) -> None:
+def test_the_saved_schema1_record_reads_as_schema2_with_its_task(tmp_path: Path) -> None:
     text = SCHEMA1.read_text()
     data = json.loads(text)
     record = Record.from_json(data, "record_schema1.json")
-    assert record.to_json() == data
-    assert json.dumps(record.to_json(), indent=2, ensure_ascii=False) + "\n" == text  # key order included
+    assert record.task == "classification" and record.schema == SCHEMA_VERSION == 2
+    written = record.to_json()
+    assert list(written) == [*list(data)[:6], "task", *list(data)[6:]]  # "task" after "strategy", the rest in place
+    assert {k: v for k, v in written.items() if k not in ("schema", "task")} == {k: v for k, v in data.items() if k != "schema"}
+    assert Record.from_json(written) == record  # and schema 2 reads back unchanged
     assert record.label == "tiny:qwen2-vl fashion_mnist closed_set"
     assert record.case_name() == "tiny:qwen2-vl-fashion_mnist-closed_set"
     assert record.metrics.accuracy == 1 / 3 and record.memory.peak_mb == record.memory.peak_rss_mb
@@ -188,11 +183,11 @@ def test_a_wrong_type_is_named_with_its_value() -> None:
     assert _error([1, 2]) == "'run.json': the record is list, not a JSON object."
 
 
-@pytest.mark.parametrize("schema", [2, 0, None, "1"])
+@pytest.mark.parametrize("schema", [3, 0, None, "1"])
 def test_another_schema_says_how_to_recreate(schema: object) -> None:
     data = dict(json.loads(SCHEMA1.read_text()), schema=schema)
     assert _error(data) == (
-        f"'run.json' holds vlmbench schema {schema!r} results, but this pytest-vlmbench reads schema 1; "
+        f"'run.json' holds vlmbench schema {schema!r} results, but this pytest-vlmbench reads schema 1, 2; "
         "re-create it with this version."
     )
 
@@ -251,3 +246,40 @@ def test_the_summary_reads_records_by_attribute(records: dict[str, Record]) -> N
     assert data["seeds"] == [0, 1] and set(data["metrics"]) == {"accuracy", "macro_f1", "weighted_f1", "invalid_rate"}
     assert data["metrics"]["accuracy"] == {"mean": spread.metrics["accuracy"].mean, "std": spread.metrics["accuracy"].std}
     assert "0.600 ± 0.141" in spread_lines([spread])[2]
+
+
+def test_a_ner_record_writes_tag_lists_and_a_schema1_one_reads_as_ner() -> None:
+    """Schema 2 names the task and writes tags as lists; schema 1 joined them with spaces and named no task,
+    so its reader tells NER from the class names (IOB tags) -- the one place that guess remains."""
+    from pytest_vlmbench.datasets.ner import ner_dataset
+
+    data = ner_dataset("mini", [(["Ada", "smiled"], ["B-PER", "O"]), (["Oslo", "is", "cold"], ["B-LOC", "O", "O"])])
+    tagged = [("B-PER", "O"), ("O", "O", "O")]  # the second misses its entity
+    record = evaluate_tags(data, tagged)
+    written = record.to_json()
+    assert written["task"] == "ner" and written["predictions"][0]["label"] == ["B-PER", "O"]
+    assert written["predictions"][1]["prediction"] == ["O", "O", "O"] and Record.from_json(written) == record
+    old = json.loads(json.dumps(written))
+    old["schema"] = 1
+    del old["task"]
+    for p in old["predictions"]:
+        p["label"], p["prediction"] = " ".join(p["label"]), " ".join(p["prediction"])
+    assert Record.from_json(old) == record
+    with pytest.raises(RecordError, match=r"'predictions\[0\]\.label' should be a list of tags"):
+        Record.from_json({**written, "predictions": [{**written["predictions"][0], "label": 3}]})
+
+
+def evaluate_tags(data: Dataset, tagged: Sequence[tuple[str, ...]]) -> Record:
+    """A NER record whose predictions are ``tagged``, through the real evaluation (a head answering tags)."""
+    answers = {it.text: " ".join(tags) for it, tags in zip(data.items, tagged)}
+
+    class Tagger(Adapter):
+        provides = "classify"
+
+        def __init__(self) -> None:
+            self.name, self.info = "tagger", ModelInfo(source="test", family="test", device="cpu")
+
+        def classify(self, requests: Sequence[Request], classes: Sequence[str]) -> list[str | None]:
+            return [answers[r.prompt] for r in requests]
+
+    return evaluate(Tagger(), data, "ner_direct", EvalConfig())

@@ -23,7 +23,7 @@ from PIL import Image
 from pytest_vlmbench.datasets.base import Dataset, Item
 from pytest_vlmbench.evaluation.evaluate import EvalConfig, evaluate
 from pytest_vlmbench.models import catalog
-from pytest_vlmbench.models.base import GenerativeModel, LoadOptions, Request
+from pytest_vlmbench.models.base import Answer, GenerativeModel, LoadOptions, Request
 from pytest_vlmbench.models.hf_common import RemoteCodeRequired
 from pytest_vlmbench.models.remote_code import internvl_chat, minicpmv_chat, phi3_vision
 from pytest_vlmbench.models.remote_code.internvl_chat import InternVLChat
@@ -34,6 +34,11 @@ from pytest_vlmbench.models.zoo import family_for_config, make_spec
 
 CLASSES = ("cat", "dog", "bird")
 GREY = {"cat": 40, "dog": 120, "bird": 200}
+
+
+def texts(answers: list[Answer]) -> list[str]:
+    """The answers' texts, in order."""
+    return [a.text for a in answers]
 
 
 def solid(label: str, size: tuple[int, int] = (32, 32)) -> Image.Image:
@@ -312,17 +317,17 @@ def test_minicpmv_sends_image_then_question_and_decodes_greedily() -> None:
     adapter, model = minicpmv()
     grey = Image.new("L", (20, 30), GREY["dog"])  # converted to RGB, as the card does
     answers = adapter.generate([Request("Choose one from cat, dog, bird.", grey, 5), Request("Is the cat in this photo?", solid("cat"), 3)])
-    assert answers == ["dog", "yes"]
+    assert texts(answers) == ["dog", "yes"] and all(a.tokens is None for a in answers)  # chat() returns text only
     assert model.generation == [{"num_beams": 1, "repetition_penalty": 1.0}] and model.max_new_tokens == [5]
     assert adapter.messages(Request("q")) == [{"role": "user", "content": ["q"]}]  # text alone is allowed
-    assert adapter.generate([Request("a text question")]) == ["text"]
+    assert texts(adapter.generate([Request("a text question")])) == ["text"]
 
 
 def test_internvl_one_request_goes_through_chat_with_its_tiles() -> None:
     adapter, model = internvl()
-    assert adapter.generate([Request("Is the bird in this photo?", solid("bird", (800, 400)))]) == ["yes"]
+    assert texts(adapter.generate([Request("Is the bird in this photo?", solid("bird", (800, 400)))])) == ["yes"]
     assert model.seen == [(3, "<image>\nIs the bird in this photo?")]  # 2 tiles + thumbnail
-    assert adapter.generate([Request("plain text")]) == ["text"] and model.seen[-1] == (None, "plain text")
+    assert texts(adapter.generate([Request("plain text")])) == ["text"] and model.seen[-1] == (None, "plain text")
 
 
 def test_internvl_batch_goes_through_batch_chat_with_patch_counts() -> None:
@@ -330,7 +335,7 @@ def test_internvl_batch_goes_through_batch_chat_with_patch_counts() -> None:
     sizes = [(448, 448), (900, 900), (800, 400)]
     requests = [Request("Choose one from cat, dog, bird.", solid(c, s)) for c, s in zip(CLASSES, sizes)]
     requests.insert(1, Request("a text question"))  # sent in its own call: batch_chat tags every question with <image>
-    assert adapter.generate(requests) == ["cat", "text", "dog", "bird"]
+    assert texts(adapter.generate(requests)) == ["cat", "text", "dog", "bird"]
     assert [n for n, _ in model.seen] == [1, 5, 3, None] and model.batches == [3, 1]
 
 
@@ -338,10 +343,12 @@ def test_phi3_prompt_has_the_image_tag_and_tokens_are_counted() -> None:
     adapter, model = phi3()
     requests = [Request("Is the dog in this photo?", solid("dog")), Request("Choose one from cat, dog, bird.", solid("bird"), 2)]
     assert adapter.prompt(requests[0]) == "<|user|>\n<|image_1|>\nIs the dog in this photo?<|end|>\n<|assistant|>\n"
-    assert adapter.generate(requests) == ["yes", "bi"]  # max_new_tokens is the request's own
+    answers = adapter.generate(requests)
+    assert texts(answers) == ["yes", "bi"]  # max_new_tokens is the request's own
     prompt = len("<|user|>\n\nIs the dog in this photo?<|end|>\n<|assistant|>\n") + FakePhi3Processor.num_img_tokens
-    assert adapter.last_tokens[0].prompt == prompt and [t.generated for t in adapter.last_tokens] == [4, 3]
-    assert adapter.generate([Request("a text question")]) == ["text"] and model.batches == [1, 1, 1]
+    tokens = [a.tokens for a in answers]
+    assert tokens[0] is not None and tokens[0].prompt == prompt and [t.generated if t else None for t in tokens] == [4, 3]
+    assert texts(adapter.generate([Request("a text question")])) == ["text"] and model.batches == [1, 1, 1]
 
 
 @pytest.mark.parametrize("name", sorted(ADAPTERS))
@@ -351,9 +358,9 @@ def test_answers_come_back_in_input_order(name: str, batch: int) -> None:
     assert isinstance(adapter, GenerativeModel)
     labels = [CLASSES[(2 * i + i // 4) % 3] for i in range(8)]  # cat bird dog cat cat bird dog cat
     requests = [Request("Choose one from cat, dog, bird.", solid(c, (32 + 8 * i,) * 2)) for i, c in enumerate(labels)]
-    answers = [a for start in range(0, 8, batch) for a in adapter.generate(requests[start : start + batch])]
+    answers = [a.text for start in range(0, 8, batch) for a in adapter.generate(requests[start : start + batch])]
     assert answers == labels
-    assert adapter.info["family"] == FAMILIES[name] and adapter.info["parameters"] == 3 and adapter.info["dtype"] == "float32"
+    assert adapter.info.family == FAMILIES[name] and adapter.info.parameters == 3 and adapter.info.dtype == "float32"
 
 
 # -- The evaluation around them: OOM halving, closed_set and binary end to end ----------------------
@@ -390,7 +397,7 @@ def test_evaluate_end_to_end(name: str, strategy: str) -> None:
     one, eight = records
     assert one.metrics.accuracy == 1.0 and one.metrics.invalid_rate == 0.0
     assert [p.answers for p in one.predictions] == [p.answers for p in eight.predictions]
-    assert one.model_info["family"] == FAMILIES[name]
+    assert one.model_info.family == FAMILIES[name]
 
 
 # -- Loading: the flag, the zoo, hub ids --------------------------------------------------------------
@@ -399,7 +406,7 @@ def test_evaluate_end_to_end(name: str, strategy: str) -> None:
 @pytest.mark.parametrize("alias", ["minicpm-v-2.6", "internvl2-2b", "phi-3-vision"])
 def test_without_the_flag_the_zoo_entry_fails_in_one_sentence(alias: str) -> None:
     spec = catalog.resolve_model(alias)
-    assert spec.meta["trust_remote_code"] and spec.family in {"hf-minicpmv-chat", "hf-internvl-chat", "hf-phi3-vision"}
+    assert spec.trust_remote_code and spec.family in {"hf-minicpmv-chat", "hf-internvl-chat", "hf-phi3-vision"}
     with pytest.raises(RemoteCodeRequired) as info:
         catalog.load_model(spec, LoadOptions(device="cpu"))
     message = str(info.value)

@@ -16,10 +16,10 @@ import pytest
 
 from pytest_vlmbench.cli import main
 from pytest_vlmbench.gate.baseline import load_run, parse_run
-from helpers import make_record, run_document, with_predictions
+from helpers import make_record, run_document, toy_conftest, with_predictions
 from pytest_vlmbench.gate.thresholds import merge_layers, parse_layer
 from pytest_vlmbench.gate.verdict import Verdict
-from pytest_vlmbench.record import Record
+from pytest_vlmbench.record import ModelInfo, Record
 from pytest_vlmbench.record.cost import Cost
 from pytest_vlmbench.secrets import register_secret
 from pytest_vlmbench.report import build_data, render_page, write_report
@@ -158,7 +158,7 @@ def test_verdicts_given_by_a_pytest_run_are_shown_as_given(tmp_path: Path) -> No
 
 def test_a_case_on_other_hardware_is_marked_not_compared() -> None:
     record = make_record(["cat", "dog"] * 20, ["cat", "dog"] * 20, classes=CLASSES)
-    on_gpu = replace(record, model_info={"device": "cuda:0", "gpu_name": "NVIDIA H100"})
+    on_gpu = replace(record, model_info=ModelInfo(device="cuda:0", gpu_name="NVIDIA H100"))
     runs = [parse_run(run_document([r]), f"run{i}") for i, r in enumerate((record, on_gpu))]
     steps = build_data(runs).history[0].metrics["accuracy"]
     assert steps[1].status == "not compared" and "measured on" in steps[1].line
@@ -263,32 +263,7 @@ def test_missing_matplotlib_says_which_extra(tmp_path: Path, capsys: pytest.Capt
 
 # -- --vlmbench-report ---------------------------------------------------------------------------
 
-CONFTEST = r'''
-import re
-from pathlib import Path
-
-from pytest_vlmbench import DATASETS, MODELS
-from pytest_vlmbench.datasets.base import Dataset, Item
-from pytest_vlmbench.models.scripted import scripted_spec
-
-CLASSES = ("cat", "dog", "bird")
-
-def toy():
-    items = [Item(id=f"t{k}", label=CLASSES[k % 3], text=f"item {k} is about a {CLASSES[k % 3]}") for k in range(60)]
-    return Dataset("toy", CLASSES, items, modality="text", source="generated")
-
-DATASETS.register("toy", toy, modality="text", offline=True, replace=True)
-
-def planted(request):
-    k, label = re.search(r"item (\d+) is about a (\w+)", request.prompt).groups()
-    wrong = Path("wrong.txt").read_text().split() if Path("wrong.txt").exists() else []
-    answer = label if k not in wrong else ("dog" if label != "dog" else "cat")
-    if "yes or no" in request.prompt:
-        return "Yes." if f"Is the {answer} " in request.prompt or f" class {answer}?" in request.prompt else "No."
-    return f"It is a {answer}."
-
-MODELS.register("planted", scripted_spec("planted", planted, modalities=frozenset({"text"})), replace=True)
-'''
+CONFTEST = toy_conftest('MODELS.register("planted", scripted_spec("planted", planted, modalities=frozenset({"text"})), replace=True)\n', n=60)
 
 SUITE = """
 import pytest

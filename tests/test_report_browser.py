@@ -28,6 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 CLASS_COUNTS = (3, 10)
 STRATEGIES = ("closed_set", "binary")
 
+pytestmark = pytest.mark.slow  # pytest in a subprocess on the tiny VLM, then a browser
+
 
 @dataclass(frozen=True)
 class Reports:

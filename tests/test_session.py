@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pytest_vlmbench import DATASETS, MODELS, Dataset, Item, LoadOptions, ModelSpec, Request
+from pytest_vlmbench import DATASETS, MODELS, Dataset, Item, LoadOptions, ModelSpec
 from pytest_vlmbench.models.scripted import ScriptedModel, scripted_spec
 from pytest_vlmbench.options import RunOptions, run_options_from
 from pytest_vlmbench.session.plan import (
@@ -23,23 +22,13 @@ from pytest_vlmbench.session.plan import (
     select,
     strategy_misfit,
 )
-from pytest_vlmbench.session.run import CaseError, DatasetCache, ModelLoader, run_case, run_cases
+from pytest_vlmbench.session.execution import CaseError, DatasetCache, ModelLoader, run_case, run_cases
 from pytest_vlmbench.session.sinks import RecordStore
-
-CLASSES = ("cat", "dog", "bird")
+from helpers import oracle, toy_dataset
 
 
 def toy() -> Dataset:
-    items = [Item(id=f"t{k}", label=CLASSES[k % 3], text=f"this is about a {CLASSES[k % 3]}") for k in range(6)]
-    return Dataset("plan-toy", CLASSES, items, modality="text", source="generated")
-
-
-def oracle(request: Request) -> str:
-    found = re.search(r"about a (\w+)", request.prompt)
-    label = found.group(1) if found else "?"
-    if "yes or no" in request.prompt:
-        return "Yes." if f"Is the {label} " in request.prompt or f" class {label}?" in request.prompt else "No."
-    return f"It is a {label}."
+    return toy_dataset(6, name="plan-toy")
 
 
 class Events:
@@ -99,6 +88,21 @@ def test_bad_suite_declarations_are_one_sentence() -> None:
         Suite.from_marker({"model": "x"})
     with pytest.raises(PlanError, match="Unknown strategy 'binnary'"):
         select(options(), Suite.from_marker({"strategies": ["binnary"]}))
+    for bad in (1.5, -0.1, "0.2", True, {"binary": None}):
+        with pytest.raises(PlanError, match="max_invalid_rate must be a share from 0 to 1, or a dict of them by strategy"):
+            Suite.from_marker({"max_invalid_rate": bad})
+    with pytest.raises(PlanError, match="max_invalid_rate: Unknown strategy 'binnary'"):
+        Suite.from_marker({"max_invalid_rate": {"binnary": 0.1}})
+
+
+def test_invalid_answer_ceilings_by_strategy_with_a_default() -> None:
+    assert Suite().invalid_ceiling("binary") is None  # no ceiling: the gate judges
+    one = Suite.from_marker({"max_invalid_rate": 0.25})
+    assert one.invalid_ceiling("binary") == one.invalid_ceiling("direct") == 0.25
+    by_strategy = Suite.from_marker({"max_invalid_rate": {"yes-no": 0.5, "direct": 0}})  # an alias, made canonical
+    assert (by_strategy.invalid_ceiling("binary"), by_strategy.invalid_ceiling("direct")) == (0.5, 0.0)
+    assert by_strategy.invalid_ceiling("closed_set") is None
+    assert Suite.from_marker({"max_invalid_rate": {"*": 0.3, "direct": 0.0}}).invalid_ceiling("closed_set") == 0.3
 
 
 def test_plan_expands_seeds_and_class_counts_grouped_by_model(events: Events) -> None:

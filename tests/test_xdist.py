@@ -7,23 +7,14 @@ import json
 import pytest
 
 from pytest_vlmbench.session.gpus import gpu_for_worker, pin_worker, visible_gpus
+from helpers import toy_conftest
 
 pytest_plugins = ["pytester"]
 
-CONFTEST = r'''
-from pytest_vlmbench import DATASETS, MODELS, Dataset, Item
-from pytest_vlmbench.models.scripted import scripted_spec
-
-CLASSES = ("cat", "dog", "bird")
-
-def toy():
-    items = [Item(id=f"t{k}", label=CLASSES[k % 3], text=f"about a {CLASSES[k % 3]}") for k in range(6)]
-    return Dataset("toy", CLASSES, items, modality="text", source="generated")
-
-DATASETS.register("toy", toy, modality="text", offline=True)
+CONFTEST = toy_conftest(n=6, extra="""
 for name in ("m-a", "m-b"):
     MODELS.register(name, scripted_spec(name, lambda r: "It is a cat.", modalities=frozenset({"text"})))
-'''
+""")
 
 SUITE = '''
 import pytest
@@ -34,6 +25,7 @@ def test_toy(vlmbench):
 '''
 
 
+@pytest.mark.slow  # pytest in a subprocess, with xdist workers
 def test_each_model_loads_once_on_one_worker_and_every_output_is_written(pytester: pytest.Pytester) -> None:
     pytest.importorskip("xdist")
     pytester.makeconftest(CONFTEST)
@@ -55,6 +47,7 @@ def test_each_model_loads_once_on_one_worker_and_every_output_is_written(pyteste
     result.stdout.fnmatch_lines(["*pytest-benchmark records nothing under xdist*bench.json*"])
 
 
+@pytest.mark.slow  # pytest in a subprocess, with xdist workers
 def test_an_explicit_dist_mode_is_left_alone(pytester: pytest.Pytester) -> None:
     pytest.importorskip("xdist")
     pytester.makeconftest(CONFTEST)

@@ -34,7 +34,7 @@ def hf_answers(name: str, requests: list[Request]) -> list[str]:
     """The Hugging Face adapter's answers, in batches of 8 as a run sends them; the model is closed after."""
     hf = load(name, HF)
     try:
-        return [a for i in range(0, len(requests), 8) for a in hf.generate(requests[i : i + 8])]
+        return [a.text for i in range(0, len(requests), 8) for a in hf.generate(requests[i : i + 8])]
     finally:
         hf.close()
 

@@ -18,6 +18,7 @@ from pytest_vlmbench.evaluation.config import EvalConfig
 from pytest_vlmbench.evaluation.evaluate import evaluate
 from pytest_vlmbench.models.base import Request
 from pytest_vlmbench.models.vllm_engine import VLLMModel
+from pytest_vlmbench.record import EngineInfo, ModelInfo, plain_json
 
 NAME = "tiny:qwen2.5-7b"
 
@@ -33,33 +34,30 @@ def qwen() -> Iterator[VLLMModel]:
 def test_engine_answers_counts_tokens_and_states_its_settings(qwen: VLLMModel) -> None:
     requests = [Request("Is it sport? Answer yes or no.", max_new_tokens=3), Request("Which class?", max_new_tokens=5)]
     answers = qwen.generate(requests)
-    assert len(answers) == 2 and all(isinstance(a, str) for a in answers)
-    tokens = qwen.last_tokens
-    assert tokens is not None and len(tokens) == 2
-    assert all(t.prompt > 5 for t in tokens)
-    assert [t.generated <= r.max_new_tokens for t, r in zip(tokens, requests)] == [True, True]
-    assert qwen.info["family"] == "vllm" and qwen.info["architecture"] == "Qwen2ForCausalLM"
-    assert qwen.info["engine"] == {"name": "vllm", "tensor_parallel_size": 1, "max_model_len": 8192, "prefix_caching": True}
-    assert qwen.info["dtype"] == "float32" and qwen.info["device"] == "cpu"
+    assert len(answers) == 2 and all(isinstance(a.text, str) for a in answers)
+    tokens = [a.tokens for a in answers]
+    assert all(t is not None and t.prompt > 5 for t in tokens)
+    assert [t is not None and t.generated <= r.max_new_tokens for t, r in zip(tokens, requests)] == [True, True]
+    assert qwen.info.family == "vllm" and qwen.info.architecture == "Qwen2ForCausalLM"
+    assert qwen.info.engine == EngineInfo("vllm", tensor_parallel_size=1, max_model_len=8192, prefix_caching=True)
+    assert qwen.info.dtype == "float32" and qwen.info.device == "cpu"
 
 
 def test_prefix_cache_serves_the_shared_prefix_of_an_item(qwen: VLLMModel) -> None:
     """Binary's five questions about one article share the article: vLLM computes it once."""
     requests = bbc_prompts(1)[1:]
     qwen.generate(requests[:1])  # the article's blocks enter the cache
-    qwen.generate(requests[1:])
-    tokens = qwen.last_tokens
-    assert tokens is not None
+    tokens = [a.tokens for a in qwen.generate(requests[1:])]
     # Whole KV blocks are cached, so a block-aligned part of the article is shared.
-    assert all(0 < t.shared < t.prompt for t in tokens), tokens
+    assert all(t is not None and 0 < t.shared < t.prompt for t in tokens), tokens
 
 
 def test_record_config_names_the_engine(qwen: VLLMModel) -> None:
     record = evaluate(qwen, load_dataset("bbc_news"), "binary", EvalConfig(limit=2))
-    assert record.config.extra["engine"] == qwen.info["engine"]
-    assert record.model_info["engine_version"]
+    assert record.config.extra["engine"] == plain_json(qwen.info.engine)
+    assert record.model_info.engine_version
     # The same case run on transformers has no engine entry, so the gate never pairs the two.
-    hf_like = replace(record, model_info={}, config=replace(record.config, extra={}))
+    hf_like = replace(record, model_info=ModelInfo(), config=replace(record.config, extra={}))
     assert '"engine"' in record.match_key() and '"engine"' not in hf_like.match_key()
 
 
@@ -72,4 +70,4 @@ def test_vllm_and_hf_agree_on_greedy_answers(qwen: VLLMModel) -> None:
     """
     requests = bbc_prompts()
     expected = hf_answers(NAME, requests)
-    assert agreement(NAME, expected, qwen.generate(requests)) >= MIN_AGREEMENT
+    assert agreement(NAME, expected, [a.text for a in qwen.generate(requests)]) >= MIN_AGREEMENT

@@ -35,7 +35,7 @@ def test_llama_on_vllm_agrees_with_hf() -> None:
     expected = hf_answers(NAME, requests)
     engine = load(NAME, VLLM)
     try:
-        got = engine.generate(requests)
+        got = [a.text for a in engine.generate(requests)]
     finally:
         engine.close()
     assert agreement(NAME, expected, got) >= MIN_AGREEMENT

@@ -90,17 +90,16 @@ def test_chat_completions_answer_with_usage(server: str) -> None:
     requests = bbc_prompts(1)[1:]  # one article, five yes/no questions about it
     model.generate(requests[:1])  # the article's KV blocks enter the server's prefix cache
     answers = model.generate(requests[1:])
-    assert len(answers) == 4 and all(isinstance(a, str) for a in answers)
-    tokens = model.last_tokens
-    assert tokens is not None and len(tokens) == 4
-    assert all(t.prompt > 100 and 0 < t.generated <= 8 for t in tokens), tokens
-    assert all(0 < t.shared < t.prompt for t in tokens), tokens  # usage.prompt_tokens_details.cached_tokens
+    assert len(answers) == 4 and all(isinstance(a.text, str) for a in answers)
+    tokens = [a.tokens for a in answers]
+    assert all(t is not None and t.prompt > 100 and 0 < t.generated <= 8 for t in tokens), tokens
+    assert all(t is not None and 0 < t.shared < t.prompt for t in tokens), tokens  # usage.prompt_tokens_details.cached_tokens
 
 
 def test_served_answers_match_the_hf_adapter(server: str) -> None:
     """The server applies the same chat template as the HF adapter: the same greedy answers."""
     requests = bbc_prompts(4)
-    got = api_model(server).generate(requests)
+    got = [a.text for a in api_model(server).generate(requests)]
     assert agreement("vllm serve", hf_answers("tiny:qwen2.5-7b", requests), got) >= MIN_AGREEMENT
 
 

@@ -8,22 +8,23 @@ as ``conftest.py``. tests/test_models_zoo.py runs it, so it stays true.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-from pytest_vlmbench import DATASETS, MODELS, Dataset, Item, LoadOptions, ModelSpec, Request
+from pytest_vlmbench import DATASETS, MODELS, Adapter, Dataset, Item, LoadOptions, ModelInfo, ModelSpec, Request
 
 
-class KeywordClassifier:
+class KeywordClassifier(Adapter):
     """Predicts the class whose keywords occur most often in the text.
 
     A real adapter loads weights in ``__init__`` (import torch there, not at module level),
     scores a whole batch in ``classify`` and frees memory in ``close``.
     """
 
+    provides = "classify"
+
     def __init__(self, name: str, keywords: dict[str, list[str]]) -> None:
         self.name = name
         self.keywords = keywords
-        self.info: dict[str, Any] = {"source": "rules", "family": "keyword-classifier", "device": "cpu"}
+        self.info = ModelInfo(source="rules", family="keyword-classifier", device="cpu")
 
     def classify(self, requests: Sequence[Request], classes: Sequence[str]) -> list[str | None]:
         out: list[str | None] = []
@@ -33,9 +34,6 @@ class KeywordClassifier:
             best = max(hits, key=lambda c: hits[c])
             out.append(best if hits[best] else None)  # None: no class found, counted as invalid
         return out
-
-    def close(self) -> None:
-        pass
 
 
 def load_keyword_classifier(source: str, spec: ModelSpec, options: LoadOptions) -> KeywordClassifier:

@@ -6,36 +6,33 @@ Copy this file next to your suites. tests/test_docs_examples.py runs it, so it s
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-from pytest_vlmbench import DATASETS, MODELS, Dataset, Item, LoadOptions, ModelSpec, Request
+from pytest_vlmbench import DATASETS, MODELS, Adapter, Answer, Dataset, Item, LoadOptions, ModelInfo, ModelSpec, Request
 
 
-class KeywordModel:
+class KeywordModel(Adapter):
     """Answers with the first class name that occurs in the text: a rule-based baseline.
 
     A real adapter loads weights in ``__init__`` (import torch there, not at module level),
-    answers a whole batch in ``generate`` and frees memory in ``close``.
+    answers a whole batch in ``generate`` and frees memory in ``close``. :class:`Adapter`
+    gives the capabilities their defaults (it generates, reads text, counts no tokens).
     """
 
     def __init__(self, name: str, classes: Sequence[str]) -> None:
         self.name = name
         self.classes = list(classes)
-        self.info: dict[str, Any] = {"source": "rules", "family": "keyword", "device": "cpu"}
+        self.info = ModelInfo(source="rules", family="keyword", device="cpu")
 
-    def generate(self, requests: Sequence[Request]) -> list[str]:
+    def generate(self, requests: Sequence[Request]) -> list[Answer]:
         answers = []
         for request in requests:
             text = request.prompt.split("\n", 1)[0].lower()  # the item's text line
             if "yes or no" in request.prompt:
                 asked = request.prompt.rsplit("the class ", 1)[1].rstrip("?").lower()  # text wording: docs/strategies.md
-                answers.append("yes" if asked in text else "no")
+                answers.append(Answer("yes" if asked in text else "no"))
             else:
-                answers.append(next((c for c in self.classes if c in text), "no idea"))
+                answers.append(Answer(next((c for c in self.classes if c in text), "no idea")))
         return answers
-
-    def close(self) -> None:
-        pass
 
 
 def load_keyword_model(source: str, spec: ModelSpec, options: LoadOptions) -> KeywordModel:

@@ -25,7 +25,7 @@ def list_models(args: argparse.Namespace) -> int:
                 spec.family,
                 ", ".join([*spec.strategies, *(f"{s} (when named)" for s in spec.on_request)]),
                 "yes" if spec.tiny_builder else "no",
-                "yes" if spec.meta.get("trust_remote_code") else "no",
+                "yes" if spec.trust_remote_code else "no",
             )
         )
     header = ("name", "aliases", "id", "family", "strategies", "tiny:", "remote code")

@@ -11,6 +11,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
+from ..record import Label
+from ..tasks import CLASSIFICATION, Task
+
 if TYPE_CHECKING:
     from PIL import Image
 
@@ -39,8 +42,8 @@ class Item:
 
     id: str
     """Stable identifier (index or path), used to pair predictions across runs."""
-    label: str
-    """The true class name; always one of the dataset's classes."""
+    label: Label
+    """The gold answer: a class name, or (NER) one tag per token; only the dataset's classes (its ``task`` says which)."""
     text: str | None = None
     """Text input (for text and image+text datasets)."""
     load_image: Callable[[], Image.Image] | None = field(default=None, compare=False, repr=False)
@@ -84,9 +87,11 @@ class Dataset:
     """Where the data came from (package, path, hub id), recorded in the JSON."""
     provenance: dict[str, Any] = field(default_factory=dict, compare=False)
     """Split, revision, file hashes and class selection: what the dataset fingerprint is built from."""
-    task: str | None = None
-    """The dataset's own task question for prompting strategies ("What is the topic of this news
+    question: str | None = None
+    """The dataset's own question for prompting strategies ("What is the topic of this news
     article?"); ``None``: the wording of its modality (:mod:`~pytest_vlmbench.strategies.prompts`)."""
+    task: Task = CLASSIFICATION
+    """What its labels are: a class per item, or (:data:`~pytest_vlmbench.tasks.NER`) a tag per token."""
 
     def __post_init__(self) -> None:
         validate(self)
@@ -128,10 +133,8 @@ def validate(dataset: Dataset) -> None:
     if len(dataset.items) == 0:
         raise DatasetError(f"Dataset {name!r} has no items; check its source ({dataset.source or 'unknown'}).")
     classes = set(dataset.classes)
-    # A NER sentence's label is its tag sequence joined by spaces (datasets/ner.py): every tag must be a class.
-    sequence = dataset.provenance.get("task") == "ner"
     for item in dataset.items:
-        if not set(item.label.split(" ") if sequence else (item.label,)) <= classes:
+        if isinstance(item.label, str) == dataset.task.tagged or not set(dataset.task.classes_of(item.label)) <= classes:
             raise DatasetError(
                 f"Item {item.id!r} of dataset {name!r} has label {item.label!r}, "
                 f"which is not one of its classes {list(dataset.classes)}."

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..registry import Registry, UnknownNameError
+from ..tasks import CLASSIFICATION, NER, Task
 from .base import Dataset
 from .columns import Columns
 from .ner import CONLL_SUFFIXES, is_ner_table
@@ -32,11 +33,11 @@ DATASETS: Registry[DatasetLoader] = Registry("dataset", "pytest_vlmbench.dataset
 DATASETS.register("fashion_mnist", "pytest_vlmbench.datasets.builtin:load_fashion_mnist", modality="image", offline=True)
 DATASETS.register("digits", "pytest_vlmbench.datasets.builtin:load_digits", modality="image", offline=True)
 DATASETS.register("bbc_news", "pytest_vlmbench.datasets.offline:load_bbc_news", modality="text", offline=True,
-                  task="What is the topic of this news article?")
+                  question="What is the topic of this news article?")
 DATASETS.register("textiles", "pytest_vlmbench.datasets.offline:load_textiles", modality="image", offline=True)
 # Task questions (meta ``task``): what closed_set asks instead of its modality's default question
-# (docs/strategies.md); a conftest entry may declare one too: DATASETS.register(..., task="...").
-_TASKS = {
+# (docs/strategies.md); a conftest entry may declare one too: DATASETS.register(..., question="...").
+_QUESTIONS = {
     "ag_news": "What is the topic of this news article?",
     "sst2": "What is the sentiment of this sentence?",
     "imdb": "What is the sentiment of this movie review?",
@@ -45,9 +46,9 @@ _TASKS = {
 for _name, _modality in (("caltech256", "image"), ("cifar10", "image"), ("cifar100", "image"),
                          ("ag_news", "text"), ("sst2", "text"), ("imdb", "text")):  # fmt: skip
     DATASETS.register(_name, f"pytest_vlmbench.datasets.hub_catalog:{_name}", modality=_modality, offline=False,
-                      task=_TASKS.get(_name))
+                      question=_QUESTIONS.get(_name))
 DATASETS.register("liar", "pytest_vlmbench.datasets.hub_catalog:load_liar", modality="text", offline=False,
-                  task="How true is this statement?")
+                  question="How true is this statement?")
 # NER (datasets/ner.py): tagged sentences; ner=True keeps them to the NER strategies and those strategies to them.
 DATASETS.register("ner_generated", "pytest_vlmbench.datasets.ner:load_generated_ner", modality="text", offline=True, ner=True)
 for _name in ("conll2003", "wnut_17", "wikiner"):
@@ -115,15 +116,15 @@ def spec_modality(spec: str, columns: Columns = Columns()) -> str | None:
     return path_modality(path, columns) if path.exists() else None
 
 
-def spec_is_ner(spec: str) -> bool | None:
-    """Whether ``spec`` names NER data (tagged sentences), known without loading it; ``None`` for a hub id."""
+def spec_task(spec: str) -> Task | None:
+    """The task of the data ``spec`` names (NER for tagged sentences), known without loading it; ``None`` for a hub id."""
     entry = DATASETS.find(spec)
     if entry is not None:
-        return bool(entry.meta.get("ner", False))
+        return NER if entry.meta.get("ner", False) else CLASSIFICATION
     path = Path(spec).expanduser()
     if path.is_file():
-        return path.suffix.lower() in CONLL_SUFFIXES or is_ner_table(path)
-    return None if parse_hub_spec(spec) is not None else False
+        return NER if path.suffix.lower() in CONLL_SUFFIXES or is_ner_table(path) else CLASSIFICATION
+    return None if parse_hub_spec(spec) is not None else CLASSIFICATION
 
 
 def spec_is_offline(spec: str) -> bool:

@@ -20,7 +20,7 @@ from pathlib import Path
 from .base import Dataset, DatasetError, Item, Modality
 from .columns import Columns
 from .fingerprint import file_sha256, listing_sha256
-from .hf import SPLIT_PREFERENCE, default_split, first_line, from_hf_dataset, is_saved_dataset, load_saved
+from .hf import SPLIT_PREFERENCE, Reading, default_split, first_line, from_hf_dataset, is_saved_dataset, load_saved
 from .images import IMAGE_EXTENSIONS, path_loader
 from .ner import CONLL_SUFFIXES, is_ner_table, load_ner_file
 from .tables import TABLE_SUFFIXES, has_rows, parse_error
@@ -33,7 +33,7 @@ def load_path(path: Path, *, split: str | None = None, columns: Columns = Column
     """Load whatever lives at ``path``: a ``save_to_disk`` folder, a class folder or a table file."""
     if path.is_dir():
         if is_saved_dataset(path):
-            return load_saved(path, split=split, columns=columns, name=name)
+            return load_saved(path, Reading(split=split, columns=columns), name=name)
         return load_folder(path, split=split, name=name)
     if path.suffix.lower() in CONLL_SUFFIXES or is_ner_table(path):  # NER: datasets/ner.py
         return load_ner_file(path)
@@ -167,9 +167,9 @@ def load_table(path: Path, *, split: str | None = None, columns: Columns = Colum
         raise unreadable_table(name, path, builder, exc) from None
     return from_hf_dataset(
         ds,
+        Reading(columns=columns),
         name=name,
         source=f"file:{path}",
-        columns=columns,
         base_dir=path.parent,
         provenance={"split": None, "files_sha256": file_sha256(path), "files_hashed": "content"},
     )

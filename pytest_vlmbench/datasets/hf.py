@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,30 +37,40 @@ def default_split(available: Sequence[str], where: str) -> str:
     raise DatasetError(f"{where} has splits {list(available)}; choose one with --split.")
 
 
+@dataclass(frozen=True)
+class Reading:
+    """How a Hugging Face table is read as a :class:`Dataset`, wherever it comes from (the hub, a
+    ``save_to_disk`` folder, a table in memory): which split, which columns, which classes."""
+
+    split: str | None = None
+    """The split to read; ``None``: the loader's choice (:func:`default_split`), or no split at all."""
+    columns: Columns = Columns()
+    classes: tuple[str, ...] | None = None
+    """Fixes the class list (an integer label indexes it, a string label must be in it); ``None``:
+    the names of a ``ClassLabel`` feature, else the sorted distinct label values."""
+    rename_class: Callable[[str], str] | None = field(default=None, compare=False)
+    """Maps raw class names to the names the model sees."""
+    background_class: str | None = None
+
+
 def from_hf_dataset(
     ds: datasets.Dataset,
+    reading: Reading = Reading(),
     *,
     name: str,
     source: str,
-    columns: Columns = Columns(),
-    split: str | None = None,
-    classes: Sequence[str] | None = None,
-    rename_class: Callable[[str], str] | None = None,
-    background_class: str | None = None,
     base_dir: Path | None = None,
     provenance: dict[str, Any] | None = None,
 ) -> Dataset:
-    """Wrap a ``datasets.Dataset`` as a :class:`Dataset` with lazily decoded images.
+    """Wrap a ``datasets.Dataset`` as a :class:`Dataset` with lazily decoded images, read as ``reading`` says.
 
-    ``classes`` fixes the class list (an integer label indexes it, a string label must be
-    in it); otherwise class names come from a ``ClassLabel`` feature, or are the sorted
-    distinct label values. ``rename_class`` maps raw names to the names the model sees.
     ``base_dir`` resolves relative image paths of a path column.
     """
     where = f"Dataset {name!r}"
-    cols = resolve_columns(dict(ds.features), columns, where)
-    rename = rename_class or (lambda s: s)
-    class_names, labels = _labels(ds, cols.label, classes, rename, where, split)
+    split = reading.split
+    cols = resolve_columns(dict(ds.features), reading.columns, where)
+    rename = reading.rename_class or (lambda s: s)
+    class_names, labels = _labels(ds, cols.label, reading.classes, rename, where, split)
     texts = _texts(ds, cols, where) if cols.text else None
     ids = _ids(ds, cols, split)
     load_images = _image_loaders(ds, cols, base_dir, len(ids)) if cols.image else None
@@ -85,7 +96,7 @@ def from_hf_dataset(
         classes=tuple(class_names),
         items=items,
         modality=modality,
-        background_class=background_class,
+        background_class=reading.background_class,
         source=source,
         provenance=info,
     )
@@ -222,21 +233,18 @@ def hub_failure(name: str, repo_id: str, exc: BaseException, local_copy: str | N
 
 def load_hub(
     repo_id: str,
+    reading: Reading = Reading(),
     *,
     name: str | None = None,
     config: str | None = None,
-    split: str | None = None,
     revision: str | None = None,
-    columns: Columns = Columns(),
-    classes: Sequence[str] | None = None,
-    rename_class: Callable[[str], str] | None = None,
-    background_class: str | None = None,
     local_copy: str | None = None,
 ) -> Dataset:
     """Load one split of a hub dataset through ``datasets.load_dataset`` (its cache included)."""
     import datasets
 
     name = name or repo_id
+    split = reading.split
     try:
         builder = datasets.load_dataset_builder(repo_id, config, revision=revision)
         # Prepares every split (as load_dataset does), then reads the split info that
@@ -255,13 +263,9 @@ def load_hub(
     source = f"hf:{repo_id}" + (f":{config}" if config else "")
     return from_hf_dataset(
         ds,
+        replace(reading, split=split),
         name=name,
         source=source,
-        columns=columns,
-        split=split,
-        classes=classes,
-        rename_class=rename_class,
-        background_class=background_class,
         # builder.hash is the hub commit the data came from: the same on every machine,
         # unlike ds._fingerprint, which hashes cache-file modification times.
         provenance={"split": split, "revision": builder.hash, "config": config},
@@ -273,20 +277,12 @@ def is_saved_dataset(path: Path) -> bool:
     return (path / "dataset_dict.json").is_file() or (path / "state.json").is_file()
 
 
-def load_saved(
-    path: Path,
-    *,
-    split: str | None = None,
-    columns: Columns = Columns(),
-    name: str | None = None,
-    classes: Sequence[str] | None = None,
-    rename_class: Callable[[str], str] | None = None,
-    background_class: str | None = None,
-) -> Dataset:
+def load_saved(path: Path, reading: Reading = Reading(), *, name: str | None = None) -> Dataset:
     """Load a ``save_to_disk`` folder (a single dataset or a dict of splits)."""
     import datasets
 
     name = name or path.name
+    split = reading.split
     try:
         loaded = datasets.load_from_disk(str(path))
     except Exception as exc:  # missing or corrupt Arrow files, an unreadable state.json: one sentence
@@ -307,13 +303,9 @@ def load_saved(
     files = [p for p in path.rglob("*") if p.is_file()]
     return from_hf_dataset(
         ds,
+        replace(reading, split=split),
         name=name,
         source=f"save_to_disk:{path}",
-        columns=columns,
-        split=split,
-        classes=classes,
-        rename_class=rename_class,
-        background_class=background_class,
         base_dir=path,
         # load_from_disk restores the saved fingerprint, so it is the same on every machine.
         provenance={"split": split, "hf_fingerprint": ds._fingerprint, "files_sha256": listing_sha256(path, files)},

@@ -18,14 +18,14 @@ import os
 import urllib.request
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .base import Dataset, DatasetError, Modality
 from .class_names import FASHION_MNIST_CLASSES
 from ..hub import datasets_offline
 from .columns import Columns
-from .hf import from_hf_dataset, is_saved_dataset, load_hub, load_saved
+from .hf import Reading, from_hf_dataset, is_saved_dataset, load_hub, load_saved
 from .fingerprint import file_sha256
 
 
@@ -53,24 +53,21 @@ class HubDataset:
         return data_dir() / self.name
 
     def __call__(self, *, split: str | None = None, columns: Columns = Columns()) -> Dataset:
-        common = {
-            "columns": self.columns.merged(columns),
-            "classes": self.classes,
-            "rename_class": self.rename_class,
-            "background_class": self.background_class,
-        }
+        reading = Reading(
+            columns=self.columns.merged(columns), classes=self.classes, rename_class=self.rename_class,
+            background_class=self.background_class,
+        )  # fmt: skip
         local = self.local_copy()
         if is_saved_dataset(local):
             # A saved DatasetDict gets this entry's default split; a single saved split is itself.
             default = self.split if (local / "dataset_dict.json").is_file() else None
-            return load_saved(local, name=self.name, split=split or default, **common)  # type: ignore[arg-type]
+            return load_saved(local, replace(reading, split=split or default), name=self.name)
         return load_hub(
             self.repo_id,
+            replace(reading, split=split or self.split),
             name=self.name,
             config=self.config,
-            split=split or self.split,
             local_copy=f"either move it to {local} (keeps --dataset {self.name}) or pass --dataset DIR{self.flags()}",
-            **common,  # type: ignore[arg-type]
         )
 
     def flags(self) -> str:
@@ -197,11 +194,9 @@ def load_liar(*, split: str | None = None, columns: Columns = Columns()) -> Data
     table = {c: [r[i] if i < len(r) else "" for r in rows] for i, c in enumerate(LIAR_COLUMNS)}
     return from_hf_dataset(
         datasets.Dataset.from_dict(table),
+        Reading(split=split, columns=Columns(label="label", text="statement", image="").merged(columns), classes=LIAR_CLASSES),
         name="liar",
         source=LIAR_URL,
-        columns=Columns(label="label", text="statement", image="").merged(columns),
-        split=split,
-        classes=LIAR_CLASSES,
         provenance={"split": split, "files_sha256": file_sha256(archive), "files_hashed": "content"},
     )
 

@@ -1,14 +1,13 @@
 """Named-entity recognition data: sentences of tokens, each token tagged in IOB2.
 
-A NER dataset is a normal :class:`~.base.Dataset` whose ``provenance["task"]`` is ``"ner"``:
+A NER dataset is a normal :class:`~.base.Dataset` whose ``task`` is :data:`~pytest_vlmbench.tasks.NER`:
 
 - its ``classes`` are the tag names (``O``, ``B-PER``, ``I-PER`` ...), as the source lists them
   (a hub dataset's ``ner_tags`` feature names, else the tags seen, ``O`` first);
 - each item is a :class:`NerItem` (one sentence): ``tokens`` the words, ``text`` the words
-  joined by single spaces (what an LLM is shown), and ``label`` the gold tag sequence joined
-  by single spaces. The label is a string like any item's, so the answer cache, the journal,
-  the record's predictions and the gate's pairing all work unchanged; a prediction is the
-  predicted tag sequence in the same form (:mod:`pytest_vlmbench.ner`).
+  joined by single spaces (what an LLM is shown), and ``label`` the gold tags, one per token
+  (a tuple); a prediction is a tag tuple of the same length (:mod:`pytest_vlmbench.ner`), and
+  the record writes both as lists of tags.
 
 Sources: CoNLL files (one ``token ... tag`` line per token, blank lines between sentences,
 ``-DOCSTART-`` lines skipped), JSONL/Parquet files and hub datasets with ``tokens`` and
@@ -27,11 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..tasks import NER
 from .base import Dataset, DatasetError, Item
 from .fingerprint import file_sha256
 
-NER_TASK = "ner"
-"""The ``provenance["task"]`` of a NER dataset."""
 CONLL_SUFFIXES = (".conll", ".iob", ".iob2", ".bio")
 """Local files read as CoNLL (``.txt`` is not: it may be anything)."""
 
@@ -42,14 +40,14 @@ class NerItem(Item):
 
     tokens: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.label, tuple):  # a joined string would be read letter by letter
+            raise TypeError(f"NerItem {self.id!r}: label must be a tuple of tags (one per token), not {self.label!r}.")
+
     @property
     def tags(self) -> tuple[str, ...]:
-        return tuple(self.label.split(" "))
-
-
-def is_ner(dataset: Dataset) -> bool:
-    """True for a NER dataset (whose items are :class:`NerItem` sentences)."""
-    return dataset.provenance.get("task") == NER_TASK
+        """The gold tags, one per token (the label, typed)."""
+        return NER.classes_of(self.label)
 
 
 def ner_exemplars(pool: Dataset, k: int, seed: int, exclude: set[str]) -> list[Item]:
@@ -58,7 +56,7 @@ def ner_exemplars(pool: Dataset, k: int, seed: int, exclude: set[str]) -> list[I
     readable = [it for it in pool.items if it.id not in exclude and it.unreadable is None]
     if len(readable) < k:
         raise DatasetError(f"Dataset {pool.name!r} has {len(readable)} sentence(s) to show as exemplars; {k}-shot needs {k}.")
-    has_entity = [any(tag != "O" for tag in it.label.split(" ")) for it in readable]
+    has_entity = [any(tag != "O" for tag in NER.classes_of(it.label)) for it in readable]
     tagged = [it for it, yes in zip(readable, has_entity) if yes]
     plain = [it for it, yes in zip(readable, has_entity) if not yes]
     rng = random.Random(f"vlmbench:ner-exemplars:{seed}")
@@ -102,12 +100,12 @@ def ner_dataset(name: str, sentences: Sequence[tuple[Sequence[str], Sequence[str
             raise DatasetError(f"Sentence {n} of {name!r} has {len(tokens)} tokens but {len(tags)} tags; give one tag per token.")
         words = tuple("_".join(str(t).split()) or "_" for t in tokens)
         iob2 = to_iob2([_check_tag(str(t), f"Sentence {n} of {name!r}") for t in tags])
-        items.append(NerItem(id=ids[n] if ids else str(n), label=" ".join(iob2), text=" ".join(words), tokens=words))
-    seen = dict.fromkeys(t for it in items for t in it.label.split(" "))
+        items.append(NerItem(id=ids[n] if ids else str(n), label=tuple(iob2), text=" ".join(words), tokens=words))
+    seen = dict.fromkeys(t for it in items for t in NER.classes_of(it.label))
     tag_set = list(classes) or ["O", *sorted(t for t in seen if t != "O")]
     tag_set += [t for t in seen if t not in tag_set]  # IOB1 -> IOB2 may add B- tags the source did not list
     return Dataset(name=name, classes=tuple(tag_set), items=items, modality="text", source=source,
-                   provenance={**(provenance or {}), "task": NER_TASK})  # fmt: skip
+                   provenance=dict(provenance or {}), task=NER)  # fmt: skip
 
 
 def read_conll(lines: Iterable[str], where: str = "CoNLL data") -> list[tuple[list[str], list[str]]]:

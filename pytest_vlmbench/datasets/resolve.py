@@ -82,14 +82,14 @@ def load_base(spec: str, split: str | None = None, columns: Columns = Columns())
 
     if entry is not None:
         dataset = _call_loader(entry.name, entry.load(), split, columns)
-        if isinstance(task := entry.meta.get("task"), str):  # the entry's task question wins over the loader's
-            dataset = replace(dataset, task=task)
+        if isinstance(question := entry.meta.get("question"), str):  # the entry's question wins over the loader's
+            dataset = replace(dataset, question=question)
     elif path.exists():
         dataset = files.load_path(path, split=split, columns=columns)
     elif (hub := parse_hub_spec(spec)) is not None and not looks_like_path(spec):
         if hub.split and split and hub.split != split:
             raise DatasetError(f"--dataset {spec} names split {hub.split!r} but --split is {split!r}; give one.")
-        dataset = hf.load_hub(hub.repo_id, name=spec, config=hub.config, split=hub.split or split, columns=columns)
+        dataset = hf.load_hub(hub.repo_id, hf.Reading(split=hub.split or split, columns=columns), name=spec, config=hub.config)
     else:
         canonical_spec(spec)  # raises the one-sentence error
         raise AssertionError("unreachable")

@@ -15,12 +15,14 @@ from __future__ import annotations
 import itertools
 import random
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from typing import Any
 
+from ..record import Label
 from .base import MIN_CLASSES, Dataset, DatasetError, Item
 from .fingerprint import sha256_json
-from .ner import is_ner, ner_exemplars
+from .ner import ner_exemplars
 
 
 def parse_class_counts(value: str | int | None) -> tuple[int, ...]:
@@ -62,8 +64,8 @@ def choose_classes(
     return tuple(c for c in classes if c in chosen)
 
 
-def _by_class(items: Sequence[Item]) -> dict[str, list[Item]]:
-    groups: dict[str, list[Item]] = defaultdict(list)
+def _by_class(items: Sequence[Item]) -> dict[Label, list[Item]]:
+    groups: dict[Label, list[Item]] = defaultdict(list)
     for item in items:
         groups[item.label].append(item)
     return groups
@@ -75,7 +77,8 @@ def _seeded_sample(items: list[Item], k: int, seed: str) -> list[Item]:
     return [items[i] for i in picked]
 
 
-def _round_robin(classes: Sequence[str], groups: dict[str, list[Item]]) -> list[Item]:
+def _round_robin(classes: Sequence[str], groups: Mapping[Any, list[Item]]) -> list[Item]:
+    """The groups' items, one of each class in turn (a group per class name; keys are labels)."""
     rows = itertools.zip_longest(*(groups.get(c, []) for c in classes))
     return [it for row in rows for it in row if it is not None]
 
@@ -162,7 +165,7 @@ def select_exemplars(
     if k < 1:
         raise DatasetError(f"k-shot needs k of at least 1, got {k}.")
     excluded = set(exclude_ids)
-    if is_ner(pool):  # its items are sentences and its "classes" tags: k sentences, not k per class
+    if pool.task.tagged:  # its items are sentences and its "classes" tags: k sentences, not k per class
         if per_class:
             raise DatasetError(
                 f"--k-shot-per-class counts exemplars per class, and the items of NER dataset {pool.name!r} are "

@@ -31,11 +31,12 @@ import sqlite3
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..models.base import Request
+from ..models.base import Model, Request
+from ..record import plain_json
 from ..cache_dir import cache_dir
 from ..secrets import public_url
 
@@ -99,19 +100,18 @@ def weights_fingerprint(source: str) -> dict[str, Any]:
     return {}
 
 
-def model_identity(model: Any) -> dict[str, Any]:
+def model_identity(model: Model) -> dict[str, Any]:
     """Everything about ``model`` that decides its answers (see the module docstring)."""
-    info: Mapping[str, Any] = getattr(model, "info", None) or {}
+    info: dict[str, Any] = plain_json(model.info)  # the facts as the record writes them (a ``None`` fact is absent)
     identity: dict[str, Any] = {k: info[k] for k in IDENTITY_FACTS if k in info}
     if "api_base" in identity:
         identity["api_base"] = public_url(str(identity["api_base"]))
-    identity["name"] = str(getattr(model, "name", ""))
-    identity["device_kind"] = str(info.get("device", "")).split(":")[0]
-    label_map = getattr(model, "label_map", None)
-    if isinstance(label_map, Mapping) and label_map:
-        identity["label_map"] = sorted((str(k), str(v)) for k, v in label_map.items())
+    identity["name"] = model.name
+    identity["device_kind"] = (model.info.device or "").split(":")[0]
+    if model.label_map:
+        identity["label_map"] = sorted((str(k), str(v)) for k, v in dict(model.label_map).items())
     if identity["device_kind"] != "api":  # an API's model id names the server's model, not local files
-        identity["weights"] = weights_fingerprint(str(info.get("source", "")))
+        identity["weights"] = weights_fingerprint(model.info.source or "")
     return identity
 
 
@@ -130,7 +130,7 @@ def image_digest(image: Image.Image | None) -> str | None:
 class KeyMaker:
     """The keys of one model's requests: the model's identity is hashed once, not per request."""
 
-    def __init__(self, model: Any, classes: Sequence[str] | None = None) -> None:
+    def __init__(self, model: Model, classes: Sequence[str] | None = None) -> None:
         self.model_digest = _digest(model_identity(model))
         self.classes = list(classes) if classes is not None else None
         """``None`` for ``generate``; the class list for ``classify`` (its answer depends on it)."""

@@ -2,7 +2,7 @@
 
 A batch size that fits the first batches can fail on a later one (longer texts, bigger
 images). Rather than lose the run, the batch is halved and retried, down to one item;
-the plan remembers the smaller size for the rest of the evaluation, and the number of
+the :class:`BatchSizer` remembers the smaller size for the rest of the evaluation, and the number of
 halvings is recorded in the JSON (``throughput.oom_retries``, ``final_batch_size``).
 """
 
@@ -32,30 +32,30 @@ def free_accelerator_memory() -> None:
 
 
 @dataclass
-class BatchPlan:
-    """The current batch size and how often it was halved."""
+class BatchSizer:
+    """The current batch size and how often it was halved (one per evaluation, owned by its channel)."""
 
     size: int
     oom_retries: int = 0
 
     def apply_to(self, throughput: Throughput) -> Throughput:
-        """``throughput`` with this plan's halvings and final batch size filled in."""
+        """``throughput`` with this sizer's halvings and final batch size filled in."""
         return replace(throughput, oom_retries=self.oom_retries, final_batch_size=self.size)
 
 
-def run_batched(items: Sequence[T], plan: BatchPlan, send: Callable[[Sequence[T]], list[R]]) -> list[R]:
-    """``send`` each batch of ``items`` in order; on out-of-memory, halve ``plan.size`` and retry."""
+def run_batched(items: Sequence[T], sizer: BatchSizer, send: Callable[[Sequence[T]], list[R]]) -> list[R]:
+    """``send`` each batch of ``items`` in order; on out-of-memory, halve ``sizer.size`` and retry."""
     out: list[R] = []
     start = 0
     while start < len(items):
-        chunk = items[start : start + plan.size]
+        chunk = items[start : start + sizer.size]
         try:
             results = send(chunk)
         except Exception as exc:
-            if not is_out_of_memory(exc) or plan.size == 1:
+            if not is_out_of_memory(exc) or sizer.size == 1:
                 raise
-            plan.size = max(1, plan.size // 2)
-            plan.oom_retries += 1
+            sizer.size = max(1, sizer.size // 2)
+            sizer.oom_retries += 1
             free_accelerator_memory()
             continue
         out.extend(results)

@@ -17,22 +17,16 @@ from typing import Any
 
 from ..datasets.base import Dataset
 from ..datasets.fingerprint import fingerprint
-from ..datasets.ner import is_ner
 from ..models.base import DirectClassifier, GenerativeModel
-from ..ner.scores import ner_scores, sentence_metrics
-from ..record import Confusion, Prediction, Record, RecordConfig, Unreadable, plain_json
+from ..record import Prediction, Record, RecordConfig, Unreadable, plain_json
 from ..record.training import Training
 from ..strategies.base import ItemOutcome, Strategy
 from ..strategies.catalog import get_strategy
 from .answer_cache import AnswerCache
-from .batching import BatchPlan
-from .channel import AdapterError, CacheUse, make_channel
+from .channel import AdapterError, Channel, TokenTally
 from .config import EvalConfig
-from .cost import CostMeter
 from .pricing import Pricing
-from .progress import ProgressObserver, observe
-from .scores import Report, classification_report
-from .token_use import TokenUse
+from .progress import ProgressObserver
 
 __all__ = ["AdapterError", "AnswerCache", "EvalConfig", "evaluate", "library_versions"]
 
@@ -68,44 +62,36 @@ def evaluate(
     ``pricing`` (a price table, an hourly rate) adds the record's ``cost`` (:mod:`~.pricing`).
     """
     chosen = get_strategy(strategy)
+    if chosen.task is not dataset.task:
+        raise ValueError(
+            f"Strategy {chosen.name!r} evaluates {chosen.task.name} and dataset {dataset.name!r} is a {dataset.task.name} "
+            f"dataset; pick a {dataset.task.name} strategy (`vlmbench strategies` lists them)."
+        )
     _check_exemplars(model, dataset, config)
     training = chosen.training_of(model)  # finetune/linear_probe: the trained classifier's section
     # Adapters that retry (the API) count over their whole life; the record holds this evaluation's.
-    retries_at_start = getattr(model, "retries", None)
+    retries_at_start = model.retries
     dataset = dataset.limited(config.limit)
     items = list(dataset.items)
-    meter = CostMeter(device=str(model.info.get("device", "cpu")))
-    meter.start()
-    errors: dict[str, str] = {}
-    plan = BatchPlan(config.batch_size)
-    use = CacheUse.start(answers, model, chosen.needs, dataset.classes)
-    tracker = observe(progress, len(items), plan)
-    tokens = TokenUse.start(model)
-    channel = make_channel(model, chosen.needs, dataset.classes, config, meter, errors, plan, use, tracker, tokens)
-    outcomes = chosen.run(dataset, items, channel, config.strategy)
-    meter.stop()
+    channel = Channel(model, chosen.needs, dataset, config, answers, progress)  # its meter starts now
+    outcomes = chosen.execute(dataset, items, channel, config.strategy)
+    channel.meter.stop()
+    errors, meter, tokens = channel.errors, channel.meter, channel.tokens
     outcomes = [o for o in outcomes if o.item.id not in errors]  # unreadable items: listed, not scored
 
-    throughput = plan.apply_to(meter.throughput(len(items), model_load_s))
-    if use is not None:  # items/s over the model's own work: see CacheUse.apply_to
-        throughput = use.apply_to(throughput, len(items))
-    labels, predicted = [o.item.label for o in outcomes], [o.prediction for o in outcomes]
-    ner = None
-    if is_ner(dataset):  # tag sequences: seqeval's entity scores, and a sentence-level view in metrics
-        unplaced = sum(len(o.detail.get("unplaced", ())) for o in outcomes)
-        ner, (sentence, types) = ner_scores(labels, predicted, unplaced), sentence_metrics(labels, predicted)
-        report = Report(sentence, types, Confusion((), (), ()))
-    else:
-        report = classification_report(labels, predicted, dataset.classes)
-    model_info = plain_json(model.info)
-    if isinstance(retries_at_start, int):
-        model_info["retries"] = int(getattr(model, "retries")) - retries_at_start
+    throughput = channel.throughput(len(items), model_load_s)  # items/s over the model's own work, without cached items
+    unplaced = sum(len(o.detail.get("unplaced", ())) for o in outcomes)  # NER answers' entities not put on tokens
+    scores = dataset.task.score([o.item.label for o in outcomes], [o.prediction for o in outcomes], dataset.classes, unplaced)
+    model_info = model.info
+    if retries_at_start is not None and model.retries is not None:
+        model_info = replace(model_info, retries=model.retries - retries_at_start)
     record = Record(
         model=model.name,
         model_info=model_info,
         dataset=dataset.name,
         dataset_source=dataset.source,
         strategy=chosen.name,
+        task=dataset.task.name,
         n_items=len(outcomes),
         n_errors=len(errors),
         errors=tuple(Unreadable(item_id, reason) for item_id, reason in errors.items()),
@@ -124,16 +110,16 @@ def evaluate(
             versions=library_versions(),
             # The engine an adapter names (vLLM: docs/scale.md) enters config, the baseline
             # key, so no Hugging Face run is ever compared with it unawares.
-            **({"engine": model_info["engine"]} if model_info.get("engine") else {}),
+            **({"engine": plain_json(model_info.engine)} if model_info.engine is not None else {}),
         ),
-        metrics=report.metrics,
-        per_class=report.per_class,
-        confusion=report.confusion,
+        metrics=scores.metrics,
+        per_class=scores.per_class,
+        confusion=scores.confusion,
         throughput=throughput,
         memory=meter.memory(),
         energy=meter.energy(len(outcomes)),
         training=training,
-        ner=ner,
+        ner=scores.ner,
         tokens=tokens.total([o.item.id for o in outcomes]),
         predictions=tuple(_prediction(o, tokens) for o in outcomes),
     )
@@ -157,7 +143,7 @@ def _check_exemplars(model: GenerativeModel | DirectClassifier, dataset: Dataset
     shared = sorted({e.id for e in exemplars} & {it.id for it in dataset.items})
     if shared:
         raise AdapterError(f"k-shot exemplar(s) {shared[:5]} are also evaluated items; draw the exemplars from another split.")
-    if any(e.load_image is not None for e in exemplars) and not getattr(model, "several_images", False):
+    if any(e.load_image is not None for e in exemplars) and not model.several_images:
         raise AdapterError(
             f"Model {model.name!r} takes one image per prompt, so it cannot be shown {len(exemplars)} image exemplars; "
             f"run it with --k-shot 0, or use a VLM that reads several images (Qwen2-VL, Idefics3/SmolVLM, LLaVA-NeXT, "
@@ -165,7 +151,7 @@ def _check_exemplars(model: GenerativeModel | DirectClassifier, dataset: Dataset
         )
 
 
-def _prediction(outcome: ItemOutcome, tokens: TokenUse) -> Prediction:
+def _prediction(outcome: ItemOutcome, tokens: TokenTally) -> Prediction:
     item = outcome.item
     return Prediction(
         id=item.id,

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar, runtime_checkable
 
 from ..strategies.base import Query
-from .batching import BatchPlan
+from .batching import BatchSizer
 
 R = TypeVar("R")
 
@@ -69,10 +69,10 @@ class ProgressObserver(Protocol):
 class ProgressTracker:
     """Counts answered queries per pass for the channel and reports them to an observer."""
 
-    def __init__(self, observer: ProgressObserver, total_items: int, plan: BatchPlan) -> None:
+    def __init__(self, observer: ProgressObserver, total_items: int, sizer: BatchSizer) -> None:
         self.observer = observer
         self.total_items = total_items
-        self.plan = plan
+        self.sizer = sizer
         self.passes = 0
         observer.on_start(total_items)
 
@@ -97,8 +97,8 @@ class ProgressTracker:
                     pass_items_answered=bisect_left(ends, answered),
                     pass_requests=len(queries),
                     pass_requests_answered=answered,
-                    batch_size=self.plan.size,
-                    oom_retries=self.plan.oom_retries,
+                    batch_size=self.sizer.size,
+                    oom_retries=self.sizer.oom_retries,
                 )
             )
 
@@ -111,9 +111,3 @@ class ProgressTracker:
 
         report()
         return counted
-
-
-def observe(observer: ProgressObserver | None, total_items: int, plan: BatchPlan) -> ProgressTracker | None:
-    """A tracker for ``observer``, or ``None`` without one (the channel then counts nothing)."""
-    return ProgressTracker(observer, total_items, plan) if observer is not None else None
-

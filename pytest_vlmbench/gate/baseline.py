@@ -32,15 +32,16 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from ..journal import read_journal
-from ..record import Metrics, Record, RecordError, check_schema
+from ..record import Label, Record, RecordError, check_schema
+from ..tasks import task_named
+from ..tasks.metrics import QUALITY_METRICS, legacy_macro
 from .metrics import GateError
-from .significance import QUALITY_METRICS, classes_without_items, legacy_macro, quality_from_predictions
 
 TOLERANCE = 1e-9
 """How far a saved metric may be from the value its predictions give (float rounding only)."""
@@ -148,15 +149,15 @@ def check_metrics(record: Record, where: str) -> Record:
             raise GateError(f"{where}: it has no predictions for its {record.n_items} items, so its metrics cannot be checked; {redo}.")
         raise GateError(f"{where}: n_items is {record.n_items} but it holds {len(predictions)} predictions; {redo}.")
     labels, answers = [p.label for p in predictions], [p.prediction for p in predictions]
-    values = quality_from_predictions(labels, answers, record.classes)
-    absent = classes_without_items(labels, record.classes)
+    values = task_named(record.task).score(labels, answers, record.classes).metrics  # as the run scored them
+    absent = values.classes_without_items
     saved = record.metrics
     older = bool(absent) and not saved.classes_without_items  # possibly written before the field existed
     for name in QUALITY_METRICS:
-        have, want = float(getattr(saved, name)), values[name]
+        have, want = float(getattr(saved, name)), float(getattr(values, name))
         if abs(have - want) <= TOLERANCE:
             continue
-        if older and name.startswith("macro_") and abs(have - legacy_macro(name, labels, answers, record.classes)) <= TOLERANCE:
+        if older and name.startswith("macro_") and abs(have - _legacy_macro(name, labels, answers, record.classes)) <= TOLERANCE:
             continue
         shown, given = _pair(have, want)
         raise GateError(f"{where}: metrics.{name} is {shown} but its predictions give {given}; {redo}.")
@@ -166,8 +167,13 @@ def check_metrics(record: Record, where: str) -> Record:
             f"give {list(absent)}; {redo}."
         )
     if older:
-        return replace(record, metrics=Metrics(**values, classes_without_items=absent))
+        return replace(record, metrics=values)
     return record
+
+
+def _legacy_macro(metric: str, labels: Sequence[Label], answers: Sequence[Label | None], classes: Sequence[str]) -> float:
+    """:func:`~pytest_vlmbench.tasks.metrics.legacy_macro` of a classification record (the only kind with classes without items)."""
+    return legacy_macro(metric, [str(x) for x in labels], [None if a is None else str(a) for a in answers], classes)
 
 
 def parse_run(data: Any, source: str) -> Run:

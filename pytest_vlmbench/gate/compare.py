@@ -20,10 +20,10 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, Literal
 
-from ..record import Record
+from ..record import Label, Record
+from ..tasks import Task, task_named
 from .baseline import hardware
 from .metrics import METRICS, MetricSpec
-from .ner_bootstrap import is_tag_set, ner_bootstrap
 from .significance import DEFAULT_ALPHA, Direction, TestResult, mcnemar, paired_bootstrap
 from .thresholds import Threshold
 
@@ -120,9 +120,9 @@ class CaseComparison:
 class Pairs:
     """The items both runs answered, in the baseline's order."""
 
-    labels: list[str]
-    baseline: list[str | None]
-    current: list[str | None]
+    labels: list[Label]
+    baseline: list[Label | None]
+    current: list[Label | None]
     n_baseline: int
     n_current: int
 
@@ -132,9 +132,9 @@ def pair_predictions(baseline: Record, current: Record) -> Pairs | None:
     if not baseline.predictions or not current.predictions:
         return None
     by_id = {p.id: p for p in current.predictions}
-    labels: list[str] = []
-    b: list[str | None] = []
-    c: list[str | None] = []
+    labels: list[Label] = []
+    b: list[Label | None] = []
+    c: list[Label | None] = []
     for pred in baseline.predictions:
         other = by_id.get(pred.id)
         if other is not None:
@@ -145,7 +145,7 @@ def pair_predictions(baseline: Record, current: Record) -> Pairs | None:
 
 
 def significance(
-    spec: MetricSpec, pairs: Pairs | None, classes: Sequence[str], alpha: float, direction: Direction = None
+    spec: MetricSpec, pairs: Pairs | None, task: Task, classes: Sequence[str], alpha: float, direction: Direction = None
 ) -> TestResult | None:
     """The paired test for a quality metric (one-sided towards ``direction``), ``None`` for cost metrics.
 
@@ -164,14 +164,9 @@ def significance(
             good_b = [p == t for p, t in zip(pairs.baseline, pairs.labels)]
             good_c = [p == t for p, t in zip(pairs.current, pairs.labels)]
         return mcnemar(good_b, good_c, alpha, direction)
-    if is_tag_set(classes):  # a NER run: labels and predictions are tag sequences, resampled by sentence
-        return ner_bootstrap(
-            spec.name, pairs.labels, pairs.baseline, pairs.current, classes,
-            higher_is_better=spec.higher_is_better, alpha=alpha, direction=direction,
-        )  # fmt: skip
     return paired_bootstrap(
         spec.name, pairs.labels, pairs.baseline, pairs.current, classes,
-        higher_is_better=spec.higher_is_better, alpha=alpha, direction=direction,
+        task=task, higher_is_better=spec.higher_is_better, alpha=alpha, direction=direction,
     )  # fmt: skip
 
 
@@ -259,6 +254,10 @@ def compare_records(
         case.problem = f"the dataset changed ({changed}), so results are not comparable"
         case.problem_kind = "dataset"
         return case
+    if baseline.task != current.task:
+        case.problem = f"the task changed ({baseline.task} -> {current.task}), so results are not comparable"
+        case.problem_kind = "dataset"
+        return case
     if baseline.classes != current.classes:
         case.problem = "the class list changed, so results are not comparable"
         case.problem_kind = "dataset"
@@ -283,7 +282,7 @@ def compare_records(
         base_value, cur_value = spec.value(baseline), spec.value(current)
         if base_value is None and cur_value is None:
             continue  # e.g. energy on CPU: nothing to say
-        test = partial(significance, spec, pairs, classes, alpha)
+        test = partial(significance, spec, pairs, task_named(current.task), classes, alpha)
         finding = judge(spec, base_value, cur_value, thresholds.get(name), test, alpha)
         if always_test and finding.test is None and finding.delta:
             side: Direction = "worse" if spec.worsening(finding.baseline or 0.0, finding.current or 0.0) > 0 else "better"

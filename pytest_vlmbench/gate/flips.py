@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..record import Record
+from ..record import Label, Record, label_text
 from .baseline import Run
 from .metrics import GateError
 
@@ -12,9 +12,9 @@ from .metrics import GateError
 @dataclass(frozen=True)
 class Flip:
     id: str
-    label: str
-    before: str | None
-    after: str | None
+    label: Label
+    before: Label | None
+    after: Label | None
 
 
 @dataclass
@@ -69,8 +69,8 @@ def run_flips(before: Run, after: Run, select: str | None = None) -> list[CaseFl
     return out
 
 
-def _answer(value: str | None) -> str:
-    return "invalid" if value is None else value
+def _answer(value: Label | None) -> str:
+    return "invalid" if value is None else label_text(value)
 
 
 def render_flips(cases: list[CaseFlips], markdown: bool = False) -> str:
@@ -90,7 +90,7 @@ def render_flips(cases: list[CaseFlips], markdown: bool = False) -> str:
                 continue
             lines.append(f"  {title} ({len(flips)}):" if not markdown else f"**{title}** ({len(flips)}):")
             for f in flips:
-                text = f"{f.id}  label={f.label}  {_answer(f.before)} -> {_answer(f.after)}"
+                text = f"{f.id}  label={label_text(f.label)}  {_answer(f.before)} -> {_answer(f.after)}"
                 lines.append(f"- {text}" if markdown else f"    {text}")
         lines.append("")
     if not cases:

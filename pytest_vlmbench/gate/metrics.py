@@ -85,7 +85,7 @@ _ALL = [
         for m in ("precision", "recall", "f1")
     ),
     _quality("invalid_rate", "mcnemar", "share of items whose answer named no class", higher=False),
-    # NER records (record.ner, seqeval strict IOB2): bootstrapped over sentences (gate/ner_bootstrap.py).
+    # NER records (record.ner, seqeval strict IOB2): bootstrapped over sentences (gate/significance.py paired_bootstrap with the NER task).
     *(MetricSpec(f"entity_{m}", True, "bootstrap", _ner(m), f"entity-level micro {m} (NER)") for m in ("precision", "recall", "f1")),
     MetricSpec("token_accuracy", True, "bootstrap", lambda r: r.ner.token_accuracy if r.ner else None, "share of tokens tagged right (NER)"),
     _cost("items_per_s", lambda r: r.throughput.items_per_s, "items evaluated per second", higher=True),

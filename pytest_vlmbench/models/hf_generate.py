@@ -3,8 +3,8 @@
 :func:`greedy_generate` runs one left-padded batch through ``model.generate`` and stops each
 answer as soon as it is decided -- at its end-of-sequence token, or when the request's
 ``decided`` rule says the text so far settles it (binary: a complete first word yes/no) --
-and the batch as soon as every answer is. It reports, per request, a
-:class:`~.base.TokenCount`.
+and the batch as soon as every answer is. Each :class:`~.base.Answer` carries its request's
+:class:`~pytest_vlmbench.record.Tokens`.
 
 :func:`shared_generate` is the same batch with each group's shared prefix computed once.
 Requests of one group (one item's questions: same image, same start of prompt) are split,
@@ -30,7 +30,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .base import PromptTooLong, Request, TokenCount
+from ..record import Tokens
+from .base import Answer, PromptTooLong, Request
 
 
 def context_window(config: Any) -> int | None:
@@ -121,11 +122,11 @@ def greedy_generate(
     return answers, generated
 
 
-def unshared_generate(model: Any, tokenizer: Any, inputs: Any, requests: Sequence[Request]) -> tuple[list[str], list[TokenCount]]:
+def unshared_generate(model: Any, tokenizer: Any, inputs: Any, requests: Sequence[Request]) -> list[Answer]:
     """:func:`greedy_generate` with each request's prompt tokens counted (nothing shared)."""
     answers, generated = greedy_generate(model, tokenizer, inputs, requests)
     prompt = inputs["attention_mask"].sum(dim=1).tolist()
-    return answers, [TokenCount(int(p), 0, g) for p, g in zip(prompt, generated)]
+    return [Answer(a, Tokens(int(p), 0, g)) for a, p, g in zip(answers, prompt, generated)]
 
 
 def groups_of(requests: Sequence[Request]) -> list[list[int]]:
@@ -209,9 +210,11 @@ def _same(a: Any, b: Any) -> bool:
 
 
 class PrefixMemory:
-    """An adapter's last prefix pass, for the next call to continue from (see the module docstring)."""
+    """An adapter's last prefix pass, for the next call to continue from (see the module docstring),
+    and the ids of its model's image tokens (which must all lie in a group's shared prefix)."""
 
-    def __init__(self) -> None:
+    def __init__(self, vision_tokens: frozenset[int] = frozenset()) -> None:
+        self.vision_tokens = vision_tokens
         self.last: _Prefixes | None = None
         self.reused = 0
         """Calls served from the kept prefix pass (for tests and benchmarks)."""
@@ -223,16 +226,15 @@ def shared_generate(
     inputs: Any,
     requests: Sequence[Request],
     prefix_extras: Callable[[list[int]], Any] | None,
-    vision_token_ids: set[int],
-    memory: PrefixMemory | None = None,
-) -> tuple[list[str], list[TokenCount]] | None:
+    memory: PrefixMemory,
+) -> list[Answer] | None:
     """Answers with each group's prefix computed once; ``None`` when this batch cannot share.
 
     ``inputs`` is the left-padded batch of every request (what the unshared path would
     send); ``prefix_extras(rows)`` gives the non-token inputs (pixel values, grids) of those
-    rows' images, for the prefix pass. A group whose image tokens do not all lie in its
-    shared prefix cannot be split; then the whole batch returns ``None`` and the caller
-    runs it unshared.
+    rows' images, for the prefix pass. A group whose image tokens (``memory.vision_tokens``)
+    do not all lie in its shared prefix cannot be split; then the whole batch returns
+    ``None`` and the caller runs it unshared.
     """
     import torch
 
@@ -240,7 +242,7 @@ def shared_generate(
     token_keys = [k for k, v in inputs.items() if hasattr(v, "shape") and tuple(v.shape) == tuple(ids.shape)]
     starts = [ids.shape[1] - int(m) for m in mask.sum(dim=1).tolist()]
     groups = groups_of(requests)
-    vision = torch.tensor(sorted(vision_token_ids), dtype=ids.dtype, device=ids.device)
+    vision = torch.tensor(sorted(memory.vision_tokens), dtype=ids.dtype, device=ids.device)
     cut: dict[int, int] = {}  # group index -> prefix length
     for g, rows in enumerate(groups):
         real = [ids[r, starts[r] :] for r in rows]
@@ -262,8 +264,8 @@ def shared_generate(
     forward = inspect.signature(model.forward).parameters
     cache_name = "cache" if "cache" in forward else "past_key_values"
     inner: Any = getattr(model, "model", None)
-    kept = memory.last if memory is not None else None
-    if memory is not None and kept is not None and kept.serves(keys, real, extras):
+    kept = memory.last
+    if kept is not None and kept.serves(keys, real, extras):
         # The same items' prefixes as the last call: continue from a copy of that pass.
         cut = {g: int(t.shape[0]) for g, t in enumerate(kept.ids)}
         prefix, cache, deltas = kept.prefix, copy.deepcopy(kept.cache), kept.deltas
@@ -279,9 +281,8 @@ def shared_generate(
             return None  # a model without a reusable cache object: nothing to continue from
         deltas = getattr(inner, "rope_deltas", None)  # multimodal RoPE: each row's position offset
         first = {g: rows[0] for g, rows in enumerate(groups)}  # computed the prefix; the others were served it
-        if memory is not None:
-            ids_kept = [real[g][0][: cut[g]] for g in range(len(groups))]
-            memory.last = _Prefixes(keys, ids_kept, prefix, extras, copy.deepcopy(cache), deltas)
+        ids_kept = [real[g][0][: cut[g]] for g in range(len(groups))]
+        memory.last = _Prefixes(keys, ids_kept, prefix, extras, copy.deepcopy(cache), deltas)
 
     # Every request's row of the cache is a copy of its group's prefix row.
     group_of = [g for r in range(len(requests)) for g, rows in enumerate(groups) if r in rows]
@@ -294,5 +295,7 @@ def shared_generate(
     if isinstance(deltas, torch.Tensor):
         inner.rope_deltas = deltas.index_select(0, index.to(deltas.device))
     answers, generated = greedy_generate(model, tokenizer, full, requests, **{cache_name: cache})
-    counts = [TokenCount(ids.shape[1] - starts[r], cut[g] if r != first[g] else 0, generated[r]) for r, g in enumerate(group_of)]
-    return answers, counts
+    return [
+        Answer(answers[r], Tokens(ids.shape[1] - starts[r], cut[g] if r != first[g] else 0, generated[r]))
+        for r, g in enumerate(group_of)
+    ]

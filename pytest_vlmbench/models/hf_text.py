@@ -13,9 +13,8 @@ the families in :data:`PREFIX_SHARING_TYPES` (:mod:`.hf_generate`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-from .base import LoadOptions, ModelSpec, Request, TokenCount
+from .base import Adapter, Answer, LoadOptions, ModelSpec, Request
 from .hf_common import load_preprocessor, load_weights, model_info, release
 from .hf_generate import PrefixMemory, check_fits, context_window, shared_generate, unshared_generate, worth_sharing
 
@@ -25,7 +24,7 @@ PREFIX_SHARING_TYPES = frozenset({"llama", "mistral", "qwen2"})
 their window counts cache slots, and the padding between prefix and suffix would move it."""
 
 
-class HFCausalLM:
+class HFCausalLM(Adapter):
     """Adapter for decoder-only text models (Llama, Mistral, Qwen2, Gemma 2, ...)."""
 
     def __init__(self, source: str, spec: ModelSpec, options: LoadOptions) -> None:
@@ -39,10 +38,9 @@ class HFCausalLM:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.model, self.device = load_weights(AutoModelForCausalLM, source, options)
         self._torch = torch
-        self.info: dict[str, Any] = model_info(self.model, source, spec.family, self.device)
-        self.prefix_sharing = getattr(self.model.config, "model_type", "") in PREFIX_SHARING_TYPES
+        self.info = model_info(self.model, source, spec.family, self.device)
+        self.shares_prefix = getattr(self.model.config, "model_type", "") in PREFIX_SHARING_TYPES
         """Compute each group's shared prefix once (only families proven to give the same answers)."""
-        self.last_tokens: list[TokenCount] = []
         self.prefix_memory = PrefixMemory()
         self.context_window = context_window(self.model.config)
         """Most tokens of prompt plus answer; longer prompts are that item's error (None: unknown, unchecked)."""
@@ -53,21 +51,19 @@ class HFCausalLM:
             return str(self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False))
         return request.prompt
 
-    def generate(self, requests: Sequence[Request]) -> list[str]:
+    def generate(self, requests: Sequence[Request]) -> list[Answer]:
         if not requests:
-            self.last_tokens = []
             return []
         texts = [self._text(r) for r in requests]
         # The chat template already wrote BOS where the model wants it; don't add a second.
         inputs = self.tokenizer(texts, padding=True, return_tensors="pt", add_special_tokens=not self.tokenizer.chat_template)
         check_fits(self.name, inputs, requests, self.context_window)  # before any memory is taken for it
         inputs = inputs.to(self.model.device)
-        result = None
-        if self.prefix_sharing and worth_sharing(requests, self.prefix_memory):
-            result = shared_generate(self.model, self.tokenizer, inputs, requests, None, set(), self.prefix_memory)
-        if result is None:
-            result = unshared_generate(self.model, self.tokenizer, inputs, requests)
-        answers, self.last_tokens = result
+        answers = None
+        if self.shares_prefix and worth_sharing(requests, self.prefix_memory):
+            answers = shared_generate(self.model, self.tokenizer, inputs, requests, None, self.prefix_memory)
+        if answers is None:
+            answers = unshared_generate(self.model, self.tokenizer, inputs, requests)
         return answers
 
     def close(self) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .base import LoadOptions, ModelSpec, Request
+from .base import Adapter, LoadOptions, ModelSpec, Provides, Request
 from .hf_common import head_info, load_preprocessor, load_weights, release
 from .labels import map_labels
 
@@ -36,8 +36,10 @@ def token_tokenizer(auto_tokenizer: Any, source: str, options: LoadOptions, mode
     return tokenizer
 
 
-class HFTokenClassifier:
+class HFTokenClassifier(Adapter):
     """BERT/DistilBERT/RoBERTa (or any other) token-classification head: a NER tagger."""
+
+    provides: Provides = "classify"
 
     def __init__(self, source: str, spec: ModelSpec, options: LoadOptions) -> None:
         import torch
@@ -46,15 +48,15 @@ class HFTokenClassifier:
         self.name = spec.name
         self.model, self.device = load_weights(AutoModelForTokenClassification, source, options)
         self.tokenizer = token_tokenizer(AutoTokenizer, source, options, str(self.model.config.model_type))
-        self.label_map = dict(options.label_map) or dict(spec.meta.get("label_map", {}))
+        self.label_map = options.label_map or spec.settings.label_map
         self._torch = torch
-        self.info: dict[str, Any] = head_info(self.model, source, spec.family, self.device)
+        self.info = head_info(self.model, source, spec.family, self.device)
 
     def classify(self, requests: Sequence[Request], classes: Sequence[str]) -> list[str | None]:
         """The IOB2 tag of every word (space-separated in the prompt), joined by spaces, per request."""
         if not requests:
             return []
-        head = map_labels(self.model.config.id2label, classes, self.label_map, self.name)
+        head = map_labels(self.model.config.id2label, classes, dict(self.label_map), self.name)
         indices = sorted(head)
         words = [r.prompt.split(" ") for r in requests]
         limit = min(MAX_TOKENS, self.tokenizer.model_max_length)

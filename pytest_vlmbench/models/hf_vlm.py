@@ -11,7 +11,7 @@ because a prompt may hold several images.
 
 Requests of one item (same :attr:`~.base.Request.group`) share the image and the start of
 the prompt; for the families in :data:`PREFIX_SHARING_TYPES` that prefix -- vision encoder
-included -- is computed once per batch (:mod:`.hf_generate`). ``prefix_sharing`` turns it off.
+included -- is computed once per batch (:mod:`.hf_generate`). ``shares_prefix`` turns it off.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .base import IMAGE_SLOT, LoadOptions, ModelSpec, Request, TokenCount
+from .base import IMAGE_SLOT, Adapter, Answer, LoadOptions, ModelSpec, Reads, Request
 from .hf_common import load_preprocessor, load_weights, model_info, release
 from .hf_generate import PrefixMemory, check_fits, context_window, shared_generate, unshared_generate, worth_sharing
 
@@ -40,8 +40,10 @@ shown (tests/test_prompts_kshot.py runs the tiny builds); the others get a one-s
 _VISION_TOKEN_KEYS = ("image_token_id", "image_token_index", "video_token_id", "video_token_index")
 
 
-class HFVisionLanguageModel:
+class HFVisionLanguageModel(Adapter):
     """Adapter for ``AutoModelForImageTextToText`` checkpoints."""
+
+    reads: Reads = frozenset({"text", "image"})
 
     def __init__(self, source: str, spec: ModelSpec, options: LoadOptions) -> None:
         from transformers import AutoModelForImageTextToText, AutoProcessor
@@ -71,18 +73,19 @@ class HFVisionLanguageModel:
         self.model = model.eval()
         self.device = str(model.device)
         self.nested_images = getattr(model.config, "model_type", "") in NESTED_IMAGE_TYPES
-        self.prefix_sharing = getattr(model.config, "model_type", "") in PREFIX_SHARING_TYPES
+        self.shares_prefix = getattr(model.config, "model_type", "") in PREFIX_SHARING_TYPES
         """Compute each group's shared prefix once (only families proven to give the same answers)."""
         self.several_images = getattr(model.config, "model_type", "") in SEVERAL_IMAGE_TYPES
         """Accepts :attr:`~.base.Request.exemplar_images` (image k-shot)."""
         self.context_window = context_window(model.config)
         """Most tokens of prompt plus answer; longer prompts are that item's error (None: unknown, unchecked)."""
         configs = [model.config, getattr(model.config, "text_config", None)]
-        self._vision_tokens = {int(v) for c in configs for k in _VISION_TOKEN_KEYS if isinstance(v := getattr(c, k, None), int)}
-        self.last_tokens: list[TokenCount] = []
-        self.prefix_memory = PrefixMemory()
+        self._vision_tokens = frozenset(
+            int(v) for c in configs for k in _VISION_TOKEN_KEYS if isinstance(v := getattr(c, k, None), int)
+        )
+        self.prefix_memory = PrefixMemory(self._vision_tokens)
         self._torch = torch
-        self.info: dict[str, Any] = model_info(model, source, family, self.device)
+        self.info = model_info(model, source, family, self.device)
 
     def _messages(self, request: Request) -> list[dict[str, Any]]:
         content: list[dict[str, Any]] = []
@@ -112,27 +115,25 @@ class HFVisionLanguageModel:
         texts = [self.processor.apply_chat_template(self._messages(r), add_generation_prompt=True) for r in requests]
         return self.processor(text=texts, images=self._images(requests), padding=True, return_tensors="pt")
 
-    def generate(self, requests: Sequence[Request]) -> list[str]:
+    def generate(self, requests: Sequence[Request]) -> list[Answer]:
         if not requests:
-            self.last_tokens = []
             return []
         inputs = self._inputs(requests)
         check_fits(self.name, inputs, requests, self.context_window)  # before any memory is taken for it
         inputs = inputs.to(self.model.device)
-        result = None
-        if self.prefix_sharing and worth_sharing(requests, self.prefix_memory):
+        answers = None
+        if self.shares_prefix and worth_sharing(requests, self.prefix_memory):
             # The prefix pass needs only the groups' first requests' images (one per group).
             extras = lambda rows: self._inputs([requests[r] for r in rows])  # noqa: E731
-            result = shared_generate(self.model, self.tokenizer, inputs, requests, extras, self._vision_tokens, self.prefix_memory)
-        if result is None:
-            result = unshared_generate(self.model, self.tokenizer, inputs, requests)
-        answers, self.last_tokens = result
+            answers = shared_generate(self.model, self.tokenizer, inputs, requests, extras, self.prefix_memory)
+        if answers is None:
+            answers = unshared_generate(self.model, self.tokenizer, inputs, requests)
         return answers
 
     def close(self) -> None:
         self.model = None
         self.processor = None
-        self.prefix_memory = PrefixMemory()  # its cache lives on the accelerator too
+        self.prefix_memory = PrefixMemory(self._vision_tokens)  # its cache lives on the accelerator too
         release(self._torch)
 
 

@@ -15,7 +15,7 @@ Batching, prompting and decoding are the ``hf-vlm`` adapter's
   set to ``False`` after loading, as transformers did for Mllama's and Qwen2.5-VL's towers.
 - The hub checkpoint keeps its vision skills in a LoRA adapter (``vision-lora/``) over the
   Phi-4-mini language model; when the checkpoint has one it is loaded and switched on
-  (this needs ``peft``), and ``info["vision_lora"]`` records whether it was.
+  (this needs ``peft``), and ``info.vision_lora`` records whether it was.
 
 The processor also needs its audio feature extractor to be built; no audio is sent here.
 """
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from dataclasses import replace
 from typing import Any
 
 from .base import LoadOptions, ModelSpec
@@ -47,7 +48,7 @@ def load(source: str, spec: ModelSpec, options: LoadOptions) -> HFVisionLanguage
     if with_lora:
         load_vision_lora(model, source, spec.name)
     adapter = HFVisionLanguageModel.from_loaded(spec.name, model, processor, spec.family, source)
-    adapter.info["vision_lora"] = with_lora
+    adapter.info = replace(adapter.info, vision_lora=with_lora)
     return adapter
 
 

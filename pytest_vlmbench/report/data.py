@@ -19,6 +19,7 @@ from ..gate.thresholds import Threshold
 from ..gate.verdict import Verdict, VerdictStatus, judge_record
 from ..record import Record
 from ..session.pivot import Cell, by_class_count
+from ..tasks.metrics import classification_scores
 
 
 class ReportError(ValueError):
@@ -172,24 +173,17 @@ class ItemScores:
     support: tuple[int, ...]
 
 
-INVALID = "invalid"
-
-
 def item_scores(record: Record) -> ItemScores:
-    """Counted from the predictions, as the gate recomputes every metric from them (what the record
-    stores is checked against them on load). F1 per class is ``2 tp / (support + predicted)``, 0 when
-    both are 0: scikit-learn's value with ``zero_division=0``; an invalid answer is credited to no class."""
-    classes = tuple(record.classes) or tuple(sorted({p.label for p in record.predictions}))
-    index = {name: i for i, name in enumerate(classes)}
-    counts = [[0] * (len(classes) + 1) for _ in classes]
-    for p in record.predictions:
-        if p.label in index:
-            column = index.get(p.prediction, len(classes)) if p.prediction is not None else len(classes)
-            counts[index[p.label]][column] += 1
-    support = [sum(row) for row in counts]
-    predicted = [sum(row[j] for row in counts) for j in range(len(classes))]
-    f1 = [2 * counts[i][i] / (support[i] + predicted[i]) if support[i] + predicted[i] else 0.0 for i in range(len(classes))]
-    return ItemScores(classes, (*classes, INVALID), tuple(map(tuple, counts)), tuple(f1), tuple(support))
+    """Counted from the predictions with the metrics' own definitions (:mod:`pytest_vlmbench.tasks.metrics`),
+    as the gate recomputes every metric from them (what the record stores is checked against them on
+    load): F1 per class with ``zero_division=0``, an invalid answer credited to no class. NER tag
+    sequences have no confusion matrix: their items count for no class."""
+    classes = tuple(record.classes) or tuple(sorted({p.label for p in record.predictions if isinstance(p.label, str)}))
+    pairs = [(p.label, p.prediction if isinstance(p.prediction, str) else None) for p in record.predictions if isinstance(p.label, str)]
+    scores = classification_scores([label for label, _ in pairs], [answer for _, answer in pairs], classes)
+    matrix = scores.confusion.matrix or tuple((0,) * (len(classes) + 1) for _ in classes)  # no items: all zero
+    rows = [scores.per_class[c] for c in classes]
+    return ItemScores(classes, scores.confusion.columns, matrix, tuple(r.f1 for r in rows), tuple(r.support for r in rows))
 
 
 def history(

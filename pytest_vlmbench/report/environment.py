@@ -62,11 +62,11 @@ def model_rows(records: Sequence[Record]) -> list[dict[str, str]]:
         load = record.throughput.model_load_s
         seen.setdefault(record.model, {
             "model": record.model,
-            "architecture": str(info.get("architecture", "")),
-            "dtype": str(info.get("dtype", "")),
-            "parameters": f"{int(info['parameters']):,}" if isinstance(info.get("parameters"), int) else "",
+            "architecture": info.architecture or "",
+            "dtype": info.dtype or "",
+            "parameters": f"{info.parameters:,}" if info.parameters is not None else "",
             "device": record.device + (f" ({record.gpu_name})" if record.gpu_name else ""),
             "load s": f"{load:.2f}" if load is not None else "",
-            "source": str(info.get("source", "")),
+            "source": info.source or "",
         })  # fmt: skip
     return list(seen.values())

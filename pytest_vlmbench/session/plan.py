@@ -15,15 +15,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..datasets.builtin import default_image_dataset
-from ..datasets.catalog import canonical_spec, case_label, spec_is_ner, spec_is_offline, spec_modality
+from ..datasets.catalog import canonical_spec, case_label, spec_is_offline, spec_task, spec_modality
 from ..datasets.columns import Columns
 from ..models.base import ModelSpec
 from ..models.catalog import DEFAULT_MODELS, resolve_model
 from ..options import RunOptions, split_names
 from ..registry import UnknownNameError
 from ..strategies.catalog import STRATEGIES, get_strategy
-from ..strategies.ner import NER_STRATEGIES
 from ..strategies.prompts import PromptError, check_template
+from ..tasks import NER, Task
 
 SUITE_MODALITIES = ("image", "text")
 
@@ -44,8 +44,8 @@ class Case:
     """Put the seed in the id: only when several seeds run, so single-seed ids stay short and stable."""
     num_classes: int | None = None
     """A --num-classes subset (a sweep point); in the id as ``DATASET-21cls``."""
-    task: str | None = None
-    """The suite's task question (its marker's ``task``); not in the id."""
+    question: str | None = None
+    """The suite's question (its marker's ``question``); not in the id."""
     prompt_template: str | None = None
     """The suite's prompt template (its marker's ``prompt_template``); not in the id."""
 
@@ -64,19 +64,30 @@ class Suite:
     strategies: tuple[str, ...] = ()
     modality: str | None = None
     """``image`` or ``text``: which datasets belong in this suite; the command line cannot change it."""
-    task: str | None = None
-    """The suite's task question for closed_set (over the dataset's own)."""
+    question: str | None = None
+    """The suite's question for closed_set (over the dataset's own)."""
     prompt_template: str | None = None
-    """The suite's prompt template (over the task question; ``--prompt-template`` wins over it)."""
+    """The suite's prompt template (over the question; ``--prompt-template`` wins over it)."""
+    max_invalid_rate: tuple[tuple[str, float], ...] = ()
+    """Ceilings on the share of answers that name no class, as ``(strategy, ceiling)`` pairs
+    (strategy ``*``: every strategy without its own); an item over its ceiling fails."""
+
+    def invalid_ceiling(self, strategy: str) -> float | None:
+        """The most invalid answers ``strategy``'s items may give (a share), or ``None`` for no limit."""
+        ceilings = dict(self.max_invalid_rate)
+        return ceilings.get(strategy, ceilings.get("*"))
 
     @classmethod
     def from_marker(cls, kwargs: Mapping[str, Any]) -> Suite:
-        unknown = set(kwargs) - {"models", "datasets", "strategies", "modality", "task", "prompt_template"}
+        unknown = set(kwargs) - {"models", "datasets", "strategies", "modality", "question", "prompt_template", "max_invalid_rate"}
+        if "task" in unknown:  # renamed: "task" now names what is evaluated (classification, NER)
+            raise PlanError("the vlmbench marker's task= is now question= (the question closed_set asks)")
         if unknown:
             raise PlanError(
-                f"the vlmbench marker takes models, datasets, strategies, modality, task and prompt_template, not {sorted(unknown)}"
+                "the vlmbench marker takes models, datasets, strategies, modality, question, prompt_template and "
+                f"max_invalid_rate, not {sorted(unknown)}"
             )
-        for key in ("task", "prompt_template"):
+        for key in ("question", "prompt_template"):
             if kwargs.get(key) is not None and not isinstance(kwargs[key], str):
                 raise PlanError(f"the vlmbench marker's {key} must be a string, not {kwargs[key]!r}")
         modality = kwargs.get("modality")
@@ -87,9 +98,29 @@ class Suite:
             datasets=split_names(kwargs.get("datasets")),
             strategies=split_names(kwargs.get("strategies")),
             modality=modality,
-            task=kwargs.get("task"),
+            question=kwargs.get("question"),
             prompt_template=kwargs.get("prompt_template"),
+            max_invalid_rate=_ceilings(kwargs.get("max_invalid_rate")),
         )
+
+
+def _ceilings(value: Any) -> tuple[tuple[str, float], ...]:
+    """The marker's ``max_invalid_rate``: one share for every strategy, or a dict of them by strategy name."""
+    if value is None:
+        return ()
+    pairs = list(value.items()) if isinstance(value, Mapping) else [("*", value)]
+    out = []
+    for strategy, ceiling in pairs:
+        if isinstance(ceiling, bool) or not isinstance(ceiling, (int, float)) or not 0.0 <= ceiling <= 1.0:
+            raise PlanError(
+                f"the vlmbench marker's max_invalid_rate must be a share from 0 to 1, or a dict of them by strategy, not {value!r}"
+            )
+        try:  # canonical names, so that an alias ("yes-no") finds the items of its strategy
+            name = strategy if strategy == "*" else STRATEGIES.get(strategy).name
+        except UnknownNameError as exc:
+            raise PlanError(f"the vlmbench marker's max_invalid_rate: {exc}") from None
+        out.append((name, float(ceiling)))
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -152,9 +183,9 @@ def plan_suite(options: RunOptions, suite: Suite) -> Plan:
     selection = select(options, suite)
     columns = Columns(label=options.label_column, text=options.text_column, image=options.image_column)
     cases, unreadable = [], []
-    # What a suite is for follows from its marker's strategies: all NER (True), none NER (False), or either (None).
-    ner_flags = {s in NER_STRATEGIES for s in suite.strategies}
-    ner_suite = ner_flags.pop() if len(ner_flags) == 1 else None
+    # What a suite is for follows from its marker's strategies: the task they all serve, or any (None).
+    suite_tasks = {get_strategy(s).task for s in suite.strategies}
+    suite_task = suite_tasks.pop() if len(suite_tasks) == 1 else None
     for spec in selection.models:
         for dataset in selection.datasets:
             modality = spec_modality(dataset, columns)  # None for a hub id: known only once loaded
@@ -164,7 +195,7 @@ def plan_suite(options: RunOptions, suite: Suite) -> Plan:
                 continue
             if not fits_suite(suite.modality, modality, spec.modalities):
                 continue  # e.g. an image dataset given with --dataset, seen by the text suite
-            if ner_suite is not None and spec_is_ner(dataset) not in (None, ner_suite):
+            if suite_task is not None and spec_task(dataset) not in (None, suite_task):
                 continue  # --dataset names NER and classification data: each goes to its own suite, once
             for strategy in selection.strategies or spec.strategies:
                 if strategy not in spec.runnable or not task_fits(strategy, dataset):
@@ -179,14 +210,14 @@ def plan_suite(options: RunOptions, suite: Suite) -> Plan:
                 for num_classes in options.num_classes or (None,):
                     for seed in options.seeds:
                         cases.append(Case(spec.name, dataset, strategy, seed, len(options.seeds) > 1, num_classes,
-                                          suite.task, suite.prompt_template))
+                                          suite.question, suite.prompt_template))
     return Plan(tuple(cases), selection, tuple(unreadable))
 
 
 def task_fits(strategy: str, dataset: str) -> bool:
-    """NER strategies only on NER datasets and the others only on the rest; a hub id (unknown until loaded) fits both."""
-    ner = spec_is_ner(dataset)
-    return ner is None or ner == (strategy in NER_STRATEGIES)
+    """A strategy only on datasets of its task (NER, classification); a hub id (unknown until loaded) fits both."""
+    task = spec_task(dataset)
+    return task is None or get_strategy(strategy).task is task
 
 
 def strategy_misfit(options: RunOptions, plans: Sequence[Plan]) -> str | None:
@@ -198,7 +229,7 @@ def strategy_misfit(options: RunOptions, plans: Sequence[Plan]) -> str | None:
             continue
         if any(strategy in s for s in models.values()):  # a model takes it: the datasets do not
             return (
-                f"--strategy {strategy} fits none of the selected datasets: {', '.join(NER_STRATEGIES)} tag the tokens "
+                f"--strategy {strategy} fits none of the selected datasets: {', '.join(_strategies_of(NER))} tag the tokens "
                 f"of NER datasets (ner_generated, conll2003, wnut_17, wikiner, CoNLL files, tokens + ner_tags tables), "
                 f"and NER datasets take no other strategy."
             )
@@ -219,8 +250,8 @@ def model_needs_hub(spec: ModelSpec) -> bool:
     """Whether loading ``spec`` may need the model hub: not for tiny builds, local folders or weights shipped in a package."""
     if spec.is_tiny or os.path.isdir(spec.source):
         return False
-    local = spec.meta.get("local_path")
-    return not (isinstance(local, str) and _package_installed(local))
+    packaged = spec.packaged_weights
+    return not (packaged is not None and _package_installed(packaged.locate))
 
 
 def offline_variables(cases: Iterable[Case]) -> dict[str, str]:
@@ -239,3 +270,8 @@ def offline_variables(cases: Iterable[Case]) -> dict[str, str]:
     if models_offline and datasets_offline:
         return {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
     return {"HF_DATASETS_OFFLINE": "1"} if datasets_offline else {}
+
+
+def _strategies_of(task: Task) -> list[str]:
+    """The registered strategies that serve ``task``, by name."""
+    return [name for name in STRATEGIES.names() if get_strategy(name).task is task]

@@ -2,8 +2,10 @@
 
 A strategy module declares itself once, as a :class:`Strategy`: its name, what it needs
 from the model (``"generate"``: text answers to prompts; ``"classify"``: a class per
-item), the function that runs it, its default prompt template and JSON-answer suffix where
-it prompts, and the strategy-specific settings it records. Callers look a strategy up with
+item), the function that executes it, its default prompt template and JSON-answer suffix where
+it prompts, and the strategy-specific settings it records. The function reaches the model
+only through what :class:`Ask` and :class:`Classify` declare (the evaluation's channel
+implements both: :class:`~pytest_vlmbench.evaluation.channel.Channel`). Callers look a strategy up with
 :func:`~pytest_vlmbench.strategies.catalog.get_strategy` and ask the object; nothing
 outside a strategy's own module decides anything from its name.
 """
@@ -13,10 +15,12 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from ..datasets.base import Dataset, Item
+from ..record import Label
 from ..record.training import Training
+from ..tasks import CLASSIFICATION, Task
 from .answers import json_answer
 from .prompts import EXEMPLAR, IMAGE_EXEMPLAR, check_template
 from .train_settings import TrainSettings
@@ -43,14 +47,44 @@ class Query:
     """The k-shot exemplars shown in ``prompt``: the channel sends the images of those that have one."""
 
 
-Ask = Callable[[Sequence[Query]], list[str]]
-"""Sends queries to a generative model in batches and returns raw answers in order."""
+class Ask(Protocol):
+    """What a prompting strategy (``needs="generate"``) may use to reach the model, with two facts to plan by."""
 
-Classify = Callable[[Sequence[Query]], "list[str | None]"]
-"""Sends queries to a direct classifier in batches; returns one class (or ``None``) per query."""
+    @property
+    def batch_size(self) -> int:
+        """Queries sent to the model at once, now (smaller than configured after an out-of-memory halving)."""
+        ...
 
-Channel = Callable[[Sequence[Query]], list[Any]]
-"""What the runner hands a strategy: an :data:`Ask` or a :data:`Classify`, per :attr:`Strategy.needs`."""
+    @property
+    def shares_prefix(self) -> bool:
+        """One item's queries sent together share their prefix (image and prompt start computed once),
+        so asking an item several questions at once is cheap."""
+        ...
+
+    def ask(self, queries: Sequence[Query]) -> list[str]:
+        """The model's raw answer to each query, in order (sent in batches; an unreadable item's answer is ``""``)."""
+        ...
+
+
+class Classify(Protocol):
+    """What a classifying strategy (``needs="classify"``) may use to reach the model."""
+
+    def classify(self, queries: Sequence[Query]) -> list[str | None]:
+        """The class the model picks for each query (``None``: none of the dataset's), in order."""
+        ...
+
+
+class ModelAccess(Ask, Classify, Protocol):
+    """What the evaluation hands every strategy: its channel, which answers either way
+    (a strategy uses the half its :attr:`Strategy.needs` names)."""
+
+
+@runtime_checkable
+class TrainedModel(Protocol):
+    """A classifier that a training strategy made (:class:`pytest_vlmbench.training.trained.TrainedClassifier`):
+    it carries its record's ``training`` section."""
+
+    training: Training
 
 
 @dataclass(frozen=True)
@@ -67,8 +101,8 @@ class StrategyConfig:
     """``plain`` (free text, parsed) or ``json`` (the prompt asks for ``{"answer": ...}``; anything else is invalid)."""
     prompt_template: str | None = None
     """Replaces the strategy's default template (``None``: keep the default); recorded as given."""
-    task: str | None = None
-    """The suite's task question (closed_set): replaces the dataset's own and the modality's default question."""
+    question: str | None = None
+    """The suite's question (closed_set): replaces the dataset's own and the modality's default question."""
     training: TrainSettings = field(default_factory=TrainSettings)
     """The training strategies' hyperparameters (finetune, linear_probe); the others ignore them."""
 
@@ -83,19 +117,17 @@ class ItemOutcome:
 
     item: Item
     """The item."""
-    prediction: str | None
-    """The predicted class, or ``None`` for an invalid answer."""
+    prediction: Label | None
+    """The predicted class (NER: tags, one per token), or ``None`` for an invalid answer."""
     answers: list[str] = field(default_factory=list)
     """The model's raw answers, in asking order."""
     detail: dict[str, Any] = field(default_factory=dict)
     """Strategy-specific record: the class orders of closed_set, the questions of binary."""
 
 
-RunStrategy = (
-    Callable[[Dataset, Sequence[Item], Ask, StrategyConfig], list[ItemOutcome]]
-    | Callable[[Dataset, Sequence[Item], Classify, StrategyConfig], list[ItemOutcome]]
-)
-"""A strategy's function: ``(dataset, items, ask, config) -> one outcome per item``, in order."""
+ExecuteStrategy = Callable[[Dataset, Sequence[Item], ModelAccess, StrategyConfig], list[ItemOutcome]]
+"""A strategy's function: ``(dataset, items, channel, config) -> one outcome per item``, in order. A function
+typed with an :class:`Ask` or a :class:`Classify` for its channel fits (it uses less than it is given)."""
 
 
 def no_settings(config: StrategyConfig) -> dict[str, Any]:
@@ -110,9 +142,9 @@ class Strategy:
     name: str
     """Canonical name: what ``--strategy`` and the record's ``strategy`` say."""
     needs: Needs
-    """``"generate"``: ``run`` gets an :data:`Ask`; ``"classify"``: it gets a :data:`Classify`."""
-    run: RunStrategy
-    """Runs the strategy on a batch of items and returns one :class:`ItemOutcome` per item."""
+    """``"generate"``: ``execute`` calls its channel's :meth:`Ask.ask`; ``"classify"``: :meth:`Classify.classify`."""
+    execute: ExecuteStrategy
+    """Executes the strategy on the items of one evaluation and returns one :class:`ItemOutcome` per item."""
     default_template: str | None = None
     """The prompt template when :attr:`StrategyConfig.prompt_template` is not set; ``None``: no prompt."""
     json_suffix: str | None = None
@@ -122,14 +154,17 @@ class Strategy:
     placeholder: str | None = None
     """What a template must hold for this strategy to fill in (``{classes}``, ``{cls}``); checked on overrides."""
     template_for: Callable[[str, str | None], str] | None = None
-    """``(dataset modality, task question) -> template``: the default per dataset; ``None``: :attr:`default_template`."""
+    """``(dataset modality, question) -> template``: the default per dataset; ``None``: :attr:`default_template`."""
+    task: Task = CLASSIFICATION
+    """The task it serves: it runs on that task's datasets only (:mod:`pytest_vlmbench.tasks`)."""
     trainer: str | None = None
-    """``"module:attr"`` of the function that trains the classifier this strategy evaluates (finetune,
-    linear_probe; see :mod:`pytest_vlmbench.training`); ``None``: the model is evaluated as loaded."""
+    """The name of the function that trains the classifier this strategy evaluates (finetune, linear_probe),
+    as :data:`pytest_vlmbench.training.pipeline.TRAINERS` registers it from above (strategies sit below training);
+    ``None``: the model is evaluated as loaded."""
 
-    def __call__(self, dataset: Dataset, items: Sequence[Item], ask: Channel, config: StrategyConfig) -> list[ItemOutcome]:
-        """Same as ``self.run(dataset, items, ask, config)``."""
-        return self.run(dataset, items, ask, config)
+    def __call__(self, dataset: Dataset, items: Sequence[Item], channel: ModelAccess, config: StrategyConfig) -> list[ItemOutcome]:
+        """Same as ``self.execute(dataset, items, channel, config)``."""
+        return self.execute(dataset, items, channel, config)
 
     def training_of(self, model: object) -> Training | None:
         """The record's ``training`` section: the trained classifier's own; ``None`` for strategies that do not train.
@@ -138,17 +173,16 @@ class Strategy:
         """
         if self.trainer is None:
             return None
-        training = getattr(model, "training", None)
-        if not isinstance(training, Training):
+        if not isinstance(model, TrainedModel) or not isinstance(model.training, Training):
             raise ValueError(
                 f"Strategy {self.name!r} evaluates a classifier it trains first; run it with "
                 f"pytest_vlmbench.training.train_and_evaluate() (or the plugin), not evaluate() on the loaded model."
             )
-        return training
+        return model.training
 
     def template(self, config: StrategyConfig, dataset: Dataset | None = None) -> str:
         """The template prompts are built from, exactly as sent (placeholders aside): the override,
-        else the default for ``dataset`` (its modality and task question; the image wording without one),
+        else the default for ``dataset`` (its modality and question; the image wording without one),
         plus the JSON suffix for that style. Raises :class:`~.prompts.PromptError` for an override
         without the strategy's placeholder."""
         if self.default_template is None:
@@ -159,8 +193,8 @@ class Strategy:
                 check_template(base, self.placeholder, self.name)
         elif self.template_for is not None:
             modality = dataset.modality if dataset is not None else "image"
-            task = config.task if config.task is not None else (dataset.task if dataset is not None else None)
-            base = self.template_for(modality, task)
+            question = config.question if config.question is not None else (dataset.question if dataset is not None else None)
+            base = self.template_for(modality, question)
         else:
             base = self.default_template
         if config.answer_style == "json" and self.json_suffix is not None:

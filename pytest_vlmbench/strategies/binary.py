@@ -4,7 +4,7 @@ The classes are asked in a seeded order per item. At most n-1 questions are aske
 class left over (the dataset's background class when it has one, otherwise the last class
 of the order) is predicted when every answer is *no*. If an answer was neither yes nor no
 and no *yes* followed, the item is invalid: the left-over class would be a guess the model
-never made. Questions are batched across items: ``ask`` receives every question of a
+never made. Questions are batched across items: the channel's ``ask`` receives every question of a
 round at once.
 
 Asking ahead is a scheduling choice that changes neither the recorded questions (those up to
@@ -21,7 +21,8 @@ empty once few items are left. A plain-style question stops generating at a comp
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..datasets.base import Dataset, Item
@@ -40,64 +41,85 @@ def binary_plan(dataset: Dataset, item: Item, seed: int) -> tuple[list[str], str
     return order[:-1], order[-1]
 
 
-def binary(dataset: Dataset, items: Sequence[Item], ask: Ask, config: StrategyConfig) -> list[ItemOutcome]:
+def binary(dataset: Dataset, items: Sequence[Item], channel: Ask, config: StrategyConfig) -> list[ItemOutcome]:
     """Ask each item about one class per round until a yes, or until only one class is left."""
-    template = BINARY.template(config, dataset)
-    plans = [binary_plan(dataset, item, config.seed) for item in items]
-    outcomes = [
-        ItemOutcome(item, None if questions else fallback, [], {"questions": [], "fallback": fallback})
-        for item, (questions, fallback) in zip(items, plans)
-    ]
-    invalid_seen = [False] * len(items)
-    decided = yes_no_decided if config.answer_style == "plain" else None
-    queue = [i for i, (questions, _) in enumerate(plans) if questions]
-    asked_so_far = [0] * len(items)
+    state = Questioning.start(dataset, items, config)
+    queue = [i for i, (questions, _) in enumerate(state.plans) if questions]
     active: list[int] = []
     recorded = finished_items = 0  # questions up to each decided item's answer, and those items
     while queue or active:
         expected = -(-recorded // finished_items) if finished_items else None
-        ahead = questions_ahead(ask, len(active) + len(queue), expected)
-        room = items_per_round(ask, ahead, len(active) + len(queue))
+        ahead = questions_ahead(channel, len(active) + len(queue), expected)
+        room = items_per_round(channel, ahead, len(active) + len(queue))
         while queue and len(active) < room:
             active.append(queue.pop(0))
-        finished = _round(active, items, plans, outcomes, invalid_seen, asked_so_far, ask, template, decided, config, ahead)
-        recorded += sum(asked_so_far[i] for i in finished)
+        finished = state.round(channel, active, ahead)
+        recorded += sum(state.asked_so_far[i] for i in finished)
         finished_items += len(finished)
         active = [i for i in active if i not in finished]
-    return outcomes
+    return state.outcomes
 
 
-def _round(
-    pending: list[int], items: Sequence[Item], plans: list[tuple[list[str], str]], outcomes: list[ItemOutcome],
-    invalid_seen: list[bool], asked_so_far: list[int], ask: Ask, template: str, decided: Any, config: StrategyConfig,
-    ahead: int,
-) -> set[int]:  # fmt: skip
-    """Ask each of the ``pending`` items its next ``ahead`` questions; returns the items now decided."""
-    asked = [(i, cls) for i in pending for cls in plans[i][0][asked_so_far[i] : asked_so_far[i] + ahead]]
-    prompts = [(i, build_prompt(template, items[i], config.exemplars, cls=cls)) for i, cls in asked]
-    answers = ask([Query(items[i], prompt, decided, config.exemplars) for i, prompt in prompts])
-    finished: set[int] = set()
-    for (i, cls), answer in zip(asked, answers):
-        if i in finished:  # asked ahead, after this item's yes: not part of the record
-            continue
-        outcome = outcomes[i]
-        outcome.answers.append(answer)
-        outcome.detail["questions"].append(cls)
-        asked_so_far[i] += 1
-        text = config.answer_text(answer)
-        verdict = None if text is None else parse_yes_no(text)
-        if verdict is True:
-            outcome.prediction = cls
-            finished.add(i)
-            continue
-        invalid_seen[i] = invalid_seen[i] or verdict is None
-        if asked_so_far[i] == len(plans[i][0]):  # every question answered, none with a yes
-            outcome.prediction = None if invalid_seen[i] else plans[i][1]
-            finished.add(i)
-    return finished
+@dataclass
+class Questioning:
+    """One binary evaluation as it goes: each item's plan, its outcome so far and how far it was asked."""
+
+    items: Sequence[Item]
+    plans: list[tuple[list[str], str]]
+    """Per item: the classes to ask about in order, and the class left over (:func:`binary_plan`)."""
+    outcomes: list[ItemOutcome]
+    config: StrategyConfig
+    template: str
+    decided: Callable[[str], bool] | None
+    """When a partial answer is final (plain style: a complete first word yes/no); ``None``: never early."""
+    asked_so_far: list[int] = field(init=False)
+    """Per item: questions answered and recorded so far."""
+    invalid_seen: list[bool] = field(init=False)
+    """Per item: an answer was neither yes nor no (the left-over class is then no prediction)."""
+
+    def __post_init__(self) -> None:
+        self.asked_so_far = [0] * len(self.items)
+        self.invalid_seen = [False] * len(self.items)
+
+    @classmethod
+    def start(cls, dataset: Dataset, items: Sequence[Item], config: StrategyConfig) -> Questioning:
+        """Nothing asked yet; an item with no question to ask is decided at once (its left-over class)."""
+        plans = [binary_plan(dataset, item, config.seed) for item in items]
+        outcomes = [
+            ItemOutcome(item, None if questions else fallback, [], {"questions": [], "fallback": fallback})
+            for item, (questions, fallback) in zip(items, plans)
+        ]
+        decided = yes_no_decided if config.answer_style == "plain" else None
+        return cls(items, plans, outcomes, config, BINARY.template(config, dataset), decided)
+
+    def round(self, channel: Ask, pending: list[int], ahead: int) -> set[int]:
+        """Ask each of the ``pending`` items its next ``ahead`` questions; returns the items now decided."""
+        asked = [(i, cls) for i in pending for cls in self.plans[i][0][self.asked_so_far[i] : self.asked_so_far[i] + ahead]]
+        exemplars = self.config.exemplars
+        prompts = [(i, build_prompt(self.template, self.items[i], exemplars, cls=cls)) for i, cls in asked]
+        answers = channel.ask([Query(self.items[i], prompt, self.decided, exemplars) for i, prompt in prompts])
+        finished: set[int] = set()
+        for (i, cls), answer in zip(asked, answers):
+            if i in finished:  # asked ahead, after this item's yes: not part of the record
+                continue
+            outcome = self.outcomes[i]
+            outcome.answers.append(answer)
+            outcome.detail["questions"].append(cls)
+            self.asked_so_far[i] += 1
+            text = self.config.answer_text(answer)
+            verdict = None if text is None else parse_yes_no(text)
+            if verdict is True:
+                outcome.prediction = cls
+                finished.add(i)
+                continue
+            self.invalid_seen[i] = self.invalid_seen[i] or verdict is None
+            if self.asked_so_far[i] == len(self.plans[i][0]):  # every question answered, none with a yes
+                outcome.prediction = None if self.invalid_seen[i] else self.plans[i][1]
+                finished.add(i)
+        return finished
 
 
-def questions_ahead(ask: Ask, undecided: int, expected: int | None) -> int:
+def questions_ahead(channel: Ask, undecided: int, expected: int | None) -> int:
     """Questions to ask each item in the next round (see the module's docstring).
 
     Without a shared prefix: one, or more only to fill batch slots that would stay empty
@@ -106,13 +128,13 @@ def questions_ahead(ask: Ask, undecided: int, expected: int | None) -> int:
     asked after the yes is wasted work -- a model that says yes early (or a small image
     whose prefix costs little) should not pay for a whole class list per item.
     """
-    batch = int(getattr(ask, "batch_size", 1))
-    if getattr(ask, "shares_prefix", False):
+    batch = channel.batch_size
+    if channel.shares_prefix:
         return max(1, min(batch, expected if expected is not None else batch))
     return max(1, batch // max(1, undecided))
 
 
-def items_per_round(ask: Ask, ahead: int, undecided: int) -> int:
+def items_per_round(channel: Ask, ahead: int, undecided: int) -> int:
     """How many items are asked together in a round.
 
     All of them, unless the channel shares prefixes: then just enough items to fill a batch
@@ -120,9 +142,9 @@ def items_per_round(ask: Ask, ahead: int, undecided: int) -> int:
     and continues from its kept prefix pass (:mod:`~pytest_vlmbench.models.hf_generate`)
     instead of computing its image and prompt again.
     """
-    if not getattr(ask, "shares_prefix", False):
+    if not channel.shares_prefix:
         return max(1, undecided)
-    return max(1, int(getattr(ask, "batch_size", 1)) // ahead)
+    return max(1, channel.batch_size // ahead)
 
 
 def _settings(config: StrategyConfig) -> dict[str, Any]:
@@ -132,7 +154,7 @@ def _settings(config: StrategyConfig) -> dict[str, Any]:
 BINARY = Strategy(
     name="binary",
     needs="generate",
-    run=binary,
+    execute=binary,
     default_template=BINARY_TEMPLATE,
     json_suffix=JSON_YES_NO_SUFFIX,
     settings=_settings,

@@ -41,6 +41,6 @@ def get_strategy(name: str) -> Strategy:
     if not isinstance(strategy, Strategy):
         raise TypeError(
             f"Strategy entry {entry.name!r} is {type(strategy).__name__}, not a "
-            f"pytest_vlmbench.strategies.Strategy; register a Strategy(name=..., needs=..., run=...)."
+            f"pytest_vlmbench.strategies.Strategy; register a Strategy(name=..., needs=..., execute=...)."
         )
     return strategy if strategy.name == entry.name else replace(strategy, name=entry.name)

@@ -4,7 +4,7 @@ The prompt is asked ``permutations`` times per item, with the classes in a diffe
 seeded order each time (to cancel the model's bias towards the first or last option). The
 prediction is the majority vote over the valid answers. Tie rule: among the classes with
 the most votes, the one answered *first* (in asking order) wins. No valid answer at all:
-invalid. Every question of every item goes to ``ask`` in one call (the runner batches it).
+invalid. Every question of every item goes to ``ask`` in one call (the channel batches it).
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def majority_vote(votes: Sequence[str | None]) -> str | None:
     return next(v for v in valid if counts[v] == top)
 
 
-def closed_set(dataset: Dataset, items: Sequence[Item], ask: Ask, config: StrategyConfig) -> list[ItemOutcome]:
+def closed_set(dataset: Dataset, items: Sequence[Item], channel: Ask, config: StrategyConfig) -> list[ItemOutcome]:
     """Ask each item ``config.permutations`` times with shuffled class lists; predict the vote."""
     matcher = ClassMatcher(dataset.classes)
     template = CLOSED_SET.template(config, dataset)
@@ -67,7 +67,7 @@ def closed_set(dataset: Dataset, items: Sequence[Item], ask: Ask, config: Strate
         for item, orders in zip(items, per_item)
         for order in orders
     ]
-    answers = ask(queries)
+    answers = channel.ask(queries)
     index = {cls: i for i, cls in enumerate(dataset.classes)}
     outcomes = []
     p = config.permutations
@@ -92,7 +92,7 @@ def _settings(config: StrategyConfig) -> dict[str, Any]:
 CLOSED_SET = Strategy(
     name="closed_set",
     needs="generate",
-    run=closed_set,
+    execute=closed_set,
     default_template=CLOSED_SET_TEMPLATE,
     json_suffix=JSON_CLASS_SUFFIX,
     settings=_settings,

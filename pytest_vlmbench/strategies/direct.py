@@ -16,11 +16,11 @@ from ..datasets.base import Dataset, Item
 from .base import Classify, ItemOutcome, Query, Strategy, StrategyConfig
 
 
-def direct(dataset: Dataset, items: Sequence[Item], ask: Classify, config: StrategyConfig) -> list[ItemOutcome]:
+def direct(dataset: Dataset, items: Sequence[Item], channel: Classify, config: StrategyConfig) -> list[ItemOutcome]:
     """One query per item; the classifier's answer is the prediction."""
-    predictions = ask([Query(item, item.text or "") for item in items])
+    predictions = channel.classify([Query(item, item.text or "") for item in items])
     return [ItemOutcome(item, prediction, [prediction or ""]) for item, prediction in zip(items, predictions)]
 
 
-DIRECT = Strategy(name="direct", needs="classify", run=direct)
+DIRECT = Strategy(name="direct", needs="classify", execute=direct)
 """The ``direct`` declaration registered in ``STRATEGIES``."""

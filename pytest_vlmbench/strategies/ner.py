@@ -25,6 +25,7 @@ from ..datasets.base import Dataset, Item
 from ..datasets.ner import NerItem, entity_types
 from ..ner.answers import parse_entities
 from ..ner.spans import place_entities, spans
+from ..tasks import NER, Task
 from .base import Ask, Classify, ItemOutcome, Query, Strategy, StrategyConfig
 from .prompts import PromptError
 
@@ -53,6 +54,7 @@ NER_EXEMPLAR = "Sentence: {sentence}\nAnswer:\n{answer}\n\n"
 class NerStrategy(Strategy):
     """A NER strategy: its prompt template depends on the answer style (serial or JSON)."""
 
+    task: Task = NER
     json_template: str | None = None
 
     def template(self, config: StrategyConfig, dataset: Dataset | None = None) -> str:
@@ -87,7 +89,7 @@ def _tokens(item: Item) -> tuple[str, ...]:
 def exemplar_block(item: Item, style: str) -> str:
     """One example sentence and its gold entities, answered as the model is asked to answer (:data:`NER_EXEMPLAR`)."""
     tokens = _tokens(item)
-    entities = [(" ".join(tokens[s.start : s.end]), s.kind) for s in spans(item.label.split(" "))]
+    entities = [(" ".join(tokens[s.start : s.end]), s.kind) for s in spans(NER.classes_of(item.label))]
     if style == "json":
         answer = json.dumps([{"entity": e, "type": t} for e, t in entities], ensure_ascii=False)  # names as written, not \u escapes
     else:
@@ -95,19 +97,19 @@ def exemplar_block(item: Item, style: str) -> str:
     return NER_EXEMPLAR.format(sentence=" ".join(tokens), answer=answer)  # values go in verbatim, braces and all
 
 
-def tag_tokens(dataset: Dataset, items: Sequence[Item], ask: Classify, config: StrategyConfig) -> list[ItemOutcome]:
+def tag_tokens(dataset: Dataset, items: Sequence[Item], channel: Classify, config: StrategyConfig) -> list[ItemOutcome]:
     """``ner_direct`` / ``ner_finetune``: the head's tag sequence per sentence (``None``: it could not tag it)."""
-    predictions = ask([Query(item, " ".join(_tokens(item))) for item in items])
-    return [ItemOutcome(item, p, [p or ""]) for item, p in zip(items, predictions)]
+    predictions = channel.classify([Query(item, " ".join(_tokens(item))) for item in items])  # a head answers its tags joined by spaces
+    return [ItemOutcome(item, None if p is None else tuple(p.split(" ")), [p or ""]) for item, p in zip(items, predictions)]
 
 
-def prompt_entities(dataset: Dataset, items: Sequence[Item], ask: Ask, config: StrategyConfig) -> list[ItemOutcome]:
+def prompt_entities(dataset: Dataset, items: Sequence[Item], channel: Ask, config: StrategyConfig) -> list[ItemOutcome]:
     """``ner_prompt``: one prompt per sentence; the answered entities placed on its tokens."""
     types = entity_types(dataset.classes)
     template = NER_PROMPT.template(config, dataset)
     style = "json" if config.answer_style == "json" else "serial"
     shots = "".join(exemplar_block(e, style) for e in config.exemplars)  # k-shot: example sentences first
-    answers = ask([Query(item, shots + fill(template, types, " ".join(_tokens(item)))) for item in items])
+    answers = channel.ask([Query(item, shots + fill(template, types, " ".join(_tokens(item)))) for item in items])
     outcomes = []
     for item, answer in zip(items, answers):
         entities = parse_entities(answer, style)
@@ -117,7 +119,7 @@ def prompt_entities(dataset: Dataset, items: Sequence[Item], ask: Ask, config: S
             continue
         placement = place_entities(_tokens(item), entities, types)
         detail |= {"entities": [f"{e} | {t}" for e, t in entities], "unplaced": list(placement.unplaced)}
-        outcomes.append(ItemOutcome(item, " ".join(placement.tags), [answer], detail))
+        outcomes.append(ItemOutcome(item, tuple(placement.tags), [answer], detail))
     return outcomes
 
 
@@ -129,20 +131,19 @@ def _finetune_settings(config: StrategyConfig) -> dict[str, Any]:
     return {"tag_scheme": "IOB2", **config.training.finetune_json()}
 
 
-NER_DIRECT = NerStrategy(name="ner_direct", needs="classify", run=tag_tokens, settings=_no_exemplars)
+NER_DIRECT = NerStrategy(name="ner_direct", needs="classify", execute=tag_tokens, settings=_no_exemplars)
 """The ``ner_direct`` declaration registered in ``STRATEGIES``."""
 
 NER_FINETUNE = NerStrategy(
-    name="ner_finetune", needs="classify", run=tag_tokens, settings=_finetune_settings,
-    trainer="pytest_vlmbench.training.ner_finetune:train_token_head",
+    name="ner_finetune", needs="classify", execute=tag_tokens, settings=_finetune_settings,
+    trainer="ner_finetune",
 )  # fmt: skip
 """The ``ner_finetune`` declaration registered in ``STRATEGIES``."""
 
 NER_PROMPT = NerStrategy(
-    name="ner_prompt", needs="generate", run=prompt_entities, settings=_no_exemplars,
+    name="ner_prompt", needs="generate", execute=prompt_entities, settings=_no_exemplars,
     default_template=SERIAL_TEMPLATE, json_template=JSON_TEMPLATE,
 )  # fmt: skip
 """The ``ner_prompt`` declaration registered in ``STRATEGIES``."""
 
-NER_STRATEGIES = ("ner_direct", "ner_finetune", "ner_prompt")
 """The strategies that run only on NER datasets (and the only ones that do)."""

@@ -13,7 +13,7 @@ their baselines.
 
 Which template an item gets (:func:`closed_set_template`, :func:`binary_template`): image datasets keep the image
 benchmark's wording; text and image+text datasets are asked about the text (and the post's
-picture); a dataset's or suite's own task question replaces the question part.
+picture); a dataset's or suite's own question replaces the question part.
 """
 
 from __future__ import annotations
@@ -31,21 +31,21 @@ CLOSED_SET_TEMPLATE = (
 BINARY_TEMPLATE = "Answer the question in one word: yes or no. Is the {cls} in this photo?"
 """binary's default question on image datasets; ``{cls}`` is the class asked about."""
 
-TASK_QUESTIONS = {
+QUESTIONS = {
     "image": "What type of object is in this photo?",
     "text": "Which class does this text belong to?",
     "image+text": "Which class does this post (its text and its picture) belong to?",
 }
 """closed_set's question per dataset modality, when neither the dataset nor the suite declares one."""
-CLOSED_SET_TASK_TEMPLATE = "Question: Answer this question in one word: {task} Choose one from {classes}. Answer:"
-"""closed_set's template around a task question (the image wording is this with the image question)."""
+CLOSED_SET_QUESTION_TEMPLATE = "Question: Answer this question in one word: {question} Choose one from {classes}. Answer:"
+"""closed_set's template around a question (the image wording is this with the image question)."""
 BINARY_TEMPLATES = {
     "image": BINARY_TEMPLATE,
     "text": "Answer the question in one word: yes or no. Does this text belong to the class {cls}?",
     "image+text": "Answer the question in one word: yes or no. Does this post (its text and its picture) "
     "belong to the class {cls}?",
 }
-"""binary's default question per dataset modality (a task question is closed_set's; binary asks per class)."""
+"""binary's default question per dataset modality (a dataset's question is closed_set's; binary asks per class)."""
 
 TEXT_PREFIX = "Text: {text}\n"
 """Put before the question for an item with text."""
@@ -63,16 +63,16 @@ class PromptError(ValueError):
     """A prompt template that cannot be used; the message is one sentence."""
 
 
-def closed_set_template(modality: str, task: str | None = None) -> str:
-    """closed_set's template on a dataset of ``modality``, around its ``task`` question if any."""
-    if task is None and modality == "image":
+def closed_set_template(modality: str, question: str | None = None) -> str:
+    """closed_set's template on a dataset of ``modality``, around its ``question`` if any."""
+    if question is None and modality == "image":
         return CLOSED_SET_TEMPLATE
-    question = task if task is not None else TASK_QUESTIONS.get(modality, TASK_QUESTIONS["text"])
-    return CLOSED_SET_TASK_TEMPLATE.replace("{task}", question.strip())
+    asked = question if question is not None else QUESTIONS.get(modality, QUESTIONS["text"])
+    return CLOSED_SET_QUESTION_TEMPLATE.replace("{question}", asked.strip())
 
 
-def binary_template(modality: str, task: str | None = None) -> str:
-    """binary's template on a dataset of ``modality`` (a task question asks for a class, binary about one: unused)."""
+def binary_template(modality: str, question: str | None = None) -> str:
+    """binary's template on a dataset of ``modality`` (a dataset's question asks for a class, binary about one: unused)."""
     return BINARY_TEMPLATES.get(modality, BINARY_TEMPLATE)
 
 

@@ -11,8 +11,9 @@ gains a ``training`` section with what that cost (:mod:`pytest_vlmbench.record.t
   text, CLIP/SigLIP's for images, both concatenated for text+image items
   (:mod:`pytest_vlmbench.training.probe`).
 
-The training itself is library code in :mod:`pytest_vlmbench.training`, named here by its
-``"module:attr"`` so that declaring a strategy imports none of it; the hyperparameters
+The training itself is library code in :mod:`pytest_vlmbench.training`, named here by the name
+it registers its trainer under (:data:`pytest_vlmbench.training.pipeline.TRAINERS`), so that declaring a
+strategy imports none of it and ``strategies`` refers to nothing above it; the hyperparameters
 come from :attr:`StrategyConfig.training` and are recorded in the record's ``config``.
 """
 
@@ -33,13 +34,13 @@ def _probe_settings(config: StrategyConfig) -> dict[str, Any]:
 
 
 FINETUNE = Strategy(
-    name="finetune", needs="classify", run=direct, settings=_finetune_settings,
-    trainer="pytest_vlmbench.training.finetune:train_head",
+    name="finetune", needs="classify", execute=direct, settings=_finetune_settings,
+    trainer="finetune",
 )  # fmt: skip
 """The ``finetune`` declaration registered in ``STRATEGIES``."""
 
 LINEAR_PROBE = Strategy(
-    name="linear_probe", needs="classify", run=direct, settings=_probe_settings,
-    trainer="pytest_vlmbench.training.probe:train_probe",
+    name="linear_probe", needs="classify", execute=direct, settings=_probe_settings,
+    trainer="linear_probe",
 )  # fmt: skip
 """The ``linear_probe`` declaration registered in ``STRATEGIES``."""

@@ -8,7 +8,7 @@
 - :mod:`.embed` and :mod:`.probe`: frozen embeddings and a scikit-learn logistic regression;
 - :mod:`.weights_cache`: trained weights kept under the cache directory, keyed by base model,
   data, hyperparameters and seed, so an unchanged rerun does not train again;
-- :mod:`.run`: :func:`~.run.train_and_evaluate`, the whole path for library use.
+- :mod:`.pipeline`: :func:`~.pipeline.train_and_evaluate` (split, train, evaluate), the whole path for library use.
 
 Nothing is imported here, so that declaring a strategy loads no training code.
 """

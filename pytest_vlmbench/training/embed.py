@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from ..datasets.base import Item, ItemError
-from ..models.base import Request
+from ..models.base import Model, Request
+from ..record import ModelInfo
 from .trained import TrainingError
 
 
@@ -21,20 +22,20 @@ class Embedder(Protocol):
     """A model that turns requests into fixed-size vectors."""
 
     name: str
-    info: dict[str, Any]
+    info: ModelInfo
 
     def embed_requests(self, requests: Sequence[Request], with_text: bool) -> Any:
         """One row per request (a torch tensor or array); ``with_text``: the text's embedding is part of it."""
         ...
 
 
-def as_embedder(model: object) -> Embedder:
+def as_embedder(model: Model) -> Embedder:
     """``model`` as an :class:`Embedder`, or :class:`TrainingError` saying which models can be probed."""
     if isinstance(model, Embedder):
         return model
-    family = (getattr(model, "info", None) or {}).get("family", type(model).__name__)
+    family = model.info.family or type(model).__name__
     raise TrainingError(
-        f"linear_probe trains on frozen embeddings, and {getattr(model, 'name', 'this model')} ({family}) gives none; "
+        f"linear_probe trains on frozen embeddings, and {model.name or 'this model'} ({family}) gives none; "
         f"probe a sentence encoder (minilm) or CLIP/SigLIP, or fine-tune a classification head with finetune."
     )
 

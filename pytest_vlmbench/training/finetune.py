@@ -15,11 +15,12 @@ head instead (:mod:`.lora`).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from ..datasets.base import Dataset
-from ..models.base import DirectClassifier, GenerativeModel, LoadOptions, ModelSpec
+from ..models.base import DirectClassifier, GenerativeModel, LoadOptions, Model, ModelSpec
 from ..models.hf_classifier import HFSequenceClassifier
 from ..models.hf_common import pretrained_kwargs, resolve_device
 from ..strategies.base import StrategyConfig
@@ -48,17 +49,17 @@ def fit_head(source: str, train: Dataset, settings: TrainSettings, seed: int, lo
     return report
 
 
-def base_source(model: Any, method: str, families: Sequence[str] = (FAMILY,)) -> str:
+def base_source(model: Model, method: str, families: Sequence[str] = (FAMILY,)) -> str:
     """The folder or hub id the loaded model came from; :class:`TrainingError` when it is not of ``families``."""
-    info = getattr(model, "info", {}) or {}
-    if info.get("family") not in families or not info.get("source"):
-        family = info.get("family", type(model).__name__)
+    info = model.info
+    if info.family not in families or not info.source:
+        family = info.family or type(model).__name__
         raise TrainingError(
             f"{method} fine-tunes sequence-classification heads (BERT, DistilBERT, RoBERTa, GPT-2, BART ...) and, with "
-            f"LoRA, text LLMs (Llama, Mistral, Qwen2, Gemma, Phi-3), and {getattr(model, 'name', 'this model')} is a "
+            f"LoRA, text LLMs (Llama, Mistral, Qwen2, Gemma, Phi-3), and {model.name or 'this model'} is a "
             f"{family} model; use linear_probe for encoders and CLIP/SigLIP."
         )  # fmt: skip
-    return str(info["source"])
+    return info.source
 
 
 def train_head(
@@ -67,9 +68,9 @@ def train_head(
     """The ``finetune`` trainer: the fine-tuned head from the cache, else trained now and cached; a
     generative text model gets LoRA adapters and a head instead (:mod:`.lora`)."""
     source = base_source(model, "finetune", (FAMILY, LORA_FAMILY))
-    if (getattr(model, "info", {}) or {}).get("family") == LORA_FAMILY:
+    if model.info.family == LORA_FAMILY:
         return train_lora(model, source, train, config, load, split_detail)
     training, path = cached_fit("finetune", model, source, train, config, load, split_detail, fit_head)
     spec = ModelSpec(name=model.name, source=str(path), family=FAMILY, factory=HFSequenceClassifier)
     inner = HFSequenceClassifier(str(path), spec, LoadOptions(device=load.device, dtype=load.dtype))
-    return TrainedClassifier(inner, training, {**inner.info, "base_source": source}, owns_inner=True)
+    return TrainedClassifier(inner, training, replace(inner.info, base_source=source), owns_inner=True)

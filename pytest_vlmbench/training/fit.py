@@ -85,7 +85,7 @@ def encode_texts(tokenizer: Any, train: Dataset, settings: TrainSettings, device
     classes = list(train.classes)
     max_length = min(settings.max_length, tokenizer.model_max_length)
     encoded = tokenizer([it.text or "" for it in train.items], truncation=True, max_length=max_length)
-    labels = torch.tensor([classes.index(it.label) for it in train.items])
+    labels = torch.tensor([classes.index(str(it.label)) for it in train.items])  # classification: one class each
     return encoded, lambda batch, features: labels[batch].to(device)
 
 

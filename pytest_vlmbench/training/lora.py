@@ -20,6 +20,7 @@ bfloat16 autocast; on CPU everything is float32.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -112,5 +113,5 @@ def train_lora(
     inner = HFSequenceClassifier(str(path), spec, options, loaded=load_merged(source, path, options))
     stored = json.loads((path / "adapter_config.json").read_text()).get("target_modules") or []
     targets = sorted({name.rsplit(".", 1)[-1] for name in stored})  # "all-linear" stores every layer's path
-    info = {**inner.info, "base_source": source, "adapter": "lora", "lora_target_modules": targets}
+    info = replace(inner.info, base_source=source, adapter="lora", lora_target_modules=tuple(targets))
     return TrainedClassifier(inner, training, info, owns_inner=True)

@@ -12,6 +12,7 @@ adapter (:class:`~pytest_vlmbench.models.hf_token.HFTokenClassifier`).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from ..models.hf_common import resolve_device
 from ..models.hf_token import FAMILY, HFTokenClassifier, token_tokenizer
 from ..strategies.base import StrategyConfig
 from ..strategies.train_settings import TrainSettings
+from ..tasks import NER
 from .fit import FitReport, cached_fit, new_head, train_loop
 from .trained import TrainedClassifier, TrainingError
 
@@ -48,7 +50,7 @@ def fit_token_head(source: str, train: Dataset, settings: TrainSettings, seed: i
     encoded = tokenizer(words, is_split_into_words=True, truncation=True, max_length=max_length)
     labels: list[list[int]] = []
     for row, item in enumerate(train.items):
-        gold = [tags.index(t) for t in item.label.split(" ")]
+        gold = [tags.index(t) for t in NER.classes_of(item.label)]
         previous: int | None = None
         row_labels = []
         for word in encoded.word_ids(row):
@@ -70,15 +72,15 @@ def train_token_head(
     model: GenerativeModel | DirectClassifier, train: Dataset, config: StrategyConfig, load: LoadOptions, split_detail: dict[str, Any]
 ) -> TrainedClassifier:
     """The ``ner_finetune`` trainer: the fine-tuned token head from the cache, else trained now and cached."""
-    info = getattr(model, "info", {}) or {}
-    if info.get("family") not in BASE_FAMILIES or not info.get("source"):
+    info = model.info
+    if info.family not in BASE_FAMILIES or not info.source:
         raise TrainingError(
             f"ner_finetune puts a token head on an encoder checkpoint (BERT, DistilBERT, RoBERTa ...), and "
-            f"{getattr(model, 'name', 'this model')} is a {info.get('family', type(model).__name__)} model; "
+            f"{model.name or 'this model'} is a {info.family or type(model).__name__} model; "
             f"prompt LLMs with ner_prompt instead."
         )
-    source = str(info["source"])
+    source = info.source
     training, path = cached_fit(METHOD, model, source, train, config, load, split_detail, fit_token_head)
     spec = ModelSpec(name=model.name, source=str(path), family=FAMILY, factory=HFTokenClassifier)
     inner = HFTokenClassifier(str(path), spec, LoadOptions(device=load.device, dtype=load.dtype))
-    return TrainedClassifier(inner, training, {**inner.info, "base_source": source}, owns_inner=True)
+    return TrainedClassifier(inner, training, replace(inner.info, base_source=source), owns_inner=True)

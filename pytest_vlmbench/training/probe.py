@@ -11,12 +11,13 @@ so an unchanged rerun embeds only the evaluated items.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from ..datasets.base import Dataset
 from ..evaluation.answer_cache import model_identity
-from ..models.base import DirectClassifier, GenerativeModel, LoadOptions, Request
-from ..record.training import Training
+from ..models.base import Adapter, DirectClassifier, GenerativeModel, LoadOptions, Provides, Request
+from ..record import ModelInfo, Training
 from ..strategies.base import StrategyConfig
 from .embed import Embedder, as_embedder, embed_items, to_numpy
 from .split import data_sha256
@@ -27,11 +28,13 @@ WEIGHTS = "probe.npz"
 MAX_ITER = 2000
 
 
-class ProbeClassifier:
+class ProbeClassifier(Adapter):
     """The encoder's embeddings scored by the fitted weights: one class per request."""
 
+    provides: Provides = "classify"
+
     def __init__(
-        self, encoder: Embedder, coef: Any, intercept: Any, classes: Sequence[str], with_text: bool, info: dict[str, Any]
+        self, encoder: Embedder, coef: Any, intercept: Any, classes: Sequence[str], with_text: bool, info: ModelInfo
     ) -> None:
         self.name = encoder.name
         self.info = info
@@ -87,7 +90,7 @@ def train_probe(
         training = from_meta(meta, str(entry.path))
     else:
         meta = {}
-        device = str(encoder.info.get("device", "cpu"))
+        device = encoder.info.device or "cpu"
         with entry.build(meta) as staging:  # meta is written when the block ends: fill it inside
             with measured(device) as cost:
                 features, kept = embed_items(encoder, train.items, with_text, settings.batch_size)
@@ -100,13 +103,13 @@ def train_probe(
             training = Training(
                 method="linear_probe", split=split_name(split_detail), items=len(kept), seconds=cost.seconds,
                 items_per_s=len(kept) / cost.seconds if cost.seconds > 0 else 0.0, peak_memory_mb=cost.peak_memory_mb,
-                device=device, hyperparameters={**hyper, "base": str(encoder.info.get("source", model.name))},
+                device=device, hyperparameters={**hyper, "base": encoder.info.source or model.name},
                 reused=False, cache_key=key, data_sha256=data, train_accuracy=accuracy,
                 energy_joules=cost.energy_joules, split_detail=detail,
             )  # fmt: skip
             meta.update(training=to_meta(training), classes=[train.classes[i] for i in indices], with_text=with_text)
     weights = np.load(entry.path / WEIGHTS)
     # The probe's folder is its source: the answer cache keys its answers by the fitted weights.
-    info = {**encoder.info, "source": str(entry.path), "family": "linear-probe", "encoder_source": encoder.info.get("source")}
+    info = replace(encoder.info, source=str(entry.path), family="linear-probe", encoder_source=encoder.info.source)
     probe = ProbeClassifier(encoder, weights["coef"], weights["intercept"], meta["classes"], bool(meta["with_text"]), info)
     return TrainedClassifier(probe, training, info, owns_inner=False)

@@ -19,7 +19,7 @@ from typing import Any
 
 from ..datasets.base import Dataset, DatasetError, Item
 from ..datasets.fingerprint import sha256_json
-from ..datasets.ner import is_ner
+from ..record import Label
 from ..strategies.train_settings import HOLDOUT, TrainSettings
 
 HOLDOUT_SEED = "vlmbench:train-holdout"
@@ -30,8 +30,8 @@ LoadSplit = Callable[[str], Dataset]
 """Loads another split of the evaluated source by name (raises DatasetError when it has none)."""
 
 
-def _by_class(items: Sequence[Item]) -> dict[str, list[Item]]:
-    groups: dict[str, list[Item]] = defaultdict(list)
+def _by_class(items: Sequence[Item]) -> dict[Label, list[Item]]:
+    groups: dict[Label, list[Item]] = defaultdict(list)
     for item in items:
         groups[item.label].append(item)
     return groups
@@ -42,8 +42,9 @@ def holdout(dataset: Dataset, test_fraction: float) -> tuple[Dataset, Dataset]:
     if not 0 < test_fraction < 1:
         raise DatasetError(f"The hold-out's test fraction must lie between 0 and 1, got {test_fraction}.")
     held: set[str] = set()
-    # A NER sentence's label is its whole tag sequence (nearly unique): sentences form one stratum.
-    strata = {"sentences": list(dataset.items)} if is_ner(dataset) else _by_class(dataset.items)
+    strata: dict[str, list[Item]] = defaultdict(list)
+    for item in dataset.items:
+        strata[dataset.task.stratum(item.label)].append(item)
     for label, members in strata.items():
         if len(members) < 2:
             continue  # one item: keep it evaluated, nothing to learn the class from
@@ -119,7 +120,7 @@ def training_split(evaluated: Dataset, settings: TrainSettings, load_split: Load
                 f"items would inflate accuracy, so name a disjoint split or --vlmbench-train-split {HOLDOUT}."
             )
         classes = set(evaluated.classes)
-        if not is_ner(evaluated):
+        if not evaluated.task.tagged:  # a class outside the evaluated ones cannot be scored; a tag can be
             train = replace(train, classes=evaluated.classes, items=[it for it in train.items if it.label in classes])
         detail = {"method": "split", "split": train.provenance.get("split") or wanted or TRAIN_SPLIT}
     train = limit_items(train, settings.limit, seed)
@@ -127,7 +128,9 @@ def training_split(evaluated: Dataset, settings: TrainSettings, load_split: Load
     if len(readable) < len(train.items):
         detail["unreadable"] = len(train.items) - len(readable)
     train = replace(train, items=readable)
-    if len({it.label for it in train.items}) < 2:
+    # Classes the training labels use: a NER sentence uses several tags, so one tag pattern shared by every
+    # sentence (B-PER O O) still trains a tagger.
+    if len({c for it in train.items for c in train.task.classes_of(it.label)}) < 2:
         raise DatasetError(
             f"The training items of {evaluated.name!r} cover fewer than two classes ({len(train.items)} items); "
             f"give more data or a larger --vlmbench-train-limit."

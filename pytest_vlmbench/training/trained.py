@@ -15,24 +15,25 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..evaluation.cost import CostMeter
-from ..record.jsonio import Reader, plain_json
-from ..models.base import DirectClassifier, Request
-from ..record.training import Training
+from ..models.base import Adapter, DirectClassifier, Provides, Request
+from ..record import ModelInfo, Reader, Training, plain_json
 
 
 class TrainingError(ValueError):
     """A model or dataset that the training strategy cannot train on; the message is one sentence."""
 
 
-class TrainedClassifier:
+class TrainedClassifier(Adapter):
     """A classifier a training strategy made: ``inner`` classifies, ``training`` says how it was made."""
 
-    def __init__(self, inner: DirectClassifier, training: Training, info: dict[str, Any], owns_inner: bool) -> None:
+    provides: Provides = "classify"
+
+    def __init__(self, inner: DirectClassifier, training: Training, info: ModelInfo, owns_inner: bool) -> None:
         self.name = inner.name
         self.inner = inner
         self.training = training
         self.info = info
-        self.label_map: dict[str, str] = {}
+        self.reads = inner.reads
         self._owns_inner = owns_inner
 
     def classify(self, requests: Sequence[Request], classes: Sequence[str]) -> list[str | None]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..base import LoadOptions
+from ..base import Adapter, LoadOptions, Reads
 from ..hf_common import RemoteCodeRequired, model_info, release
 
 if TYPE_CHECKING:
@@ -28,11 +28,10 @@ def rgb(image: Image.Image) -> Image.Image:
     return image if image.mode == "RGB" else image.convert("RGB")
 
 
-class RemoteCodeAdapter:
+class RemoteCodeAdapter(Adapter):
     """Name, record facts and ``close()``, the same for every adapter of this package."""
 
-    name: str
-    info: dict[str, Any]
+    reads: Reads = frozenset({"text", "image"})
     model: Any
 
     def _attach_model(self, name: str, model: Any, source: str, family: str) -> None:

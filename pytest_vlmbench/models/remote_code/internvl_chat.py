@@ -26,9 +26,10 @@ The tiling itself is :mod:`.internvl_tiles`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
-from ..base import LoadOptions, ModelSpec, Request
+from ..base import Answer, LoadOptions, ModelSpec, Request
 from ..hf_common import from_pretrained, load_weights, pretrained_kwargs, resolve_device
 from .common import RemoteCodeAdapter, require_remote_code
 from .internvl_tiles import INPUT_SIZE, MAX_TILES, load_image
@@ -68,14 +69,15 @@ class InternVLChat(RemoteCodeAdapter):
         self.tokenizer = tokenizer
         self.max_tiles = max_tiles
         self._attach_model(name, model, source, family)
-        self.info["max_tiles"] = max_tiles
+        self.info = replace(self.info, max_tiles=max_tiles)
 
     def pixel_values(self, request: Request) -> Any:
         """The request's image as tiles, in the model's dtype and on its device: (tiles, 3, 448, 448)."""
         assert request.image is not None
         return load_image(request.image, INPUT_SIZE, self.max_tiles).to(device=self.model.device, dtype=self.model.dtype)
 
-    def generate(self, requests: Sequence[Request]) -> list[str]:
+    def generate(self, requests: Sequence[Request]) -> list[Answer]:
+        """Answers without token counts: ``chat`` and ``batch_chat`` return text only."""
         answers: list[str] = [""] * len(requests)
         with_image = [i for i, r in enumerate(requests) if r.image is not None]
         text_only = [i for i, r in enumerate(requests) if r.image is None]
@@ -83,7 +85,7 @@ class InternVLChat(RemoteCodeAdapter):
             if positions:
                 for i, answer in zip(positions, self._ask([requests[i] for i in positions])):
                     answers[i] = answer
-        return answers
+        return [Answer(a) for a in answers]
 
     def _ask(self, requests: Sequence[Request]) -> list[str]:
         """Answers for requests that all have an image, or all have none."""

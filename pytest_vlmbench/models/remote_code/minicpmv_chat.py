@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..base import LoadOptions, ModelSpec, Request
+from ..base import Answer, LoadOptions, ModelSpec, Request
 from ..hf_common import load_preprocessor, load_weights
 from .common import RemoteCodeAdapter, require_remote_code, rgb
 
@@ -60,7 +60,8 @@ class MiniCPMVChat(RemoteCodeAdapter):
         content: list[Any] = [rgb(request.image), request.prompt] if request.image is not None else [request.prompt]
         return [{"role": "user", "content": content}]
 
-    def generate(self, requests: Sequence[Request]) -> list[str]:
+    def generate(self, requests: Sequence[Request]) -> list[Answer]:
+        """Answers without token counts: ``chat`` returns text only."""
         if not requests:
             return []
         answers = self.model.chat(
@@ -73,7 +74,7 @@ class MiniCPMVChat(RemoteCodeAdapter):
             num_beams=1,
             repetition_penalty=1.0,
         )
-        return [str(a).strip() for a in answers]
+        return [Answer(str(a).strip()) for a in answers]
 
     def close(self) -> None:
         self.processor = None

@@ -14,7 +14,7 @@ the checkpoint's ``processing_phi3_v.py``:
   out-of-memory error of any request ends the call, and the evaluation halves the batch);
 - without images it is the plain tokenizer, so text-only requests work too;
 - the image tokens are in ``input_ids`` (as negative ids), so its length is the whole
-  prompt, image included: ``last_tokens`` reports it, and the new tokens up to the end.
+  prompt, image included: each answer's tokens report it, and the new tokens up to the end.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ import importlib.util
 from collections.abc import Sequence
 from typing import Any
 
-from ..base import LoadOptions, ModelSpec, Request, TokenCount
+from ...record import Tokens
+from ..base import Answer, LoadOptions, ModelSpec, Request
 from ..hf_common import load_preprocessor, load_weights, resolve_device
 from .common import RemoteCodeAdapter, require_remote_code, rgb
 
@@ -61,7 +62,6 @@ class Phi3Vision(RemoteCodeAdapter):
     def _attach(self, name: str, model: Any, processor: Any, source: str, family: str) -> None:
         self.processor = processor
         self.tokenizer = processor.tokenizer
-        self.last_tokens: list[TokenCount] = []
         self._attach_model(name, model, source, family)
 
     def prompt(self, request: Request) -> str:
@@ -70,17 +70,10 @@ class Phi3Vision(RemoteCodeAdapter):
         messages = [{"role": "user", "content": content}]
         return str(self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))
 
-    def generate(self, requests: Sequence[Request]) -> list[str]:
-        answers: list[str] = []
-        tokens: list[TokenCount] = []
-        for request in requests:
-            answer, count = self._answer(request)
-            answers.append(answer)
-            tokens.append(count)
-        self.last_tokens = tokens
-        return answers
+    def generate(self, requests: Sequence[Request]) -> list[Answer]:
+        return [self._answer(request) for request in requests]
 
-    def _answer(self, request: Request) -> tuple[str, TokenCount]:
+    def _answer(self, request: Request) -> Answer:
         import torch
 
         images = [rgb(request.image)] if request.image is not None else None
@@ -92,7 +85,7 @@ class Phi3Vision(RemoteCodeAdapter):
         prompt_length = int(inputs["input_ids"].shape[1])
         new_tokens = out[:, prompt_length:]
         text = self.processor.batch_decode(new_tokens, skip_special_tokens=True, clean_up_tokenization_spaces=False)[0]
-        return str(text).strip(), TokenCount(prompt=prompt_length, generated=int(new_tokens.shape[1]))
+        return Answer(str(text).strip(), Tokens(prompt=prompt_length, generated=int(new_tokens.shape[1])))
 
     def close(self) -> None:
         self.processor = None

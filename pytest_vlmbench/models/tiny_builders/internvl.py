@@ -10,7 +10,6 @@ when there are two), each tile four ``<IMG_CONTEXT>`` tokens after the pixel shu
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from ._common import chat_template, small_text_config, tokenizer_for
 from .vlm import _finish

@@ -9,7 +9,6 @@ needs torchvision) is sized alike so the checkpoint saves and reloads as the rea
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from ._common import chat_template, small_text_config, tokenizer_for
 from .vlm import _finish

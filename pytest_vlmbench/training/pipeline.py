@@ -1,10 +1,10 @@
 """Training a case's classifier, then evaluating it: what the session and library users call.
 
-The session (:func:`pytest_vlmbench.session.run.run_case`) calls :func:`train_case` for a
+The session (:func:`pytest_vlmbench.session.execution.run_case`) calls :func:`train_case` for a
 strategy that declares a ``trainer`` and evaluates the classifier it returns; library users
 call :func:`train_and_evaluate`::
 
-    from pytest_vlmbench.training.run import train_and_evaluate
+    from pytest_vlmbench.training.pipeline import train_and_evaluate
     record = train_and_evaluate(model, load_dataset("bbc_news"), "linear_probe", EvalConfig())
     record.training.seconds, record.metrics.accuracy
 """
@@ -21,7 +21,7 @@ from ..evaluation.evaluate import evaluate
 from ..models.base import DirectClassifier, GenerativeModel, LoadOptions
 from ..options import RunOptions
 from ..record import Record
-from ..registry import import_target
+from ..registry import Registry
 from ..strategies.base import Strategy, StrategyConfig
 from ..strategies.catalog import get_strategy
 from .split import LoadSplit, training_split
@@ -29,6 +29,13 @@ from .trained import TrainedClassifier
 
 Trainer = Callable[[GenerativeModel | DirectClassifier, Dataset, StrategyConfig, LoadOptions, dict[str, Any]], TrainedClassifier]
 """``(loaded model, training items, config, load options, how the items were chosen) -> the trained classifier``."""
+
+TRAINERS: Registry[Trainer] = Registry("trainer")
+"""The trainers that training strategies name (:attr:`~pytest_vlmbench.strategies.base.Strategy.trainer`),
+registered here, above the strategies; a strategy of one's own adds its trainer with ``TRAINERS.register``."""
+TRAINERS.register("finetune", "pytest_vlmbench.training.finetune:train_head")
+TRAINERS.register("linear_probe", "pytest_vlmbench.training.probe:train_probe")
+TRAINERS.register("ner_finetune", "pytest_vlmbench.training.ner_finetune:train_token_head")
 
 
 def load_options_from(options: RunOptions) -> LoadOptions:
@@ -50,7 +57,7 @@ def train_case(
     """
     assert strategy.trainer is not None, f"strategy {strategy.name!r} does not train"
     evaluated, train, detail = training_split(dataset, config.training, load_split, config.seed)
-    trainer: Trainer = import_target(strategy.trainer)
+    trainer = TRAINERS.get(strategy.trainer).load()
     return trainer(model, train, config, load, detail), evaluated
 
 
@@ -79,4 +86,4 @@ def train_and_evaluate(
         trained.close()
 
 
-__all__ = ["Trainer", "load_options_from", "train_and_evaluate", "train_case"]
+__all__ = ["TRAINERS", "Trainer", "load_options_from", "train_and_evaluate", "train_case"]

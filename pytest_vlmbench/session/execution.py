@@ -27,7 +27,7 @@ from ..secrets import redact
 from ..strategies.base import Strategy, StrategyConfig
 from ..strategies.catalog import get_strategy
 from ..strategies.prompts import PromptError
-from ..training.run import load_options_from, train_case
+from ..training.pipeline import load_options_from, train_case
 from ..training.trained import TrainingError
 from .plan import Case
 
@@ -150,7 +150,7 @@ def run_case(
     config = EvalConfig(
         strategy=StrategyConfig(
             seed=case.seed, permutations=options.permutations, exemplars=exemplars, answer_style=options.answer_style,
-            training=options.training, task=case.task,
+            training=options.training, question=case.question,
             # --prompt-template over the suite marker's (issue #12); the strategy checks its placeholder.
             prompt_template=options.prompt_template if options.prompt_template is not None else case.prompt_template,
         ),
