@@ -6,7 +6,7 @@ Each file is a ``--vlmbench-json`` file, a pytest-benchmark JSON or a journal (`
 every record in it is paired with the other file's on (model, dataset, strategy, config)
 and compared field by field after leaving out what may differ between two runs of the same
 code: timings, memory, energy, cost, library versions, the model load id, the run's options,
-and the tiny builds' cache path. Floats must agree to 1e-12 (relative).
+and the cache folder of tiny builds and trained classifiers. Floats must agree to 1e-12 (relative).
 
 The deliberate changes of schema 2 are normalised before comparing: a schema-1 record gains
 the ``task`` a schema-2 record names (NER when its classes are IOB tags), and its NER labels
@@ -26,6 +26,9 @@ IGNORED = ("schema", "throughput", "memory", "energy", "cost", "model_load_id", 
 """Top-level record keys that differ between two runs of the same code (timings, machine, run options)."""
 KEPT_THROUGHPUT = ("n_batches", "n_requests", "oom_retries", "final_batch_size")
 """Throughput keys that are results, not timings: the same code sends the same batches."""
+TRAINING_TIMINGS = ("seconds", "items_per_s", "peak_memory_mb", "energy_joules", "reused")
+"""The training section's timings, memory, and whether the weights cache already held them (its losses, items,
+hyperparameters and cache key must agree)."""
 
 
 def records_in(path: Path) -> list[dict[str, Any]]:
@@ -50,6 +53,11 @@ def records_in(path: Path) -> list[dict[str, Any]]:
     return found
 
 
+def _cached(source: object) -> bool:
+    """A tiny build's or trained classifier's folder in the cache directory: where it is differs between runs."""
+    return "/tiny/" in str(source) or "/trained/" in str(source)
+
+
 def _is_tag_set(classes: list[str]) -> bool:
     return "O" in classes and all(c == "O" or c[:2] in ("B-", "I-") for c in classes)
 
@@ -59,7 +67,9 @@ def normalised(record: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in record.items() if k not in IGNORED}
     out["throughput"] = {k: v for k, v in record.get("throughput", {}).items() if k in KEPT_THROUGHPUT}
     out["config"] = {k: v for k, v in record["config"].items() if k != "versions"}
-    out["model_info"] = {k: v for k, v in record.get("model_info", {}).items() if not (k == "source" and "/tiny/" in str(v))}
+    if record.get("training"):
+        out["training"] = {k: v for k, v in record["training"].items() if k not in TRAINING_TIMINGS}
+    out["model_info"] = {k: v for k, v in record.get("model_info", {}).items() if not (k == "source" and _cached(v))}
     if record.get("schema") == 1:
         ner = _is_tag_set(list(record.get("classes", [])))
         out["task"] = "ner" if ner else "classification"

@@ -392,6 +392,7 @@ def test_bad_cache_options_are_one_sentence(cache: str, resume: bool, sentence: 
 # -- the real adapter ---------------------------------------------------------------------
 
 
+@pytest.mark.slow  # the tiny Qwen2-VL on digits, twice (~9 s)
 def test_tiny_qwen2_vl_gives_the_same_record_warm_as_cold(cache: AnswerCache) -> None:
     model, load_s = catalog.load_model(catalog.resolve_model("tiny:qwen2-vl"), LoadOptions(device="cpu"))
     try:

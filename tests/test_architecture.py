@@ -48,8 +48,8 @@ MAX_TOP_LEVEL = 8
 
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("plugin", "cli"),
+    ("report",),  # the HTML report shows saved runs with the session's tables and sweeps (summary, pivot)
     ("session",),
-    ("report",),
     ("training",),
     ("evaluation",),
     ("gate",),
@@ -57,17 +57,15 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("models",),
     ("datasets",),
     ("tasks",),
-    ("ner",),
     ("record",),
 )
 """The package's sub-packages, highest first; a package may import only those of its own rank or below.
 
-``ner/`` (IOB2 spans, the parsing of NER answers) needs nothing above ``record``, and ``tasks``
-(the NER scorer), the NER strategies and the gate build on it: it sits between ``tasks`` and ``record``.
 Top-level modules (``options``, ``registry``, ``secrets``, ``hub``, ``journal``, ``cache_dir``,
 ``__init__``) have no rank: anything may import them, except that what a top-level module
 imports counts as imported by its importer (so ``models`` cannot reach ``strategies`` through
 ``options``); the cycle rule catches the rest."""
+
 
 @dataclass(frozen=True)
 class ImportStmt:

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from pytest_vlmbench import Dataset, EvalConfig, Request, evaluate
+from pytest_vlmbench.evaluation.answer_cache import AnswerCache
 from pytest_vlmbench.evaluation.channel import AdapterError, Channel, TokenTally
 from pytest_vlmbench.models.base import Answer, Provides
 from pytest_vlmbench.models.scripted import ScriptedModel
@@ -32,6 +34,8 @@ class Labeller(ScriptedModel):
 
 class CountsOnce(ScriptedModel):
     """Counts the tokens of its first batch only, as a server that stops sending ``usage`` would."""
+
+    counts_tokens = True
 
     def generate(self, requests: Sequence[Request]) -> list[Answer]:
         answers = super().generate(requests)
@@ -80,6 +84,29 @@ def test_one_answer_without_counts_leaves_the_whole_run_without_tokens() -> None
     assert (tally.of_item("a"), tally.total(["a", "b"]), tally.of_item("unasked")) == (Tokens(5, 1, 2), Tokens(6, 1, 3), Tokens())
     tally.add(["b"], [None])
     assert tally.total(["a", "b"]) is None and tally.of_item("a") is None
+
+
+class Counts(ScriptedModel):
+    """Counts 3 prompt tokens and 1 generated token per request."""
+
+    counts_tokens = True
+
+    def generate(self, requests: Sequence[Request]) -> list[Answer]:
+        return [Answer(a.text, Tokens(3, 0, 1)) for a in super().generate(requests)]
+
+
+@pytest.mark.parametrize(("model", "rerun"), [(Counts("c", oracle), Tokens()), (ScriptedModel("s", oracle), None)])
+def test_a_rerun_from_the_cache_costs_no_tokens_and_an_adapter_that_cannot_count_records_none(
+    tmp_path: Path, model: ScriptedModel, rerun: Tokens | None
+) -> None:
+    """Every answer of the rerun comes from the answer cache: a counting adapter's record says 0 tokens,
+    one that does not count (declared, not guessed from the absence of answers) says nothing."""
+    data = toy_dataset(4)
+    with AnswerCache.open("readwrite", tmp_path / "answers.sqlite") as cache:  # type: ignore[union-attr]
+        first = evaluate(model, data, "closed_set", EvalConfig(), answers=cache)
+        again = evaluate(model, data, "closed_set", EvalConfig(), answers=cache)
+    assert again.throughput.cache_hits == first.throughput.n_requests > 0
+    assert first.tokens == (Tokens(36, 0, 12) if rerun is not None else None) and again.tokens == rerun
 
 
 def test_the_training_section_comes_from_a_trained_model_only() -> None:

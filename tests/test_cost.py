@@ -175,6 +175,8 @@ def _default(dest: str) -> Any:
 class CountingModel(ScriptedModel):
     """A scripted API model that reports ``usage`` as the API adapter does: one count per answer."""
 
+    counts_tokens = True
+
     def generate(self, requests: Sequence[Request]) -> list[Answer]:
         answers = super().generate(requests)
         return [Answer(a.text, Tokens(prompt=len(r.prompt.split()), shared=0, generated=2)) for a, r in zip(answers, requests)]

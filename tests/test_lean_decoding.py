@@ -42,6 +42,8 @@ def test_yes_no_is_decided_only_by_a_complete_first_word() -> None:
 class Counting(ScriptedModel):
     """A scripted model that reports tokens as an HF adapter does: prompt = words, 1 generated."""
 
+    counts_tokens = True
+
     def generate(self, requests: Sequence[Request]) -> list[Answer]:
         answers = super().generate(requests)
         return [Answer(a.text, Tokens(len(r.prompt.split()), 1 if r.group else 0, 1)) for a, r in zip(answers, requests)]

@@ -18,8 +18,8 @@ from pytest_vlmbench.evaluation.evaluate import evaluate
 from pytest_vlmbench.gate.compare import Pairs, significance
 from pytest_vlmbench.gate.metrics import METRICS
 from pytest_vlmbench.models.scripted import ScriptedModel
-from pytest_vlmbench.ner.answers import parse_json, parse_serial
-from pytest_vlmbench.ner.spans import place_entities, spans
+from pytest_vlmbench.strategies.ner_answers import parse_json, parse_serial
+from pytest_vlmbench.tasks.spans import place_entities, spans
 from pytest_vlmbench.record import Label, Record
 from pytest_vlmbench.options import run_options_from
 from pytest_vlmbench.session.plan import Suite, plan_suite, task_fits

@@ -177,7 +177,7 @@ def test_json_contents(suite: pytest.Pytester) -> None:
     result = suite.runpytest("--benchmark-json", "bench.json", "--seed", "7", "--permutations", "5")
     result.assert_outcomes(passed=2)
     data = no_nan((suite.path / "bench.json").read_text())
-    assert data["vlmbench"]["schema"] == 1
+    assert data["vlmbench"]["schema"] == 2
     assert data["vlmbench"]["options"]["seeds"] == [7]
     by_strategy = {b["extra_info"]["vlmbench"]["strategy"]: b["extra_info"]["vlmbench"] for b in data["benchmarks"]}
     closed = by_strategy["closed_set"]

@@ -100,8 +100,10 @@ def test_the_suite_marker_reaches_the_cases() -> None:
     suite = Suite.from_marker({"question": "Which topic?", "prompt_template": "Is it {cls}?"})
     plan = plan_suite(run_options_from({"model": ["tiny:qwen2.5-7b"], "dataset": ["bbc_news"], "strategy": ["binary"]}), suite)
     assert [(c.question, c.prompt_template) for c in plan.cases] == [("Which topic?", "Is it {cls}?")]
-    with pytest.raises(PlanError, match="task must be a string"):
+    with pytest.raises(PlanError, match="question must be a string"):
         Suite.from_marker({"question": 3})
+    with pytest.raises(PlanError, match=r"^the vlmbench marker's task= is now question= \(the question closed_set asks\)$"):
+        Suite.from_marker({"task": "Which topic?"})  # "task" now names what is evaluated
 
 
 # -- 2. k-shot as the benchmarks mean it ---------------------------------------------------

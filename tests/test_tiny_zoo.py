@@ -52,3 +52,19 @@ def test_every_native_alias_runs_end_to_end(pytester: pytest.Pytester) -> None:
         assert record["dataset"] == ("digits" if "image" in spec.modalities else "bbc_news")
         assert record["strategy"] == spec.strategies[0]
         assert record["model_info"]["family"] == spec.family
+
+
+def test_the_tiny_bert_vocabulary_is_the_same_in_every_process() -> None:
+    """tokenizers' WordPieceTrainer broke ties in per-process hash order (237 or 238 tokens, other merges),
+    so the tiny BERT heads' answers changed from run to run; the vocabulary is now counted, not trained."""
+    import subprocess
+    import sys
+
+    code = (
+        "import json; from pytest_vlmbench.models.tiny_builders._common import wordpiece_vocab;"
+        "print(json.dumps(wordpiece_vocab(['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'])))"
+    )
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout for _ in range(2)]
+    vocab = json.loads(runs[0])
+    assert runs[0] == runs[1] and list(vocab)[:5] == ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    assert {"trouser", "##a", "a"} <= set(vocab) and sorted(vocab.values()) == list(range(len(vocab)))

@@ -6,7 +6,7 @@ A NER dataset is a normal :class:`~.base.Dataset` whose ``task`` is :data:`~pyte
   (a hub dataset's ``ner_tags`` feature names, else the tags seen, ``O`` first);
 - each item is a :class:`NerItem` (one sentence): ``tokens`` the words, ``text`` the words
   joined by single spaces (what an LLM is shown), and ``label`` the gold tags, one per token
-  (a tuple); a prediction is a tag tuple of the same length (:mod:`pytest_vlmbench.ner`), and
+  (a tuple); a prediction is a tag tuple of the same length (:mod:`pytest_vlmbench.strategies.ner`), and
   the record writes both as lists of tags.
 
 Sources: CoNLL files (one ``token ... tag`` line per token, blank lines between sentences,

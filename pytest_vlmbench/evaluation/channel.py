@@ -218,7 +218,7 @@ class Channel:
         self.sizer = BatchSizer(config.batch_size)
         self.cache = CacheUse.start(answers, model, needs, dataset.classes)
         self.progress = ProgressTracker(progress, len(dataset.items), self.sizer) if progress is not None else None
-        self.tokens = TokenTally(counting=needs == "generate")
+        self.tokens = TokenTally(counting=needs == "generate" and model.counts_tokens)
         self._call, self._contract = _model_call(model, needs, dataset.classes)
         self._skipped: Reply = "" if needs == "generate" else None
         self.shares_prefix = needs == "generate" and config.prefix_sharing and model.shares_prefix

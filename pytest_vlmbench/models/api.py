@@ -185,6 +185,7 @@ class OpenAIChatModel(Adapter):
     """A :class:`~pytest_vlmbench.models.base.GenerativeModel` served over HTTP."""
 
     reads: Reads = frozenset({"text", "image"})
+    counts_tokens = True  # from each response's ``usage``; a server that sends none leaves the run without tokens
 
     def __init__(self, source: str, spec: ModelSpec, options: LoadOptions) -> None:
         import ssl

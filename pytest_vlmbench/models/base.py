@@ -118,6 +118,12 @@ class Model(Protocol):
         ...
 
     @property
+    def counts_tokens(self) -> bool:
+        """Its answers carry their :class:`Tokens` (:attr:`Answer.tokens`); a run of an adapter that does not
+        count records no tokens, even when every answer came from the answer cache."""
+        ...
+
+    @property
     def retries(self) -> int | None:
         """Requests retried so far over the adapter's life (API); the evaluation records its own share.
         ``None``: the adapter never retries (the record then has no ``model_info.retries``)."""
@@ -169,6 +175,7 @@ class Adapter:
     reads: Reads = frozenset({"text"})
     several_images: bool = False
     shares_prefix: bool = False
+    counts_tokens: bool = False
     retries: int | None = None
     label_map: tuple[tuple[str, str], ...] = ()
 

@@ -27,6 +27,8 @@ their window counts cache slots, and the padding between prefix and suffix would
 class HFCausalLM(Adapter):
     """Adapter for decoder-only text models (Llama, Mistral, Qwen2, Gemma 2, ...)."""
 
+    counts_tokens = True
+
     def __init__(self, source: str, spec: ModelSpec, options: LoadOptions) -> None:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer

@@ -44,6 +44,7 @@ class HFVisionLanguageModel(Adapter):
     """Adapter for ``AutoModelForImageTextToText`` checkpoints."""
 
     reads: Reads = frozenset({"text", "image"})
+    counts_tokens = True
 
     def __init__(self, source: str, spec: ModelSpec, options: LoadOptions) -> None:
         from transformers import AutoModelForImageTextToText, AutoProcessor

@@ -111,6 +111,7 @@ class VLLMModel(Adapter):
     """A :class:`~pytest_vlmbench.models.base.GenerativeModel` running on an in-process ``vllm.LLM``."""
 
     reads: Reads = frozenset({"text", "image"})
+    counts_tokens = True
     # shares_prefix stays False: it asks the strategies to send one item's requests together for an
     # adapter that computes their prefix once itself; vLLM's prefix cache finds shared prefixes alone.
 

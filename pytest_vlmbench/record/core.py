@@ -342,11 +342,11 @@ class Record:
     options: Mapping[str, Any] | None = field(default=None, metadata=OMIT_IF_NONE)
     """The run's options (``RunOptions.as_json()``), written by the session."""
     training: Training | None = field(default=None, metadata=OMIT_IF_NONE)
-    """How the evaluated classifier was trained (finetune, linear_probe): :mod:`.record_training`."""
+    """How the evaluated classifier was trained (finetune, linear_probe): :mod:`.training`."""
     ner: NerScores | None = field(default=None, metadata=OMIT_IF_NONE)
-    """Entity-level scores of a NER run (seqeval, strict IOB2): :mod:`.record_ner`."""
+    """Entity-level scores of a NER run (seqeval, strict IOB2): :mod:`.ner`."""
     cost: Cost | None = field(default=None, metadata=OMIT_IF_NONE)
-    """US dollars, when the run was given a price (:mod:`.record_cost`, :mod:`.evaluation.pricing`)."""
+    """US dollars, when the run was given a price (:mod:`.cost`, :mod:`pytest_vlmbench.evaluation.pricing`)."""
 
     # -- identity -------------------------------------------------------------------------
 

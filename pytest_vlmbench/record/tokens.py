@@ -1,7 +1,8 @@
-"""Token counts in the record: what the model read and wrote, per item and in total.
+"""Token counts: what the model read and wrote, per request, per item and in total -- one type for all three.
 
-Adapters report a :class:`~pytest_vlmbench.models.base.TokenCount` per request; the
-evaluation sums them per item and over the run into :class:`Tokens`, the record's part.
+An adapter's answer carries the :class:`Tokens` of its request
+(:class:`~pytest_vlmbench.models.base.Answer`); the evaluation sums them per item and over
+the run into the same type, the record's part.
 ``computed`` is written for readers (``prompt - shared``) and recomputed when read, so it
 can never disagree with the other two. A request answered from the answer cache costs no
 tokens: the model never saw it.

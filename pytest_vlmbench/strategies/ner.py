@@ -7,11 +7,11 @@
 - ``ner_prompt``: an LLM is asked for the entities in the study's two output styles --
   ``--answer-style plain`` (serial: one ``entity | type`` line each) or ``json`` (a list of
   ``{"entity", "type"}`` objects) -- and its answer is placed back on the tokens
-  (:mod:`pytest_vlmbench.ner`). An unparseable answer is a ``None`` prediction. With
+  (:mod:`.ner_answers` parses it, :mod:`pytest_vlmbench.tasks.spans` places it). An unparseable answer is a ``None`` prediction. With
   ``--k-shot K``, K example sentences and their gold entities, in the same style, come first.
 
-Predictions and labels are tag sequences joined by spaces (:mod:`pytest_vlmbench.datasets.ner`);
-the record's ``ner`` section holds the seqeval scores.
+Predictions and labels are tag tuples, one tag per token (:mod:`pytest_vlmbench.datasets.ner`);
+the record's ``ner`` section holds the entity scores (:mod:`pytest_vlmbench.tasks.metrics`).
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from typing import Any
 
 from ..datasets.base import Dataset, Item
 from ..datasets.ner import NerItem, entity_types
-from ..ner.answers import parse_entities
-from ..ner.spans import place_entities, spans
+from .ner_answers import parse_entities
+from ..tasks.spans import place_entities, spans
 from ..tasks import NER, Task
 from .base import Ask, Classify, ItemOutcome, Query, Strategy, StrategyConfig
 from .prompts import PromptError

@@ -38,7 +38,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..ner.spans import spans
+from .spans import spans
 from ..record import ClassScores, Confusion, Metrics
 from ..record.ner import NerScores, TypeScores
 

@@ -43,6 +43,8 @@ def attention_for(device: str) -> str:
 class Phi3Vision(RemoteCodeAdapter):
     """Adapter for Phi-3-vision: one ``processor`` + ``generate`` call per request."""
 
+    counts_tokens = True
+
     def __init__(self, source: str, spec: ModelSpec, options: LoadOptions) -> None:
         from transformers import AutoModelForCausalLM, AutoProcessor
 

@@ -45,15 +45,24 @@ def bpe_vocab(special_tokens: Sequence[str], *, byte_level: bool = True, vocab_s
 
 
 def wordpiece_vocab(special_tokens: Sequence[str], vocab_size: int = 500) -> dict[str, int]:
-    """A trained, lower-cased WordPiece vocabulary (BERT style) with ``special_tokens`` first."""
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
+    """A lower-cased WordPiece vocabulary (BERT style): ``special_tokens``, then every character of the
+    corpus alone and as a ``##`` continuation, then its most frequent whole words (ties by spelling).
 
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=list(special_tokens), show_progress=False)
-    tok.train_from_iterator(tiny._corpus(), trainer=trainer)
-    return dict(json.loads(tok.to_str())["model"]["vocab"])
+    Counted here rather than trained with ``tokenizers``' WordPieceTrainer, whose tie-breaking follows
+    Rust's per-process hash order: two builds of the same source gave 237 or 238 tokens, so the
+    tiny BERT heads (and their answers) differed from one machine or run to the next.
+    """
+    import re
+
+    words: dict[str, int] = {}
+    for line in tiny._corpus():
+        for word in re.findall(r"\w+|[^\w\s]", line.lower()):
+            words[word] = words.get(word, 0) + 1
+    chars = sorted({c for word in words for c in word})
+    tokens = [*special_tokens, *chars, *(f"##{c}" for c in chars)]
+    room = max(0, vocab_size - len(tokens))
+    tokens += [w for w, _ in sorted(words.items(), key=lambda kv: (-kv[1], kv[0])) if len(w) > 1][:room]
+    return {token: i for i, token in enumerate(dict.fromkeys(tokens))}
 
 
 def tokenizer_for(

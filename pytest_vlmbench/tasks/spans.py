@@ -1,4 +1,5 @@
-"""Entities and IOB2 tags: spans from tags, and answered ``(entity, type)`` pairs placed on tokens.
+"""Entities and IOB2 tags, as the NER task reads them: spans from tags (strict IOB2, as seqeval
+reads them: the entity metrics count these spans), and answered ``(entity, type)`` pairs placed on tokens.
 
 An LLM names entities by their text, not by position. :func:`place_entities` puts each one
 on the first unused run of tokens that spells it (exactly, else ignoring case); an entity
