@@ -23,6 +23,7 @@ def test_datasets_and_strategies(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["strategies"]) == 0
     out = capsys.readouterr().out
     assert any(line.startswith("binary ") and "yes-no" in line for line in out.splitlines())
+    assert any(line.startswith("ner_prompt ") and line.split()[-2:] == ["ner", "generate"] for line in out.splitlines())
 
 
 def test_unknown_subcommand_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:

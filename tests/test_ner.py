@@ -316,3 +316,9 @@ def test_a_conll_file_whose_sentences_share_one_tag_pattern_fine_tunes_and_score
     assert all(isinstance(p.label, tuple) and p.label == ("B-PER", "O", "O") for p in record.predictions)
     assert record.ner.micro.f1 > 0.5  # three words, one pattern: easy to learn
     assert Record.from_json(json.loads(json.dumps(record.to_json()))) == record
+
+
+def test_a_strategy_of_another_task_is_one_sentence() -> None:
+    with pytest.raises(ValueError, match=r"^Strategy 'closed_set' evaluates classification and dataset 'ner_generated' is a ner "
+                                         r"dataset; pick a ner strategy \(`vlmbench strategies` lists them\)\.$"):  # fmt: skip
+        evaluate(ScriptedModel("s", lambda r: "O"), load_generated_ner().limited(2), "closed_set", EvalConfig())

@@ -43,6 +43,6 @@ def list_datasets(args: argparse.Namespace) -> int:
 
 
 def list_strategies(args: argparse.Namespace) -> int:
-    rows = [(e.name, ", ".join(e.aliases) or "-", get_strategy(e.name).needs) for e in STRATEGIES]
-    print("\n".join(format_table(("name", "aliases", "needs"), rows)))
+    rows = [(e.name, ", ".join(e.aliases) or "-", (s := get_strategy(e.name)).task.name, s.needs) for e in STRATEGIES]
+    print("\n".join(format_table(("name", "aliases", "task", "needs"), rows)))
     return 0
