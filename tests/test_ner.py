@@ -322,3 +322,15 @@ def test_a_strategy_of_another_task_is_one_sentence() -> None:
     with pytest.raises(ValueError, match=r"^Strategy 'closed_set' evaluates classification and dataset 'ner_generated' is a ner "
                                          r"dataset; pick a ner strategy \(`vlmbench strategies` lists them\)\.$"):  # fmt: skip
         evaluate(ScriptedModel("s", lambda r: "O"), load_generated_ner().limited(2), "closed_set", EvalConfig())
+
+
+def test_a_ner_datasets_fingerprint_is_what_it_was_when_labels_were_joined_strings() -> None:
+    """Labels became tag tuples in schema 2; the fingerprint hashes them joined, as before, so a NER baseline
+    recorded earlier still reads as the same data to the gate (not as a changed dataset)."""
+    import hashlib
+
+    from pytest_vlmbench.datasets.fingerprint import items_sha256
+
+    data = load_generated_ner()
+    joined = "".join(f"{it.id}\t{' '.join(NER.classes_of(it.label))}\n" for it in data.items)
+    assert items_sha256(data) == hashlib.sha256(joined.encode()).hexdigest()

@@ -19,7 +19,7 @@ from typing import Any
 
 from ..datasets.base import Dataset, DatasetError, Item
 from ..datasets.fingerprint import sha256_json
-from ..record import Label
+from ..record import Label, label_text
 from ..strategies.train_settings import HOLDOUT, TrainSettings
 
 HOLDOUT_SEED = "vlmbench:train-holdout"
@@ -143,5 +143,6 @@ def data_sha256(train: Dataset) -> str:
     """Hash of the training items' ids, labels and texts, with the dataset's fingerprinted provenance (files, revision)."""
     digest = hashlib.sha256(sha256_json({k: train.provenance.get(k) for k in ("revision", "hf_fingerprint", "files_sha256")}).encode())
     for item in train.items:
-        digest.update(f"{item.id}\t{item.label}\t{item.text or ''}\n".encode())
+        # NER tags joined as before they became tuples: unchanged data keeps its key (and its cached weights).
+        digest.update(f"{item.id}\t{label_text(item.label)}\t{item.text or ''}\n".encode())
     return digest.hexdigest()
