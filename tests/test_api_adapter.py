@@ -428,14 +428,19 @@ class _Banner(socketserver.BaseRequestHandler):
         self.request.sendall(b"SSH-2.0-OpenSSH_9.6\r\n")
 
 
-def test_a_port_that_does_not_speak_http(monkeypatch: pytest.MonkeyPatch) -> None:
-    with socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Banner) as tcp:
+def _failure_at(handler: type[socketserver.BaseRequestHandler], monkeypatch: pytest.MonkeyPatch) -> tuple[str, Exception]:
+    """The base URL of a raw TCP server answering with ``handler``, and what a request to it (one retry) fails with."""
+    with socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler) as tcp:
         threading.Thread(target=tcp.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
         try:
             url = f"http://127.0.0.1:{tcp.server_address[1]}/v1"
-            exc = failed(make_model(None, monkeypatch, base=url, api_max_retries=1))
+            return url, failed(make_model(None, monkeypatch, base=url, api_max_retries=1))
         finally:
             tcp.shutdown()
+
+
+def test_a_port_that_does_not_speak_http(monkeypatch: pytest.MonkeyPatch) -> None:
+    url, exc = _failure_at(_Banner, monkeypatch)
     assert str(exc) == f"{url} does not answer in HTTP (2 attempts); check the port and the scheme in --api-base."
 
 
@@ -446,13 +451,7 @@ class _Hangup(socketserver.BaseRequestHandler):
 
 def test_a_server_that_hangs_up_without_a_byte_is_a_failed_connection(monkeypatch: pytest.MonkeyPatch) -> None:
     """Unlike a port that speaks another protocol (above): nothing came back, so it is the connection that failed."""
-    with socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Hangup) as tcp:
-        threading.Thread(target=tcp.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
-        try:
-            url = f"http://127.0.0.1:{tcp.server_address[1]}/v1"
-            exc = failed(make_model(None, monkeypatch, base=url, api_max_retries=1))
-        finally:
-            tcp.shutdown()
+    url, exc = _failure_at(_Hangup, monkeypatch)
     assert str(exc) == (
         f"the connection to {url} failed after 2 attempts (RemoteProtocolError: Server disconnected without sending a "
         "response.); check the server and the network."
