@@ -59,6 +59,23 @@ class Mix:
     binary stops at the first yes."""
 
 
+@dataclass(frozen=True)
+class Phase:
+    """One pass of the language-model training: its length, its peak learning rate and its question mix
+    (each phase warms up and decays on its own, with a fresh optimizer)."""
+
+    epochs: float
+    lr: float
+    mix: Mix = Mix()
+
+
+def parse_phase(text: str) -> Phase:
+    """``EPOCHS:LR[:share=value,...]`` (the shares of :class:`Mix`), as the command line gives a phase."""
+    epochs, lr, *rest = text.split(":")
+    shares = {k: float(v) for k, v in (pair.split("=") for pair in (rest[0] if rest else "").split(",") if pair)}
+    return Phase(float(epochs), float(lr), Mix(**shares))
+
+
 class Questions:
     """Draws the training questions about a dataset's items with the strategies' templates."""
 
@@ -162,24 +179,16 @@ def epochs_of(items: Sequence[Item], batch_size: int, rng: random.Random) -> Ite
             yield [items[i] for i in order[start : start + batch_size]]
 
 
-def fit(
-    model: Any, loss_of: Callable[[], Any], steps: int, lr: float, log_every: int = 50, slow: Any = None, slow_factor: float = 1.0
-) -> float:
+def fit(model: Any, loss_of: Callable[[], Any], steps: int, lr: float, log_every: int = 50) -> float:
     """Train the parameters of ``model`` for ``steps`` batches, ``loss_of()`` drawing each batch and returning its loss:
     AdamW (weight decay 0.01 on matrices only), a linear warm-up over the first 3% of the steps then a cosine
-    decay to zero, gradients clipped at 1.0. The parameters of ``slow`` (a part of ``model`` trained
-    before) learn at ``slow_factor`` times the rate. Returns the seconds taken."""
+    decay to zero, gradients clipped at 1.0. Returns the seconds taken."""
     import torch
 
     params = [p for p in model.parameters() if p.requires_grad]
-    slow_ids = {id(p) for p in slow.parameters()} if slow is not None else set()
-    groups = []
-    for is_slow in (False, True):
-        for matrices in (True, False):  # weight decay on matrices, none on biases and norms
-            chosen = [p for p in params if (id(p) in slow_ids) == is_slow and (p.ndim >= 2) == matrices]
-            if chosen:
-                groups.append({"params": chosen, "weight_decay": 0.01 if matrices else 0.0, "lr": lr * (slow_factor if is_slow else 1.0)})
-    optimizer = torch.optim.AdamW(groups, lr=lr)
+    decay = [p for p in params if p.ndim >= 2]
+    rest = [p for p in params if p.ndim < 2]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": rest, "weight_decay": 0.0}], lr=lr)
     warmup = max(1, steps * 3 // 100)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1.0 + math.cos(math.pi * min(s, steps) / steps))

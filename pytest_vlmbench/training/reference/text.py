@@ -1,35 +1,34 @@
-"""``qwen2-text``: a Qwen2 text LLM trained on BBC News to answer the project's questions about an article.
+"""``qwen2-text``: a Qwen2 text LLM trained on BBC News leads to answer the project's questions about an article.
 
-BBC News has one split, so the model trains on the same seeded 70% of each class that
-``finetune`` and ``linear_probe`` train on (:func:`~pytest_vlmbench.training.split.holdout`),
-and the held-out 30% measures it honestly; a run over all 2,225 articles includes the ones it
-was trained on. Articles are sent whole, as the strategies send them (the longest is about
-4,400 words), so the context window is 8,192 positions. Heads are 64 wide, the narrowest that
-vLLM's CPU build runs; the embeddings are tied to keep the folder small.
+It reads ``bbc_news_lead`` (each article's headline and first 48 words, about 100 tokens): a
+model of two layers trained from scratch on 1,557 articles does not learn a topic from
+whole articles of up to 4,400 words. It trains on that dataset's ``train`` split (70% of
+each class) and is measured on its ``test`` split, the default, which it never saw. Heads are 64 wide, the
+narrowest that vLLM's CPU build runs; the embeddings are tied to keep the folder small.
 """
 
 from __future__ import annotations
 
 import random
+import sys
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from ...datasets.base import Dataset, Item
-from ...datasets.resolve import load_dataset
+from ...datasets.offline import LEAD_WORDS
+from ...datasets.resolve import DatasetOptions, load_dataset
 from ...models.base import LoadOptions
 from ...models.catalog import load_model, resolve_model
 from ...models.hf_text import HFCausalLM
 from ...models.tiny import QWEN2_VL_CHAT_TEMPLATE
-from ..split import holdout
-from .loop import Check, Mix, Questions, check, fit, language_model_loss, seeded, tokenizer, with_labels
+from .loop import Check, Mix, Phase, Questions, check, epochs_of, fit, language_model_loss, seeded, tokenizer, with_labels
 
 NAME = "qwen2-text"
+DATASET = "bbc_news_lead"
 SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 """Qwen2's special tokens (its chat template is ChatML)."""
-TEST_FRACTION = 0.3
-"""The held-out share of each class: the training strategies' default, so the same articles."""
 
 
 @dataclass(frozen=True)
@@ -37,20 +36,45 @@ class Settings:
     """Everything the trained weights depend on (besides the library versions and the thread count)."""
 
     seed: int = 0
-    epochs: float = 20.0
-    tokens_per_batch: int = 6144
+    phases: tuple[Phase, ...] = (Phase(3.0, 2e-3, Mix(closed_set=1.0, json=0.0, subset=0.0)), Phase(5.0, 1e-3))
+    """Epochs over the passages (:func:`passages`), not over the 1,558 articles: closed_set's plain
+    question alone first (with every question kind mixed from the start, the model stayed at
+    chance), then every kind."""
+    tokens_per_batch: int = 4096
     """Padded tokens in one batch: articles are batched by length, so a batch of short ones holds more."""
-    lr: float = 2e-3
     hidden: int = 128
     """The model's width: two 64-wide heads."""
+    word_epochs: float = 10.0
+    """Epochs of the token embeddings alone first, as a bag-of-words classifier (:class:`WordStage`)."""
+    word_batch_size: int = 64
+    word_lr: float = 5e-3
     layers: int = 2
     vocab_size: int = 4096
-    mix: Mix = Mix()
 
 
 def split() -> tuple[Dataset, Dataset]:
-    """``(held out, trained on)`` of BBC News: the training strategies' hold-out."""
-    return holdout(load_dataset("bbc_news"), TEST_FRACTION)
+    """``(held out, trained on)``: ``bbc_news_lead``'s test and train splits."""
+    return load_dataset(DATASET, DatasetOptions(split="test")), load_dataset(DATASET, DatasetOptions(split="train"))
+
+
+def passages(trained_on: Dataset) -> Dataset:
+    """What the model trains on: each training article's lead (as evaluated) and every further
+    48-word passage of its body (about 7 per article), labelled with the article's class.
+
+    1,558 leads are too few for a model trained from scratch to learn what a topic looks like
+    (30 epochs over them left it at chance on the test leads); the rest of each article is
+    more text about the same topic, and stays out of the test split like the article.
+    """
+    full = {it.id: it for it in load_dataset("bbc_news").items}
+    items = []
+    for it in trained_on.items:
+        items.append(it)
+        words = (full[it.id].text or "").strip().partition("\n")[2].split()
+        for start in range(LEAD_WORDS, len(words), LEAD_WORDS):
+            chunk = words[start : start + LEAD_WORDS]
+            if len(chunk) >= LEAD_WORDS // 3:
+                items.append(replace(it, id=f"{it.id}#{start}", text=" ".join(chunk)))
+    return replace(trained_on, items=items)
 
 
 def new_model(tok: Any, settings: Settings) -> Any:
@@ -65,7 +89,7 @@ def new_model(tok: Any, settings: Settings) -> Any:
         num_hidden_layers=settings.layers,
         num_attention_heads=settings.hidden // 64,
         num_key_value_heads=1,
-        max_position_embeddings=8192,
+        max_position_embeddings=1024,
         tie_word_embeddings=True,
         bos_token_id=pad,
         eos_token_id=eos,
@@ -75,6 +99,60 @@ def new_model(tok: Any, settings: Settings) -> Any:
     model.generation_config.eos_token_id = eos
     model.generation_config.pad_token_id = pad
     return model
+
+
+class WordStage:
+    """The first stage: the token embeddings trained alone as a bag-of-words classifier, a linear
+    head on their mean over a passage (the head is then dropped), as the reference VLM's vision
+    tower is first trained alone. A model of two layers trained from scratch on these few
+    articles otherwise stays at chance (the language-model loss alone, 30 epochs over the
+    leads, left it there): with embeddings that already point towards the topics, attention
+    that averages over the text is all the second stage must find."""
+
+    def __init__(self, model: Any, tok: Any, dataset: Dataset, settings: Settings, rng: random.Random) -> None:
+        import torch
+
+        self.embed = model.get_input_embeddings()
+        self.init_std = float(model.config.initializer_range)
+        self.head = torch.nn.Linear(settings.hidden, len(dataset.classes))
+        self.module = torch.nn.ModuleList([self.embed, self.head])
+        """What :func:`.loop.fit` trains: the embeddings and the head."""
+        self.tok = tok
+        self.index = {c: i for i, c in enumerate(dataset.classes)}
+        self.batches = epochs_of(dataset.items, settings.word_batch_size, rng)
+
+    def logits(self, texts: list[str]) -> Any:
+        """Class scores of ``texts``."""
+        inputs = self.tok(texts, padding=True, return_tensors="pt", add_special_tokens=False)
+        mask = inputs["attention_mask"].unsqueeze(-1).float()
+        mean = (self.embed(inputs["input_ids"]) * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+        return self.head(mean)
+
+    def loss(self) -> Any:
+        """The cross-entropy of the next training batch."""
+        import torch
+
+        items = next(self.batches)
+        labels = torch.tensor([self.index[str(it.label)] for it in items])
+        return torch.nn.functional.cross_entropy(self.logits([it.text or "" for it in items]), labels)
+
+    def rescale(self) -> None:
+        """Shrink the trained embeddings back to their initial spread (the config's ``initializer_range``),
+        directions kept: they are also the output layer (tied), and the classifier's large weights would
+        start the language model at a loss near 70."""
+        import torch
+
+        with torch.no_grad():
+            weight = self.embed.weight
+            weight.mul_(self.init_std / weight.std())
+
+    def accuracy(self, test: Dataset) -> float:
+        """The classifier's accuracy on ``test``: a diagnostic, the embeddings' ceiling."""
+        import torch
+
+        with torch.no_grad():
+            found = self.logits([it.text or "" for it in test.items]).argmax(-1).tolist()
+        return float(sum(f == self.index[str(it.label)] for f, it in zip(found, test.items)) / len(test.items))
 
 
 def _chat(tok: Any, prompt: str) -> str:
@@ -115,15 +193,27 @@ def steps_per_epoch(questions: Questions, tok: Any, settings: Settings) -> int:
 def train(out: Path, settings: Settings, threads: int) -> float:
     """Train the model and save it as a Hugging Face folder at ``out``; returns the training seconds."""
     seeded(settings.seed, threads)
-    _, trained_on = split()
-    questions = Questions(trained_on, settings.mix)
-    corpus = [*questions.corpus(), *(it.text or "" for it in trained_on.items)]
+    trained_on = passages(split()[1])
+    corpus = [*Questions(trained_on, Mix()).corpus(), *(it.text or "" for it in trained_on.items)]
     tok = tokenizer(corpus, SPECIAL, QWEN2_VL_CHAT_TEMPLATE, settings.vocab_size, words=False,
                     eos_token="<|im_end|>", pad_token="<|endoftext|>", unk_token="<|endoftext|>")  # fmt: skip
+    # Each class name one token, as "business" and "tech" already are: the byte-level BPE of the
+    # articles splits the others ("s" + "ports", "ent" + "ertainment"), and a first answer token
+    # that several classes share made the model's answers miss the list (17% invalid).
+    tok.add_tokens([str(c) for c in trained_on.classes])
     model = new_model(tok, settings)
-    steps = int(settings.epochs * steps_per_epoch(questions, tok, settings))
-    batched = batches(questions, tok, settings, random.Random(settings.seed))
-    seconds = fit(model, language_model_loss(model, batched), steps, settings.lr, log_every=20)
+    rng = random.Random(settings.seed)
+    seconds = 0.0
+    if settings.word_epochs:
+        stage = WordStage(model, tok, trained_on, settings, rng)
+        steps = int(settings.word_epochs * (len(trained_on.items) // settings.word_batch_size))
+        seconds += fit(stage.module, stage.loss, steps, settings.word_lr)
+        print(f"embeddings alone: accuracy {stage.accuracy(split()[0]):.4f} on the test leads", file=sys.stderr)
+        stage.rescale()
+    for phase in settings.phases:
+        questions = Questions(trained_on, phase.mix)
+        steps = int(phase.epochs * steps_per_epoch(questions, tok, settings))
+        seconds += fit(model, language_model_loss(model, batches(questions, tok, settings, rng)), steps, phase.lr, log_every=20)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
     tok.save_pretrained(out)

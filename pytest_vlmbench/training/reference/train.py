@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from . import text, vlm
-from .loop import Check, sha256_of, timed
+from .loop import Check, parse_phase, sha256_of, timed
 
 TRAINERS: dict[str, Any] = {vlm.NAME: vlm, text.NAME: text}
 """Reference model name -> its module (``Settings``, ``train``, ``check_folder``)."""
@@ -31,17 +31,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (the weights depend on it)")
     parser.add_argument("--check-limit", type=int, default=1000, help="test items to evaluate after training (0: none, -1: all)")
     parser.add_argument("--check-only", action="store_true", help="evaluate the folder at --out without training")
-    floats = ("epochs", "lr", "vision_epochs", "flip", "vision_slowdown")
-    for name in ("seed", "layers", "hidden", "mlp", *floats):
-        kind = float if name in floats else int
+    for name in ("seed", "layers", "hidden", "vision_epochs"):
+        kind = float if name == "vision_epochs" else int
         parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=kind, help="overrides the model's default")
-    parser.add_argument("--mix", default="", help="question mix, e.g. closed_set=0.4,yes=0.3 (see loop.Mix)")
+    parser.add_argument("--phase", dest="phases", action="append", type=parse_phase, metavar="EPOCHS:LR[:SHARES]",
+                        help="a language-model training phase, e.g. 3:2e-3:closed_set=0.4,yes=0.2 (repeat it; replaces the defaults)")
     args = parser.parse_args(argv)
     module = TRAINERS[args.model]
     settings = module.Settings()
-    given = {f.name: getattr(args, f.name) for f in fields(settings) if f.name != "mix" and getattr(args, f.name, None) is not None}
-    shares = {k: float(v) for k, v in (pair.split("=") for pair in args.mix.split(",") if pair)}
-    settings = replace(settings, **given, mix=replace(settings.mix, **shares))
+    given = {f.name: getattr(args, f.name) for f in fields(settings) if getattr(args, f.name, None) is not None}
+    if args.phases:
+        given["phases"] = tuple(args.phases)
+    settings = replace(settings, **given)
     if not args.check_only:
         print(f"training {args.model} with {settings}", file=sys.stderr, flush=True)
         seconds = module.train(args.out, settings, args.threads)
