@@ -25,6 +25,13 @@ by up to 10x, while one thread's CPU time holds within a few per cent:
     .venv/bin/python bench/strategy_cost.py                # ~7 minutes on the 2-core CPU
     .venv/bin/python bench/strategy_cost.py --vocab 16000  # words priced by an English BPE (see docs/benchmarks.md)
     .venv/bin/python bench/strategy_cost.py --items 4 --rounds 1   # a quick look
+    .venv/bin/python bench/strategy_cost.py --model ref:qwen2-vl-fashion --items 200
+
+With ``--model ref:qwen2-vl-fashion`` the model is instead the project's trained reference VLM
+(docs/reference_models.md) with its own tokenizer, on Fashion-MNIST's first test images:
+nothing is planted, the answers (and so binary's questions per item) are its own, and every
+answer ends when the model ends it. P4 needs 10 and 200 classes the model knows, so it is
+left out there.
 """
 
 from __future__ import annotations
@@ -133,11 +140,12 @@ def hand_loop_s(adapter: HFVisionLanguageModel, dataset: Dataset, batch: int, pe
 
     queries: list[Query] = []
 
-    def record(qs: Any) -> list[str]:
-        queries.extend(qs)
-        return [""] * len(qs)
+    class Recorder:  # stands in for the channel (strategies.base.Ask): keeps the prompts, answers nothing
+        def ask(self, qs: Any) -> list[str]:
+            queries.extend(qs)
+            return [""] * len(qs)
 
-    closed_set(dataset, list(dataset.items), record, StrategyConfig(permutations=permutations))
+    closed_set(dataset, list(dataset.items), Recorder(), StrategyConfig(permutations=permutations))
     start = time.perf_counter()
     for at in range(0, len(queries), batch):
         chunk = queries[at : at + batch]
@@ -171,6 +179,8 @@ def main() -> int:
     parser.add_argument("--clock", choices=("cpu", "wall"), default="cpu")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: on a shared CPU, more "
                         "threads than free cores spin and multiply both clocks by up to 10)")  # fmt: skip
+    parser.add_argument("--model", default="", help="a trained model to measure on Fashion-MNIST instead of the planted "
+                        "random one (ref:qwen2-vl-fashion); P4 is then left out")  # fmt: skip
     parser.add_argument("--vocab", type=int, default=0, help="train a byte-level BPE of this size on BBC News for the "
                         "model (e.g. 16000); 0 (default): the tiny build's 500-token tokenizer")  # fmt: skip
     args = parser.parse_args()
@@ -178,19 +188,32 @@ def main() -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    processor = english_processor(args.vocab) if args.vocab else None
-    adapter = build_model("small", "cpu", args.image_side * args.image_side, processor)
-    listed = len(adapter.tokenizer(", ".join(CLASSES), add_special_tokens=False)["input_ids"])
-    classes_200 = tuple(f"object{k:03d}" for k in range(200))
-    data = {21: photos(args.items, args.image_side, CLASSES), 10: photos(args.items, args.image_side, CLASSES[:9] + ("clutter",)),
-            200: photos(args.items, args.image_side, classes_200)}  # fmt: skip
-    labels = {it.id: it.label for it in data[21].items}
-    plant_answers(adapter, labels)
+    labels: dict[str, str] = {}
+    if args.model:  # a trained model on its own data: nothing planted, no P4
+        from pytest_vlmbench import load_dataset, load_model, resolve_model
+        from pytest_vlmbench.models.base import LoadOptions
+
+        loaded, _ = load_model(resolve_model(args.model), LoadOptions(device="cpu"))
+        assert isinstance(loaded, HFVisionLanguageModel)
+        adapter, main_data = loaded, load_dataset("fashion_mnist").limited(args.items)
+        data = {len(main_data.classes): main_data}
+        what = f"{args.model} on Fashion-MNIST, its own tokenizer"
+    else:
+        processor = english_processor(args.vocab) if args.vocab else None
+        adapter = build_model("small", "cpu", args.image_side * args.image_side, processor)
+        classes_200 = tuple(f"object{k:03d}" for k in range(200))
+        data = {21: photos(args.items, args.image_side, CLASSES), 10: photos(args.items, args.image_side, CLASSES[:9] + ("clutter",)),
+                200: photos(args.items, args.image_side, classes_200)}  # fmt: skip
+        main_data = data[21]
+        labels.update({it.id: it.label for it in main_data.items})
+        plant_answers(adapter, labels)
+        what = f"{f'{args.vocab}-token BPE on BBC News' if args.vocab else 'the tiny build'}'s tokenizer"
+    n_main = len(main_data.classes)
+    listed = len(adapter.tokenizer(", ".join(main_data.classes), add_special_tokens=False)["input_ids"])
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; model {(adapter.info.parameters or 0) / 1e6:.1f} M "
-          f"parameters; {args.items} items, batch {args.batch_size}, {args.rounds} rounds; tokenizer: "
-          f"{f'{args.vocab}-token BPE on BBC News' if args.vocab else 'the tiny build'}'s, the 21 class names "
-          f"in {listed} tokens", flush=True)  # fmt: skip
-    run(adapter, data[21].limited(2), "closed_set", 1, 2, True)  # warm-up
+          f"parameters; {args.items} items, batch {args.batch_size}, {args.rounds} rounds; {what}, the {n_main} class "
+          f"names in {listed} tokens", flush=True)  # fmt: skip
+    run(adapter, main_data.limited(2), "closed_set", 1, 2, True)  # warm-up
     seconds: dict[str, list[float]] = {}
     facts: dict[str, Any] = {}
 
@@ -200,26 +223,29 @@ def main() -> int:
         facts[key] = result
 
     for _ in range(args.rounds):
-        timed("hand", lambda: hand_loop_s(adapter, data[21], args.batch_size, 3))
+        timed("hand", lambda: hand_loop_s(adapter, main_data, args.batch_size, 3))
         for sharing in (False, True):
             s = "on" if sharing else "off"
-            for strategy, perms, n in (("closed_set", 3, 21), ("closed_set", 1, 21), ("binary", 1, 21),
-                                       ("closed_set", 1, 10), ("closed_set", 1, 200)):  # fmt: skip
-                labels.update({it.id: it.label for it in data[n].items})
+            configs = [("closed_set", 3, n_main), ("closed_set", 1, n_main), ("binary", 1, n_main)]
+            configs += [] if args.model else [("closed_set", 1, 10), ("closed_set", 1, 200)]
+            for strategy, perms, n in configs:
+                if not args.model:
+                    labels.update({it.id: it.label for it in data[n].items})
                 timed(f"{strategy}-{perms}-{n}-{s}", lambda: run(adapter, data[n], strategy, perms, args.batch_size, sharing))
     med = {k: statistics.median(v) for k, v in seconds.items()}
     rows = []
     for s in ("off", "on"):
-        c3, c1, b1 = (facts[f"{k}-{s}"] for k in ("closed_set-3-21", "closed_set-1-21", "binary-1-21"))
-        t10, t200 = facts[f"closed_set-1-10-{s}"].tokens, facts[f"closed_set-1-200-{s}"].tokens
-        assert t10 is not None and t200 is not None
-        tps10 = t10.prompt / med[f"closed_set-1-10-{s}"]
-        tps200 = t200.prompt / med[f"closed_set-1-200-{s}"]
+        c3k, c1k, b1k = (f"{k}-{n_main}-{s}" for k in ("closed_set-3", "closed_set-1", "binary-1"))
+        c3, c1, b1 = facts[c3k], facts[c1k], facts[b1k]
+        p4 = "-"
+        if not args.model:
+            t10, t200 = facts[f"closed_set-1-10-{s}"].tokens, facts[f"closed_set-1-200-{s}"].tokens
+            assert t10 is not None and t200 is not None
+            p4 = f"{(t200.prompt / med[f'closed_set-1-200-{s}']) / (t10.prompt / med[f'closed_set-1-10-{s}']):.2f}"
         questions = b1.throughput.n_requests / b1.n_items
         rows.append((
-            s, f"{med['hand'] / med[f'closed_set-3-21-{s}']:.2f}", f"{med[f'binary-1-21-{s}'] / med[f'closed_set-1-21-{s}']:.2f}",
-            f"{med[f'closed_set-3-21-{s}'] / med[f'closed_set-1-21-{s}']:.2f}", f"{tps200 / tps10:.2f}",
-            f"{questions:.1f}", f"{c3.n_items / med[f'closed_set-3-21-{s}']:.2f}", f"{c1.metrics.accuracy:.2f}/{b1.metrics.accuracy:.2f}",
+            s, f"{med['hand'] / med[c3k]:.2f}", f"{med[b1k] / med[c1k]:.2f}", f"{med[c3k] / med[c1k]:.2f}", p4,
+            f"{questions:.1f}", f"{c3.n_items / med[c3k]:.2f}", f"{c1.metrics.accuracy:.2f}/{b1.metrics.accuracy:.2f}",
         ))  # fmt: skip
     print(f"{args.clock} seconds; hand-written loop, closed_set 3 permutations: {args.items / med['hand']:.2f} items/s")
     header = ("sharing", "P1 evaluate/hand", "P2 binary/closed_set-1", "P3 closed_set 3/1", "P4 tok/s 200/10",

@@ -277,8 +277,8 @@ def _run(dest: str, flag: str, help: str, *, field: str | None = None, **kw: Any
 
 OPTIONS: tuple[Option, ...] = (
     # Selection (docs/usage.md)
-    _run("model", "--model", "Model(s) to evaluate: a registry name or alias, tiny:NAME, api:MODEL, a local model "
-         "directory or a hub id. Repeat or separate with commas. Default: the suite's models, else tiny:qwen2-vl.",
+    _run("model", "--model", "Model(s) to evaluate: a registry name or alias, tiny:NAME, ref:NAME, api:MODEL, a local model "
+         "directory or a hub id. Repeat or separate with commas. Default: the suite's models, else ref:qwen2-vl-fashion.",
          field="models", kind="list", metavar="NAME", parse=_canonical(lambda n: resolve_model(n).name)),
     _run("dataset", "--dataset", "Dataset(s): a registry name, a local path or a hub id (repeatable, comma-separated).",
          field="datasets", kind="list", metavar="NAME", parse=_canonical(canonical_spec)),

@@ -1,10 +1,12 @@
 """Image classification: every selected model x image dataset x strategy.
 
-Without options this runs the offline default: a tiny random-weight Qwen2-VL on
-Fashion-MNIST (digits when the Debian package is missing) with both strategies.
-Its accuracy is chance by construction; it exercises every code path on a CPU. Quality is
-judged by the regression gate against a baseline run (``--vlmbench-baseline``, docs/ci.md),
-not by a fixed bar here.
+Without options this runs the offline default: ``ref:qwen2-vl-fashion``, the project's
+reference VLM (a 3 MB Qwen2-VL trained on Fashion-MNIST's train split, docs/reference_models.md),
+on the 10,000 test images (digits when the Debian package is missing: there it answers at
+chance) with both strategies: about 0.87 accuracy with closed_set, 0.8 with binary.
+``--model tiny:qwen2-vl`` runs the random-weight build of the same architecture instead.
+Quality is judged by the regression gate against a baseline run (``--vlmbench-baseline``,
+docs/ci.md), not by a fixed bar here.
 """
 
 import pytest

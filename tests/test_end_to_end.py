@@ -1,4 +1,4 @@
-"""The shipped suites on the offline default: a real tiny Qwen2-VL through the real adapter."""
+"""The shipped suites on the offline default: the reference Qwen2-VL through the real adapter."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def test_collect_only_imports_no_torch_and_loads_nothing(tmp_path: Path) -> None
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     assert "HEAVY_MODULES=\n" in result.stdout, [line for line in result.stdout.splitlines() if "HEAVY_MODULES=" in line]
-    assert "test_image_classification.py::test_image_classification[tiny:qwen2-vl-" in result.stdout
+    assert "test_image_classification.py::test_image_classification[ref:qwen2-vl-fashion-" in result.stdout
     assert "closed_set]" in result.stdout and "binary]" in result.stdout
     assert not (tmp_path / "cache").exists()  # no tiny model was built
 
@@ -67,7 +67,7 @@ def test_default_suite_runs_offline(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "vlmbench results" in result.stdout
     data = json.loads(bench.read_text())
-    assert data["vlmbench"]["models"]["tiny:qwen2-vl"]["loads"] == 1
+    assert data["vlmbench"]["models"]["ref:qwen2-vl-fashion"]["loads"] == 1
     records = {b["extra_info"]["vlmbench"]["strategy"]: b["extra_info"]["vlmbench"] for b in data["benchmarks"]}
     assert set(records) == {"closed_set", "binary"}
     for record in records.values():

@@ -93,6 +93,23 @@ def test_api_prefix() -> None:
     assert spec.family == "openai-api" and spec.source == "meta-llama/Llama-3.1-8B-Instruct"
 
 
+def test_ref_prefix_names_the_committed_reference_models(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from pytest_vlmbench.models import zoo
+
+    vlm = catalog.resolve_model("ref:qwen2-vl-fashion")
+    assert (vlm.name, vlm.family, vlm.trained_on, vlm.is_tiny) == ("ref:qwen2-vl-fashion", "hf-vlm", "fashion_mnist", False)
+    assert Path(vlm.source) == zoo.REFERENCE_DIR / "qwen2-vl-fashion"
+    with pytest.raises(UnknownNameError, match="Unknown reference model 'ref:qwen2-vl'; the reference models are ref:qwen2-vl-fashion, ref:qwen2-text."):
+        catalog.resolve_model("ref:qwen2-vl")
+    monkeypatch.setattr(zoo, "REFERENCE_DIR", tmp_path)  # an installation without the folders
+    with pytest.raises(UnknownNameError, match=r"not in this installation .* train it with `python -m pytest_vlmbench.training.reference.train --model qwen2-text"):
+        catalog.resolve_model("ref:qwen2-text")
+    (tmp_path / "qwen2-text").mkdir()
+    (tmp_path / "qwen2-text" / "config.json").write_text("{}")
+    text = catalog.resolve_model("ref:qwen2-text")
+    assert (text.family, text.trained_on, text.source) == ("hf-causal-lm", "bbc_news_lead", str(tmp_path / "qwen2-text"))
+
+
 def test_hub_id_offline_is_one_sentence(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(UnknownNameError, match="HF_HUB_OFFLINE") as info:
@@ -152,6 +169,7 @@ def test_cli_lists_the_zoo(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     for name, source, family, *_ in ZOO:
         assert name in out and source in out
+    assert "ref:qwen2-vl-fashion" in out and "trained on fashion_mnist" in out and "ref:qwen2-text" in out
     assert "remote code" in out and "direct" in out
 
 

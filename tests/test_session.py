@@ -76,7 +76,7 @@ def test_command_line_beats_suite_beats_default(events: Events) -> None:
     assert chosen.datasets == ("plan-toy",)  # from the suite
     assert chosen.strategies == ("binary",)  # the marker's alias, made canonical
     default = select(options(), Suite())
-    assert [s.name for s in default.models] == ["tiny:qwen2-vl"]
+    assert [s.name for s in default.models] == ["ref:qwen2-vl-fashion"]
     assert default.datasets in (("fashion_mnist",), ("digits",))
     assert default.strategies == ()
 
@@ -124,6 +124,15 @@ def test_models_meet_only_data_they_can_read(events: Events) -> None:
     assert plan_suite(options(model=["plan-a"], dataset=["digits"]), Suite()).cases == ()
     assert plan_suite(options(model=["plan-a"], dataset=["plan-toy"]), Suite(modality="image")).cases == ()
     assert len(plan_suite(options(model=["plan-a"], dataset=["plan-toy"]), Suite(modality="text")).cases) == 2
+
+
+def test_a_reference_model_meets_only_its_own_dataset_unless_the_command_line_names_others() -> None:
+    suite = Suite.from_marker({"models": ["tiny:qwen2-vl", "ref:qwen2-vl-fashion"], "datasets": ["fashion_mnist", "digits"],
+                               "strategies": ["closed_set"], "modality": "image"})  # fmt: skip
+    pairs = {(c.model, c.dataset) for c in plan_suite(options(), suite).cases}
+    assert pairs == {("tiny:qwen2-vl", "fashion_mnist"), ("tiny:qwen2-vl", "digits"), ("ref:qwen2-vl-fashion", "fashion_mnist")}
+    named = {(c.model, c.dataset) for c in plan_suite(options(model=["ref:qwen2-vl-fashion"], dataset=["digits"]), suite).cases}
+    assert named == {("ref:qwen2-vl-fashion", "digits")}  # asked for explicitly: it runs (and answers at chance)
 
 
 @pytest.mark.parametrize(

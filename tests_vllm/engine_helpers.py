@@ -5,7 +5,9 @@ from __future__ import annotations
 from pytest_vlmbench.datasets.resolve import load_dataset
 from pytest_vlmbench.models.base import GenerativeModel, LoadOptions, Request
 from pytest_vlmbench.models.catalog import load_model, resolve_model
-from pytest_vlmbench.strategies.prompts import BINARY_TEMPLATE, CLOSED_SET_TEMPLATE, build_prompt
+from pytest_vlmbench.strategies.base import StrategyConfig
+from pytest_vlmbench.strategies.catalog import get_strategy
+from pytest_vlmbench.strategies.prompts import build_prompt
 
 VLLM = LoadOptions(engine="vllm", device="cpu")
 HF = LoadOptions(device="cpu")
@@ -18,15 +20,17 @@ def load(name: str, options: LoadOptions) -> GenerativeModel:
     return model
 
 
-def bbc_prompts(n_items: int = 20) -> list[Request]:
-    """Per BBC News item (whole articles, up to ~2,800 tiny-vocabulary tokens): the closed_set
-    question and binary's question for every class, as the strategies word them."""
-    dataset = load_dataset("bbc_news").limited(n_items)
+def bbc_prompts(n_items: int = 20, dataset_name: str = "bbc_news") -> list[Request]:
+    """Per BBC News item (whole articles, up to ~2,800 tiny-vocabulary tokens; ``bbc_news_lead``:
+    headline and lead): the closed_set question and binary's question for every class, as the
+    strategies word them for the dataset (its question, the text wording)."""
+    dataset = load_dataset(dataset_name).limited(n_items)
     classes = ", ".join(dataset.classes)
+    closed_set, binary = (get_strategy(s).template(StrategyConfig(), dataset) for s in ("closed_set", "binary"))
     requests = []
     for item in dataset.items:
-        requests.append(Request(build_prompt(CLOSED_SET_TEMPLATE, item, (), classes=classes)))
-        requests += [Request(build_prompt(BINARY_TEMPLATE, item, (), cls=cls)) for cls in dataset.classes]
+        requests.append(Request(build_prompt(closed_set, item, (), classes=classes)))
+        requests += [Request(build_prompt(binary, item, (), cls=cls)) for cls in dataset.classes]
     return requests
 
 

@@ -71,3 +71,26 @@ def test_vllm_and_hf_agree_on_greedy_answers(qwen: VLLMModel) -> None:
     requests = bbc_prompts()
     expected = hf_answers(NAME, requests)
     assert agreement(NAME, expected, [a.text for a in qwen.generate(requests)]) >= MIN_AGREEMENT
+
+
+REFERENCE = "ref:qwen2-text"
+
+
+def test_vllm_and_hf_agree_on_the_text_reference_models_answers() -> None:
+    """The trained text reference answers with a class or yes/no and then ends: answers that
+    are not noise, so HF and vLLM must agree on at least 99% of its prompts (both strategies'
+    questions about 40 held-out articles)."""
+    from pytest_vlmbench.models.zoo import REFERENCE_DIR
+
+    if not (REFERENCE_DIR / "qwen2-text" / "model.safetensors").is_file():
+        pytest.skip("ref:qwen2-text is not in this checkout")
+    requests = bbc_prompts(40, "bbc_news_lead")
+    expected = hf_answers(REFERENCE, requests)
+    model = load(REFERENCE, VLLM)
+    try:
+        got = [a.text for a in model.generate(requests)]
+    finally:
+        model.close()
+    assert agreement(REFERENCE, expected, got) >= 0.99
+    classes = set(load_dataset("bbc_news_lead").classes)
+    assert sum(a in classes or a in ("yes", "no") for a in got) >= 0.99 * len(got)  # real answers, not noise

@@ -8,7 +8,8 @@ from __future__ import annotations
 import argparse
 
 from ..datasets.catalog import DATASETS
-from ..models.catalog import MODELS
+from ..models.catalog import MODELS, REF_PREFIX
+from ..models.zoo import FAMILIES, REFERENCE, REFERENCE_DIR
 from ..session.summary import format_table
 from ..strategies.catalog import STRATEGIES, get_strategy
 
@@ -28,6 +29,9 @@ def list_models(args: argparse.Namespace) -> int:
                 "yes" if spec.trust_remote_code else "no",
             )
         )
+    for name, (family, dataset) in REFERENCE.items():  # trained by the project, shipped in the package
+        where = f"trained on {dataset}" + ("" if (REFERENCE_DIR / name).is_dir() else " (not installed)")
+        rows.append((REF_PREFIX + name, "-", where, family, ", ".join(FAMILIES[family].strategies), "no", "no"))
     header = ("name", "aliases", "id", "family", "strategies", "tiny:", "remote code")
     print("\n".join(format_table(header, rows)))
     return 0

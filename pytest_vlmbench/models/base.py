@@ -278,6 +278,10 @@ class ModelSpec:
     """Weights installed with a Python package, used instead of the hub when the package is there."""
     settings: AdapterSettings = AdapterSettings()
     """Per-model settings of the built-in adapters."""
+    trained_on: str | None = None
+    """The one dataset this model knows (a ``ref:`` model: the dataset it was trained on). A
+    suite whose marker lists several datasets runs it on this one only; ``--dataset`` still
+    runs it on whatever it names."""
 
     @property
     def runnable(self) -> tuple[str, ...]:

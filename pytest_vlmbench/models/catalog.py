@@ -21,20 +21,22 @@ from ..registry import Registry, UnknownNameError, import_target
 from . import tiny, vllm_engine
 from .base import DirectClassifier, GenerativeModel, LoadOptions, ModelSpec
 from .hf_common import RemoteCodeRequired
-from .zoo import make_spec, register_zoo, spec_from_checkpoint
+from .zoo import make_spec, reference_spec, register_zoo, spec_from_checkpoint
 
 MODELS: Registry[ModelSpec] = Registry("model", "pytest_vlmbench.models")
 
 TINY_PREFIX = "tiny:"
 API_PREFIX = "api:"
+REF_PREFIX = "ref:"
 register_zoo(MODELS)  # the published benchmarks' model families: models/zoo.py
 
-DEFAULT_MODELS = ("tiny:qwen2-vl",)
-"""What runs when no ``--model`` is given: offline, CPU-sized, every code path."""
+DEFAULT_MODELS = ("ref:qwen2-vl-fashion",)
+"""What runs when no ``--model`` is given (and a suite names none): offline, CPU-sized, and
+trained, so its answers mean something (``tiny:qwen2-vl`` is the same architecture at random)."""
 
 
 def resolve_model(name: str) -> ModelSpec:
-    """The spec for a registry name or alias, ``tiny:NAME``, ``api:MODEL``, a local model directory or a hub id.
+    """The spec for a registry name or alias, ``tiny:NAME``, ``ref:NAME``, ``api:MODEL``, a local model directory or a hub id.
 
     A directory or hub id gets the adapter its ``config.json`` calls for
     (:func:`~pytest_vlmbench.models.zoo.family_for_config`).
@@ -50,6 +52,8 @@ def resolve_model(name: str) -> ModelSpec:
             reason = base.no_tiny_reason or "its architecture cannot be built offline"
             raise UnknownNameError(f"Model {base.name!r} has no tiny: build: {reason}.")
         return replace(base, name=TINY_PREFIX + base.name, is_tiny=True)
+    if name.startswith(REF_PREFIX):
+        return reference_spec(name[len(REF_PREFIX) :])
     entry = MODELS.find(name)
     if entry is not None:
         spec = entry.load()

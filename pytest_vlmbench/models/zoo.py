@@ -77,6 +77,7 @@ class SpecFields(TypedDict, total=False):
     no_tiny_reason: str
     packaged_weights: PackagedWeights
     settings: AdapterSettings
+    trained_on: str
 
 
 def make_spec(name: str, source: str, family: str, *, tiny: str | None = None, **fields: Unpack[SpecFields]) -> ModelSpec:
@@ -141,6 +142,31 @@ ZOO: list[tuple[str, str, str, str | None, tuple[str, ...], SpecFields]] = [
     # API
     ("gpt-4o", "gpt-4o", "openai-api", None, (), {"no_tiny_reason": API_REASON}),
 ]  # fmt: skip
+
+
+REFERENCE_DIR = Path(__file__).parent / "reference"
+"""Where the reference models' folders ship, inside this package."""
+REFERENCE: dict[str, tuple[str, str]] = {
+    "qwen2-vl-fashion": ("hf-vlm", "fashion_mnist"),
+    "qwen2-text": ("hf-causal-lm", "bbc_news_lead"),
+}
+"""``ref:NAME`` -> (adapter family, the dataset it was trained on): small models the project trains
+itself (pytest_vlmbench/training/reference), whose answers are right often enough to show that a
+protocol, a cache or a gate works. ``tiny:`` builds have random weights; these know the answers."""
+
+
+def reference_spec(name: str) -> ModelSpec:
+    """The spec of ``ref:NAME``: the committed Hugging Face folder, loaded like any local checkpoint."""
+    if name not in REFERENCE:
+        raise UnknownNameError(f"Unknown reference model 'ref:{name}'; the reference models are " + ", ".join(f"ref:{n}" for n in REFERENCE) + ".")
+    folder = REFERENCE_DIR / name
+    if not (folder / "config.json").is_file():
+        raise UnknownNameError(
+            f"Reference model 'ref:{name}' is not in this installation ({folder}); train it with "
+            f"`python -m pytest_vlmbench.training.reference.train --model {name} --out {folder}`."
+        )
+    family, dataset = REFERENCE[name]
+    return make_spec(f"ref:{name}", str(folder), family, trained_on=dataset)
 
 
 def register_zoo(models: Any) -> None:

@@ -195,6 +195,8 @@ def plan_suite(options: RunOptions, suite: Suite) -> Plan:
                 continue
             if not fits_suite(suite.modality, modality, spec.modalities):
                 continue  # e.g. an image dataset given with --dataset, seen by the text suite
+            if spec.trained_on is not None and not options.datasets and suite.datasets and dataset != spec.trained_on:
+                continue  # a reference model knows its own dataset only: the suite's others are for the rest
             if suite_task is not None and spec_task(dataset) not in (None, suite_task):
                 continue  # --dataset names NER and classification data: each goes to its own suite, once
             for strategy in selection.strategies or spec.strategies:
