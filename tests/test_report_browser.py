@@ -51,7 +51,7 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> Reports:
     counts = ",".join(map(str, CLASS_COUNTS))
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", str(ROOT / "suites" / "test_image_classification.py"),
-         "--dataset", "digits", "--num-classes", counts, "--limit", "12", "--vlmbench-cache", "off",
+         "--model", "tiny:qwen2-vl", "--dataset", "digits", "--num-classes", counts, "--limit", "12", "--vlmbench-cache", "off",
          "--benchmark-json", str(folder / "bench.json"), "--vlmbench-report", str(folder / "report.html")],
         cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"},
         capture_output=True, text=True, timeout=600,
