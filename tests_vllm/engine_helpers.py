@@ -43,6 +43,15 @@ def hf_answers(name: str, requests: list[Request]) -> list[str]:
         hf.close()
 
 
+def engine_answers(name: str, requests: list[Request]) -> list[str]:
+    """The vLLM engine's answers, all requests in one call as a run's batch plan may send them; the engine is closed after."""
+    engine = load(name, VLLM)
+    try:
+        return [a.text for a in engine.generate(requests)]
+    finally:
+        engine.close()
+
+
 def agreement(name: str, expected: list[str], got: list[str]) -> float:
     """The share of prompts with the same answer; prints each difference (shown with -s or on failure)."""
     differ = [(i, e, g) for i, (e, g) in enumerate(zip(expected, got, strict=True)) if e != g]

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
-from engine_helpers import MIN_AGREEMENT, VLLM, agreement, bbc_prompts, hf_answers, load
+from engine_helpers import MIN_AGREEMENT, VLLM, agreement, bbc_prompts, engine_answers, hf_answers, load
 
 from pytest_vlmbench.datasets.resolve import load_dataset
 from pytest_vlmbench.evaluation.config import EvalConfig
@@ -86,11 +86,7 @@ def test_vllm_and_hf_agree_on_the_text_reference_models_answers() -> None:
         pytest.skip("ref:qwen2-text is not in this checkout")
     requests = bbc_prompts(40, "bbc_news_lead")
     expected = hf_answers(REFERENCE, requests)
-    model = load(REFERENCE, VLLM)
-    try:
-        got = [a.text for a in model.generate(requests)]
-    finally:
-        model.close()
+    got = engine_answers(REFERENCE, requests)
     assert agreement(REFERENCE, expected, got) >= 0.99
     classes = set(load_dataset("bbc_news_lead").classes)
     assert sum(a in classes or a in ("yes", "no") for a in got) >= 0.99 * len(got)  # real answers, not noise

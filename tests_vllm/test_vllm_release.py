@@ -6,7 +6,7 @@ import re
 from dataclasses import replace
 
 import pytest
-from engine_helpers import MIN_AGREEMENT, VLLM, agreement, bbc_prompts, hf_answers, load
+from engine_helpers import MIN_AGREEMENT, VLLM, agreement, bbc_prompts, engine_answers, hf_answers, load
 
 from pytest_vlmbench.datasets.base import Dataset, Item
 from pytest_vlmbench.evaluation.config import EvalConfig
@@ -33,12 +33,7 @@ def test_close_releases_the_engine_so_the_next_model_loads() -> None:
 def test_llama_on_vllm_agrees_with_hf() -> None:
     requests = bbc_prompts()
     expected = hf_answers(NAME, requests)
-    engine = load(NAME, VLLM)
-    try:
-        got = [a.text for a in engine.generate(requests)]
-    finally:
-        engine.close()
-    assert agreement(NAME, expected, got) >= MIN_AGREEMENT
+    assert agreement(NAME, expected, engine_answers(NAME, requests)) >= MIN_AGREEMENT
 
 
 def test_a_prompt_over_max_model_len_is_that_items_error_and_the_others_go_on() -> None:
