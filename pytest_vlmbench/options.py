@@ -381,6 +381,15 @@ OPTIONS: tuple[Option, ...] = (
            ini="vlmbench_fail_on", cli_flag="--fail-on"),
     Option("vlmbench_alpha", "--vlmbench-alpha", "Significance level for quality drops on the paired predictions "
            "(default 0.05).", metavar="ALPHA", ini="vlmbench_alpha", cli_flag="--alpha"),
+    Option("vlmbench_correction", "--vlmbench-correction", "Multiple-testing correction over the run's compared "
+           "items: holm (default; family-wise error), bh (false discovery rate) or none (each item at alpha).",
+           metavar="METHOD", ini="vlmbench_correction", cli_flag="--correction"),
+    Option("vlmbench_min", "--vlmbench-min", "An absolute bound an item's metric must stay at or beyond, baseline "
+           "or not: accuracy:0.9 (a floor; a ceiling for metrics where lower is better, latency_p50_ms:250); "
+           "repeatable.", kind="list", metavar="METRIC:VALUE", ini="vlmbench_min", cli_flag="--min"),
+    Option("vlmbench_calibration", "--vlmbench-calibration", "Thresholds and alpha from `vlmbench calibrate "
+           "--write FILE`: they take the place of the ini's vlmbench_fail_on and vlmbench_alpha.", metavar="FILE",
+           ini="vlmbench_calibration", cli_flag="--calibration"),
     Option("vlmbench_require_baseline", "--vlmbench-require-baseline", "Fail items that have no matching baseline "
            "record (default: report and pass).", kind="flag"),
 )  # fmt: skip
@@ -390,6 +399,9 @@ BY_DEST: dict[str, Option] = {option.dest: option for option in OPTIONS}
 INI_HELP = {
     "vlmbench_fail_on": ("Regression thresholds, METRIC:DROP or METRIC:N%, one per line.", "linelist", []),
     "vlmbench_alpha": ("Significance level of the regression gate (default 0.05).", "string", ""),
+    "vlmbench_correction": ("Multiple-testing correction of the gate: holm (default), bh or none.", "string", ""),
+    "vlmbench_min": ("Absolute bounds, METRIC:VALUE, one per line: fail below them, baseline or not.", "linelist", []),
+    "vlmbench_calibration": ("A `vlmbench calibrate --write` file whose thresholds and alpha the gate uses.", "string", ""),
     "vlmbench_price": ("Prices of token-billed models, MODEL=IN/OUT in USD per million tokens, one per line.", "linelist", []),
     "vlmbench_hour_usd": ("USD per hour of the local hardware, for the cost of local models.", "string", ""),
 }

@@ -150,3 +150,43 @@ def test_against_first_gates_the_whole_span(tmp_path: Path, capsys: pytest.Captu
     assert main(["compare", *worse_twice, "--fail-on", "accuracy:0.02"]) == 0
     assert main(["compare", *worse_twice, "--fail-on", "accuracy:0.02", "--against", "first"]) == 1
     assert "accuracy 0.917 -> 0.833" in capsys.readouterr().out
+
+
+def test_compare_takes_the_correction_floors_and_a_calibration_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    paths = _runs(tmp_path)
+    assert main(["compare", *paths, "--correction", "bh", "--format", "json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["correction"] == "bh"
+    (test,) = doc["tests"]["fake-vlm digits closed_set"]
+    assert test["metric"] == "accuracy" and test["adjusted"] == test["p_value"] < 0.05  # a family of one
+    assert 0 < test["detectable"] < 0.083
+    # floors judge the last run on its own
+    assert main(["compare", *paths, "--fail-on", "off", "--min", "accuracy:0.8"]) == 0
+    assert main(["compare", *paths, "--fail-on", "off", "--min", "accuracy:0.9"]) == 1
+    out = capsys.readouterr().out
+    assert "Below floor (--min):\n  fake-vlm digits closed_set: accuracy 0.8" in out and "< floor 0.9 " in out
+    assert "accuracy detectable" not in out  # --fail-on off: no gated test, nothing to detect
+    # a calibration file's thresholds gate like --fail-on; --fail-on still wins per metric
+    snippet = tmp_path / "gate.ini"
+    snippet.write_text("[pytest]\nvlmbench_fail_on =\n    accuracy:0.2\nvlmbench_alpha = 0.01\n")
+    assert main(["compare", *paths, "--calibration", str(snippet)]) == 0  # a drop of 0.083 is within 0.2
+    assert main(["compare", *paths, "--calibration", str(snippet), "--fail-on", "accuracy:0"]) == 1
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--correction", "sidak"], "--correction must be one of holm, bh, none, got 'sidak'."),
+        (["--min", "accuracy"], "--min 'accuracy' is not METRIC:VALUE (e.g. accuracy:0.9 or items_per_s:50)."),
+        (["--calibration", "missing.ini"], "missing.ini"),
+    ],
+)
+def test_compare_refuses_bad_gate_options_in_one_sentence(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["compare", *_runs(tmp_path), *args])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err

@@ -316,9 +316,13 @@ def test_verdicts_judge_a_record_against_a_run_and_travel_as_json(tmp_path: Path
     thresholds = gate("accuracy:0.02")
 
     same = judge_record(copy(base), run, thresholds, 0.05, nodeid="t.py::a")
-    assert same == Verdict("t.py::a", base.label, "ok")
+    assert (same.status, same.fail, same.regressions, same.notes) == ("ok", (), (), ())
+    assert [(h.metric, h.candidate, h.n, h.changed) for h in same.hypotheses] == [("accuracy", False, 200, 0)]
     worse = judge_record(break_items(base, 20), run, thresholds, 0.05, nodeid="t.py::b")
-    assert worse.status == "regressed" and worse.fail == worse.regressions and len(worse.fail) == 1
+    assert worse.status == "regressed" and worse.fail[:1] == worse.regressions and len(worse.regressions) == 1
+    # the failure names the flips and how to list them all
+    assert worse.fail[1].startswith("20 items right -> wrong (first: ") and worse.fail[1].count(",") >= 5
+    assert "save the run (--vlmbench-json PATH)" in worse.fail[1]
     missing = judge_record(replace(base, model="other"), run, thresholds, 0.05, nodeid="t.py::c")
     assert missing.status == "missing" and not missing.fail
     strict = judge_record(replace(base, model="other"), run, thresholds, 0.05, nodeid="t.py::c", require_baseline=True)
@@ -332,9 +336,10 @@ def test_verdicts_judge_a_record_against_a_run_and_travel_as_json(tmp_path: Path
     with pytest.raises(GateError, match="unknown status 'fine'"):
         Verdict.from_json(dict(same.to_json(), status="fine"))
     lines = gate_report_lines(run, "--vlmbench-baseline", verdicts)
-    assert lines[:3] == [
+    assert lines[:4] == [
         "== vlmbench gate ==",
         f"baseline: {run.source} (commit 01234567, 2026-11-25T00:00:00, from --vlmbench-baseline)",
+        "correction: none (each item at its own alpha)",
         "4 compared: 1 missing, 1 not compared, 1 ok, 1 regressed",
     ]
     assert "REGRESSED t.py::b:" in lines and "no baseline t.py::c: other digits closed_set is not in the baseline" in lines

@@ -75,9 +75,12 @@ def test_significant_drop_fails_the_item_with_one_line_per_metric(project: pytes
     assert result.ret == 1
     result.stdout.fnmatch_lines(
         [
-            "*accuracy 1.000 -> 0.750 (-0.250 > 0.02, p=3.1e-05)",
-            "*macro_f1 1.000 -> 0.*(-0.2* > 0.05, p=*)",
+            # two tests in the run's family: p <= 0.05 / 2 fails at once under Holm
+            "accuracy 1.000 -> 0.750 (-0.250 > 0.02, p=3.1e-05 <= 0.025: significant after the correction, whatever the other items show)",
+            "macro_f1 1.000 -> 0.*(-0.2* > 0.05, p=* <= 0.025: *)",
+            "15 items right -> wrong (first: t0, t2, t4, t6, t8, ...), 0 wrong -> right; save the run*",
             "REGRESSED test_suite.py::test_toy[planted-toy-closed_set]:",
+            "    accuracy 1.000 -> 0.750 (-0.250 > 0.02, p=3.1e-05, holm-adjusted 6.1e-05)",
             "*1 failed*",
         ]
     )
@@ -153,6 +156,9 @@ def test_baseline_from_benchmark_compare(project: pytest.Pytester) -> None:
         (["--vlmbench-fail-on", "accuracy:0.1"], "ERROR: --vlmbench-fail-on needs a baseline: add --vlmbench-baseline PATH or --benchmark-compare."),
         (["--vlmbench-baseline", "base.json", "--vlmbench-alpha", "5"], "ERROR: --vlmbench-alpha must be between 0 and 1*"),
         (["--benchmark-compare"], "ERROR: --benchmark-compare: there is no saved run in * to compare with."),
+        (["--vlmbench-correction", "holm"], "ERROR: --vlmbench-correction needs a baseline: add --vlmbench-baseline PATH or --benchmark-compare."),
+        (["--vlmbench-baseline", "base.json", "--vlmbench-correction", "fdr"], "ERROR: --vlmbench-correction must be one of holm, bh, none, got 'fdr'."),
+        (["--vlmbench-min", "accuracy:x"], "ERROR: --vlmbench-min 'accuracy:x': the value must be a number like 0.9, not 'x'."),
     ],
 )  # fmt: skip
 @pytest.mark.filterwarnings("ignore:Can't compare")  # pytest-benchmark's own warning for the last case
@@ -208,3 +214,61 @@ def test_a_hand_edited_baseline_is_refused_in_one_sentence(project: pytest.Pytes
     )
     result.stderr.no_fnmatch_line("*Traceback*")
     project.runpytest("--vlmbench-baseline", "base.json").assert_outcomes(passed=1)  # the real file is read
+
+
+def test_a_regression_decided_when_the_run_ends_fails_the_run_and_is_rerun_by_lf(project: pytest.Pytester) -> None:
+    # A second item without a baseline record: two items could have been compared, so an item
+    # fails at once only with p <= 0.05 / 2. Five planted errors give p = 0.031: decided at the
+    # end, where only one item was compared (Holm over one test: p itself).
+    project.makepyfile(test_binary=SUITE.replace('"closed_set"', '"binary"'))
+    plant(project, 0, 2, 4, 6, 8)
+    result = project.runpytest("--vlmbench-baseline", "base.json", "--vlmbench-json", "run.json")
+    result.assert_outcomes(passed=2)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        [
+            "correction: Holm (family-wise error) over 1 test",
+            "REGRESSED after the correction (the item had passed) test_suite.py::test_toy[planted-toy-closed_set]:",
+            "    accuracy 1.000 -> 0.917 (-0.083 > 0, p=0.031)",
+            "    5 items right -> wrong (first: t0, t2, t4, t6, t8), 0 wrong -> right; all of them: vlmbench diff base.json run.json 'test_toy[planted-toy-closed_set]'",
+            "no baseline test_binary.py::*",
+            "1 item(s) regressed after the correction: the run fails (exit status 1).",
+        ]
+    )
+    rerun = project.runpytest("--lf", "--vlmbench-baseline", "base.json")
+    rerun.stdout.fnmatch_lines(["*run-last-failure: rerun previous 1 failure*"])
+    # --vlmbench-correction none: each item at its own alpha, so the same drop fails at once
+    alone = project.runpytest("--vlmbench-baseline", "base.json", "--vlmbench-correction", "none")
+    alone.assert_outcomes(passed=1, failed=1)
+    alone.stdout.fnmatch_lines(["correction: none (each item at its own alpha)"])
+
+
+def test_floors_fail_an_item_without_any_baseline(project: pytest.Pytester) -> None:
+    plant(project, *range(0, 30, 2))  # accuracy 0.750
+    result = project.runpytest("--vlmbench-min", "accuracy:0.9", "--vlmbench-min", "invalid_rate:0")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "accuracy 0.750 < floor 0.9 (--vlmbench-min accuracy:0.9)",
+            "*vlmbench gate*",
+            "no baseline: floors (--vlmbench-min) only",
+            "BELOW FLOOR test_suite.py::test_toy[planted-toy-closed_set]:",
+        ]
+    )
+    project.runpytest("--vlmbench-min", "accuracy:0.7").assert_outcomes(passed=1)
+    # the marker sits between the ini and the flag
+    project.makeini("[pytest]\nvlmbench_min = accuracy:0.7\n")
+    project.makepyfile(test_suite=SUITE.replace("def test_toy", "@pytest.mark.vlmbench_gate(min=['accuracy:0.8'])\ndef test_toy"))
+    project.runpytest().assert_outcomes(failed=1)
+    project.runpytest("--vlmbench-min", "accuracy:0.6").assert_outcomes(passed=1)
+
+
+def test_a_marker_takes_its_item_out_of_the_family_but_cannot_change_the_method(project: pytest.Pytester) -> None:
+    project.makepyfile(test_binary=SUITE.replace('"closed_set"', '"binary"'))
+    plant(project, 0, 2, 4, 6, 8)
+    project.makepyfile(test_suite=SUITE.replace("def test_toy", "@pytest.mark.vlmbench_gate(correction='none')\ndef test_toy"))
+    project.runpytest("--vlmbench-baseline", "base.json").assert_outcomes(passed=1, failed=1)  # p = 0.031 <= 0.05 alone
+    project.makepyfile(test_suite=SUITE.replace("def test_toy", "@pytest.mark.vlmbench_gate(correction='bh')\ndef test_toy"))
+    result = project.runpytest("--vlmbench-baseline", "base.json")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: test_suite.py::test_toy*: the correction is run-wide (holm, *); a marker can only take its item out of the family, with correction='none'."])

@@ -23,7 +23,7 @@ def test_pytest_registration_takes_every_row_once() -> None:
     inis: list[str] = []
     add_pytest_options(lambda flag, **kw: added.append((flag, kw)), lambda name, help, **kw: inis.append(name))
     assert [flag for flag, _ in added] == [o.flag for o in OPTIONS]
-    assert inis == ["vlmbench_price", "vlmbench_hour_usd", "vlmbench_fail_on", "vlmbench_alpha"]
+    assert inis == ["vlmbench_price", "vlmbench_hour_usd", "vlmbench_fail_on", "vlmbench_alpha", "vlmbench_correction", "vlmbench_min", "vlmbench_calibration"]
     kinds = dict(added)
     assert kinds["--model"]["action"] == "append" and kinds["--limit"]["type"] is int
     assert kinds["--trust-remote-code"]["action"] == "store_true"

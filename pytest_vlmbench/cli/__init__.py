@@ -1,5 +1,5 @@
 """The ``vlmbench`` command: list the registries (:mod:`.listing`), compare saved runs (:mod:`.compare`),
-write them as an HTML report (:mod:`.report`).
+write them as an HTML report (:mod:`.report`), calibrate the gate from A/A runs (:mod:`.calibrate`).
 
 It imports no torch: listing the zoo reads registry entries only.
 """
@@ -10,6 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from .calibrate import add_calibrate_parser
 from .compare import add_compare_parsers
 from .listing import list_datasets, list_models, list_strategies
 from .report import add_report_parser
@@ -23,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("strategies", help="List the prompting strategies.").set_defaults(func=list_strategies)
     add_compare_parsers(sub)  # issue #5: compare and diff of saved runs (gate integration)
     add_report_parser(sub)  # issue #13: saved runs as one HTML report
+    add_calibrate_parser(sub)  # issue #20: thresholds and alpha from A/A runs
     return parser
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 from ..gate.baseline import Run, load_run
@@ -17,7 +18,10 @@ from ..gate.flips import render_flips, run_flips
 from ..gate.metrics import DEFAULT_DISPLAY, METRICS, GateError, get_metric
 from ..gate.series import FORMATS, compare_series, render
 from ..gate.significance import DEFAULT_ALPHA
-from ..gate.thresholds import merge_layers, parse_alpha, parse_layer
+from ..gate.calibration import read_snippet
+from ..gate.multiplicity import DEFAULT_CORRECTION, parse_correction
+from ..gate.thresholds import merge_layers, parse_alpha, parse_floors, parse_layer
+from ..gate.verdict import check_floors
 from ..options import add_cli_arguments
 
 EXIT_OK, EXIT_REGRESSION, EXIT_BAD_INPUT = 0, 1, 2
@@ -49,13 +53,16 @@ def run_compare(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     thresholds = merge_layers(args.fail_on)  # no --fail-on: DEFAULT_THRESHOLDS, like the pytest gate
     metrics = args.metrics or ([] if args.fail_on and thresholds else list(DEFAULT_DISPLAY))
-    series = compare_series(runs, thresholds, metrics=metrics, alpha=args.alpha, against=args.against)
+    series = compare_series(runs, thresholds, metrics=metrics, alpha=args.alpha, against=args.against, correction=args.correction)
     sys.stdout.write(render(series, args.format))
+    below = [f"{entry.record.label}: {line}" for entry in runs[-1] for line in check_floors(entry.record, args.min)[0]]
+    if below:  # floors judge the last run on its own, baseline or not
+        print("Below floor (--min):", *(f"  {line}" for line in below), sep="\n")
     for case, problem in series.problems:
         print(f"vlmbench: {case.label}: {problem}.", file=sys.stderr)
     if any(case.gate and case.gate.problem_kind == "hardware" for case, _ in series.problems):
         return EXIT_BAD_INPUT  # the gate was pointed at the wrong baseline: not a verdict
-    return EXIT_REGRESSION if series.regressions else EXIT_OK
+    return EXIT_REGRESSION if series.regressions or below else EXIT_OK
 
 
 def run_diff(args: argparse.Namespace) -> int:
@@ -83,7 +90,8 @@ def add_compare_parsers(subparsers: Any) -> None:
     )
     compare.add_argument("files", nargs="+", metavar="RUN.json", help="Two or more saved runs, oldest first.")
     compare.add_argument("--format", choices=FORMATS, default="terminal", help="Output format (default: terminal).")
-    add_cli_arguments(compare, "vlmbench_fail_on", "vlmbench_alpha")  # defined once, with the pytest gate's
+    # defined once, with the pytest gate's
+    add_cli_arguments(compare, "vlmbench_fail_on", "vlmbench_alpha", "vlmbench_correction", "vlmbench_min", "vlmbench_calibration")
     compare.add_argument(
         "--metrics", type=_metric_list, default=None, metavar="A,B",
         help=f"Metrics to show (default: those of --fail-on when given, else a standard set). Known: {', '.join(METRICS)}.",
@@ -120,6 +128,15 @@ def _checked(func: Any, parser: argparse.ArgumentParser) -> Any:
             args.alpha = DEFAULT_ALPHA if args.vlmbench_alpha is None else parse_alpha(args.vlmbench_alpha, "--alpha")
         except GateError as exc:
             parser.error(f"argument --alpha: {exc}")
+        try:
+            args.correction = parse_correction(args.vlmbench_correction or DEFAULT_CORRECTION, "--correction")
+            args.min = parse_floors(args.vlmbench_min or [], "--min")
+            if args.vlmbench_calibration:  # below --fail-on and --alpha, as the ini is below the flags in pytest
+                lines, alpha = read_snippet(Path(args.vlmbench_calibration))
+                args.fail_on = {**parse_layer(lines, f"the calibration file {args.vlmbench_calibration}"), **args.fail_on}
+                args.alpha = alpha if alpha is not None and args.vlmbench_alpha is None else args.alpha
+        except GateError as exc:
+            parser.error(str(exc))
         return int(func(args))
 
     return run

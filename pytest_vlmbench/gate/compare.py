@@ -23,24 +23,12 @@ from typing import Any, Literal
 from ..record import Label, Record
 from ..tasks import Task, task_named
 from .baseline import hardware
-from .metrics import METRICS, MetricSpec
+from .metrics import METRICS, MetricSpec, fmt, fmt_p, p_text
+from .multiplicity import Hypothesis
 from .significance import DEFAULT_ALPHA, Direction, TestResult, mcnemar, paired_bootstrap
 from .thresholds import Threshold
 
 Status = Literal["regression", "improvement", "not significant", "undecided", "ok", "info", "missing"]
-
-
-def fmt(value: float | None, signed: bool = False) -> str:
-    """A compact number: three decimals up to 1 (rates), two below 1000, none above."""
-    if value is None:
-        return "n/a"
-    size = abs(value)
-    digits = 3 if size <= 1 else 2 if size < 1000 else 0
-    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
-
-
-def fmt_p(p: float) -> str:
-    return f"{p:.3f}" if p >= 0.001 else f"{p:.1e}"
 
 
 @dataclass(frozen=True)
@@ -54,6 +42,9 @@ class Finding:
     threshold: Threshold | None = None
     test: TestResult | None = None
     alpha: float = DEFAULT_ALPHA
+    adjusted: float | None = None
+    """The p-value after the run's correction (:mod:`.multiplicity`), once applied."""
+    correction: str | None = None
 
     @property
     def delta(self) -> float | None:
@@ -73,23 +64,46 @@ class Finding:
             return f"{100 * delta / abs(self.baseline):+.1f}%"
         return fmt(delta, signed=True)
 
+    def head(self) -> str:
+        """The line up to its p-value, without the closing parenthesis: ``accuracy 0.912 -> 0.871 (-0.041 > 0.02``."""
+        change = self.change_text()
+        if self.threshold is not None and self.status in ("regression", "improvement", "not significant", "undecided"):
+            change += f" > {self.threshold.text()}"
+        return f"{self.metric.name} {fmt(self.baseline)} -> {fmt(self.current)} ({change}"
+
+    @property
+    def limit(self) -> float | None:
+        """The threshold as an absolute change (a relative one times the baseline value)."""
+        if self.threshold is None:
+            return None
+        if not self.threshold.relative:
+            return self.threshold.limit
+        return None if self.baseline is None else self.threshold.limit * abs(self.baseline)
+
     def line(self) -> str:
         """``accuracy 0.912 -> 0.871 (-0.041 > 0.02, p=0.003)``."""
         name = self.metric.name
-        head = f"{name} {fmt(self.baseline)} -> {fmt(self.current)}"
         if self.status == "missing":
             return f"{name}: not recorded in {'the baseline' if self.baseline is None else 'this run'}"
-        parts = [self.change_text()]
-        if self.threshold is not None and self.status in ("regression", "improvement", "not significant", "undecided"):
-            parts[0] += f" > {self.threshold.text()}"
+        head, _, first = self.head().partition(" (")
+        parts = [first]
         if self.test is not None and self.status != "ok" and self.delta:
             if self.test.p_value is None:
                 parts.append(self.test.reason or "undecided")
-            elif self.status == "not significant":
-                parts.append(f"p={fmt_p(self.test.p_value)} > alpha {self.alpha:g}: not significant")
             else:
-                parts.append(f"p={fmt_p(self.test.p_value)}")
+                significant = self.status != "not significant"
+                parts.append(p_text(self.test.p_value, self.alpha, significant, self.adjusted, self.correction))
         return f"{head} ({', '.join(parts)})"
+
+    def as_hypothesis(self) -> Hypothesis:
+        """This finding (a gated quality metric) as a member of the run's family (:mod:`.multiplicity`)."""
+        test = self.test
+        candidate = self.status in ("regression", "not significant", "undecided")
+        return Hypothesis(
+            self.metric.name, self.head(), candidate, test.p_value if test and candidate else None, self.alpha,
+            reason=test.reason if test else None, n=test.n_pairs if test else 0, changed=test.n_changed if test else 0,
+            baseline=self.baseline, limit=self.limit, se=test.se if test else None,
+        )  # fmt: skip
 
 
 @dataclass
@@ -231,6 +245,7 @@ def compare_records(
     alpha: float = DEFAULT_ALPHA,
     show: Iterable[str] = (),
     always_test: bool = False,
+    evidence: bool = False,
     label: str | None = None,
     baseline_machine: Mapping[str, Any] | None = None,
     current_machine: Mapping[str, Any] | None = None,
@@ -239,6 +254,8 @@ def compare_records(
 
     ``always_test`` runs the significance test for every quality metric shown, not only
     for changes past a threshold (the ``vlmbench compare`` table marks them all).
+    ``evidence`` runs it, towards "worse", for every gated quality metric: the gate's family
+    and detectable drops need each one's changed items (:mod:`.multiplicity`, :mod:`.power`).
     """
     case = CaseComparison(label or current.label)
     hw_base, hw_cur = hardware(baseline, baseline_machine), hardware(current, current_machine)
@@ -287,5 +304,7 @@ def compare_records(
         if always_test and finding.test is None and finding.delta:
             side: Direction = "worse" if spec.worsening(finding.baseline or 0.0, finding.current or 0.0) > 0 else "better"
             finding = replace(finding, test=test(side))
+        elif evidence and finding.test is None and spec.quality and name in thresholds:
+            finding = replace(finding, test=test("worse"))
         case.findings.append(finding)
     return case

@@ -118,6 +118,27 @@ DEFAULT_DISPLAY = ("accuracy", "macro_f1", "invalid_rate", "items_per_s", "laten
 """Metrics ``vlmbench compare`` shows when none are asked for (a row only where some run has the value)."""
 
 
+def fmt(value: float | None, signed: bool = False) -> str:
+    """A compact number: three decimals up to 1 (rates), two below 1000, none above."""
+    if value is None:
+        return "n/a"
+    size = abs(value)
+    digits = 3 if size <= 1 else 2 if size < 1000 else 0
+    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
+
+
+def fmt_p(p: float) -> str:
+    return f"{p:.3f}" if p >= 0.001 else f"{p:.1e}"
+
+
+def p_text(p: float, alpha: float, significant: bool, adjusted: float | None = None, correction: str | None = None) -> str:
+    """``p=0.003``, with ``, holm-adjusted 0.041`` when a correction changed it, and ``> alpha 0.05: not significant``."""
+    text = f"p={fmt_p(p)}"
+    if correction not in (None, "none") and adjusted is not None and adjusted != p:
+        text += f", {correction}-adjusted {fmt_p(adjusted)}"
+    return text if significant else f"{text} > alpha {alpha:g}: not significant"
+
+
 class GateError(ValueError):
     """Bad gate input (threshold, baseline file); the message is one user-facing sentence."""
 

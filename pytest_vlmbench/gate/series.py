@@ -11,13 +11,15 @@ import csv
 import io
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from ..record import Record
 from .baseline import Run
-from .compare import CaseComparison, Finding, compare_records, fmt, fmt_p
-from .metrics import METRICS
+from .compare import CaseComparison, Finding, compare_records
+from .metrics import METRICS, fmt, fmt_p
+from .multiplicity import Correction, Hypothesis
+from .power import adjust_family, detectable_text
 from .significance import DEFAULT_ALPHA
 from .thresholds import Threshold
 
@@ -48,6 +50,9 @@ class Series:
     alpha: float
     gated: tuple[int, int] | None = None
     """Indices (baseline, current) of the gated pair."""
+    correction: Correction = "none"
+    family: dict[str, list[Hypothesis]] = field(default_factory=dict)
+    """The gated pair's quality tests by case label, adjusted as one family, with their detectable drops."""
 
     @property
     def regressions(self) -> list[tuple[CaseHistory, Finding]]:
@@ -80,8 +85,10 @@ def compare_series(
     metrics: Sequence[str] = (),
     alpha: float = DEFAULT_ALPHA,
     against: Literal["previous", "first"] = "previous",
+    correction: Correction = "none",
 ) -> Series:
-    """Match cases across ``runs`` (oldest first) and compare consecutive pairs."""
+    """Match cases across ``runs`` (oldest first) and compare consecutive pairs; the gated pair's
+    quality tests are adjusted as one family under ``correction`` (:mod:`.multiplicity`)."""
     thresholds = dict(thresholds or {})
     shown = list(dict.fromkeys([*metrics, *thresholds]))
     order: dict[str, Record] = {}
@@ -114,7 +121,32 @@ def compare_series(
                     baseline_machine=runs[gated[0]].machine_info, current_machine=runs[gated[1]].machine_info,
                 )  # fmt: skip
         cases.append(case)
-    return Series(list(runs), cases, shown, alpha, gated)
+    series = Series(list(runs), cases, shown, alpha, gated, correction)
+    correct_family(series)
+    return series
+
+
+def correct_family(series: Series) -> None:
+    """Adjust the gated pair's quality tests of every case as one family: a regression whose
+    adjusted p is over alpha becomes *not significant*; each keeps its adjusted p for its line."""
+    gated = [(case.label, case.gate) for case in series.cases if case.gate is not None and case.gate.problem is None]
+    groups = [[f.as_hypothesis() for f in gate.findings if f.metric.quality and f.threshold is not None] for _, gate in gated]
+    for (label, gate), tests in zip(gated, adjust_family(groups, series.correction)):
+        series.family[label] = tests
+        by_metric = {h.metric: h for h in tests}
+        for i, finding in enumerate(gate.findings):
+            h = by_metric.get(finding.metric.name)
+            if h is not None and h.candidate and h.p_value is not None:
+                status: Any = "regression" if h.regressed else "not significant"
+                gate.findings[i] = replace(finding, status=status, adjusted=h.adjusted, correction=series.correction)
+
+
+def detectable_notes(series: Series) -> list[str]:
+    """``case: accuracy detectable >= 0.023 (n=..., ... changed)`` for each gated quality test."""
+    out: list[str] = []
+    for label, tests in series.family.items():
+        out.extend(f"{label}: {detectable_text(h)}" for h in tests)
+    return out
 
 
 def _mark(finding: Finding | None, alpha: float) -> str:
@@ -189,9 +221,11 @@ def render(series: Series, fmt_name: Format = "terminal") -> str:
         doc = {
             "runs": [{"label": r.label, "source": r.source, "commit": r.commit_info.get("id"), "datetime": r.datetime} for r in series.runs],
             "alpha": series.alpha,
+            "correction": series.correction,
             "rows": table,
             "regressions": [f"{c.label}: {f.line()}" for c, f in series.regressions],
             "notes": _notes(series),
+            "tests": {label: [h.to_json() for h in tests] for label, tests in series.family.items()},
         }
         return json.dumps(doc, indent=2, allow_nan=False, default=str)
     if fmt_name == "csv":
@@ -208,6 +242,9 @@ def render(series: Series, fmt_name: Format = "terminal") -> str:
         return buffer.getvalue()
     body = [[row["case"], row["metric"], *(_cell(r, i == 0) for i, r in enumerate(row["runs"]))] for row in table]
     notes = _notes(series)
+    if series.family:
+        notes += [f"gate: correction {series.correction} over {sum(map(len, series.family.values()))} tests; "
+                  "drops detectable with 80% power at its worst-case level:", *detectable_notes(series)]  # fmt: skip
     if fmt_name == "markdown":
         lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
         lines += ["| " + " | ".join(c.replace("|", "\\|") for c in line) + " |" for line in body]

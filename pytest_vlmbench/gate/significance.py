@@ -54,6 +54,8 @@ class TestResult:
     """One-sided p-value in the direction of the change; ``None`` when undecidable."""
     reason: str | None = None
     """Why there is no p-value (too few changed items, nothing paired)."""
+    se: float | None = None
+    """The paired bootstrap's standard error of the change (for the detectable drop, :mod:`.power`)."""
 
     def significant(self, alpha: float) -> bool:
         return self.p_value is not None and self.p_value <= alpha
@@ -194,7 +196,7 @@ def bootstrap_p(
     boot = np.concatenate(deltas)
     if direction is None:
         if observed == 0:
-            return TestResult(name, n, changed, 1.0)
+            return TestResult(name, n, changed, 1.0, se=float(np.std(boot)))
         direction = "worse" if observed < 0 else "better"
     # Centre the bootstrap distribution on "no change" and count the resamples at least as
     # far out as the observation on the tested side (Berg-Kirkpatrick et al. 2012). An
@@ -204,4 +206,4 @@ def bootstrap_p(
         extreme = int(np.sum(centred <= observed + 1e-12))
     else:
         extreme = int(np.sum(centred >= observed - 1e-12))
-    return TestResult(name, n, changed, (1 + extreme) / (1 + resamples))
+    return TestResult(name, n, changed, (1 + extreme) / (1 + resamples), se=float(np.std(boot)))

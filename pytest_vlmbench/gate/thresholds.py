@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .metrics import METRICS, GateError, MetricSpec, get_metric
+from .metrics import METRICS, GateError, MetricSpec, fmt, get_metric
 
 _NUMBER = re.compile(r"^(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?$")
 
@@ -145,3 +145,46 @@ def parse_alpha(value: Any, where: str) -> float:
     if not 0 < alpha < 1:
         raise GateError(f"{where} must be between 0 and 1 (exclusive), got {value!r}.")
     return alpha
+
+
+@dataclass(frozen=True)
+class Floor:
+    """An absolute bound a metric must stay at or beyond, baseline or not (``--vlmbench-min accuracy:0.9``):
+    a floor for a metric where higher is better, a ceiling where lower is (``latency_p50_ms:250``)."""
+
+    metric: MetricSpec
+    value: float
+
+    def __str__(self) -> str:
+        return f"{self.metric.name}:{self.value:g}"
+
+    def breached(self, value: float) -> bool:
+        return value < self.value if self.metric.higher_is_better else value > self.value
+
+    def line(self, value: float) -> str:
+        """``accuracy 0.871 < floor 0.9``."""
+        sign, kind = ("<", "floor") if self.metric.higher_is_better else (">", "ceiling")
+        return f"{self.metric.name} {fmt(value)} {sign} {kind} {self.value:g} (--vlmbench-min {self})"
+
+
+def parse_floors(texts: Iterable[str], where: str) -> dict[str, Floor]:
+    """One layer's floors by metric: ``METRIC:VALUE`` entries, separated by commas or whitespace; a later
+    entry for the same metric wins."""
+    out: dict[str, Floor] = {}
+    for text in texts:
+        for part in re.split(r"[,\s]+", str(text).strip()):
+            if not part:
+                continue
+            name, sep, number = part.partition(":")
+            if not sep or not name.strip():
+                raise GateError(f"{where} {part!r} is not METRIC:VALUE (e.g. accuracy:0.9 or items_per_s:50).")
+            spec = get_metric(name, where)
+            number = number.strip()
+            body = number[1:] if number.startswith("-") else number
+            if not _NUMBER.match(body):
+                raise GateError(f"{where} {part!r}: the value must be a number like 0.9, not {number!r}.")
+            value = float(number)
+            if spec.quality and not 0 <= value <= 1:
+                raise GateError(f"{where} {part!r}: {spec.name} is a rate between 0 and 1, so its bound must be too.")
+            out[spec.name] = Floor(spec, value)
+    return out

@@ -78,7 +78,7 @@ class ReportWriter:
             runs.insert(0, gate.baseline)
             thresholds = merge_layers(gate.settings.ini, gate.settings.cli)
             alpha = gate.settings.cli_alpha or gate.settings.ini_alpha or DEFAULT_ALPHA
-            verdicts = {without_group(v.nodeid): v for v in gate.verdicts}  # keyed as the records are
+            verdicts = {without_group(v.nodeid): v for v in gate.final or gate.verdicts}  # keyed as the records are
         stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         args = " ".join(str(a) for a in self.config.invocation_params.args)
         produced_by = (

@@ -16,7 +16,8 @@ from ..gate.compare import CaseComparison, compare_records
 from ..gate.metrics import DEFAULT_DISPLAY, METRICS
 from ..gate.significance import DEFAULT_ALPHA
 from ..gate.thresholds import Threshold
-from ..gate.verdict import Verdict, VerdictStatus, judge_record
+from ..gate.multiplicity import DEFAULT_CORRECTION
+from ..gate.verdict import Verdict, VerdictStatus, judge_record, resolve_verdicts
 from ..record import Record
 from ..session.pivot import Cell, by_class_count
 from ..tasks.metrics import classification_scores
@@ -129,15 +130,20 @@ def summary_rows(
 
     ``verdicts`` (by node id) are the ones the gate gave the last run's items during a pytest
     run, with each item's own thresholds (a ``vlmbench_gate`` marker); they are shown as given.
+    The others are judged here, each run's items against the run before as one family under
+    the gate's default correction (:mod:`~pytest_vlmbench.gate.multiplicity`).
     """
     rows = []
     for i, run in enumerate(runs):
-        for entry in run:
-            if i == 0:
-                rows.append(SummaryRow(labels[i], entry.record))
-                continue
-            given = (verdicts or {}).get(entry.fullname) if i == len(runs) - 1 else None
-            verdict = given or judge_record(entry.record, runs[i - 1], thresholds, alpha, nodeid=entry.fullname)
+        if i == 0:
+            rows += [SummaryRow(labels[i], entry.record) for entry in run]
+            continue
+        given = [(verdicts or {}).get(entry.fullname) if i == len(runs) - 1 else None for entry in run]
+        judged = resolve_verdicts([judge_record(e.record, runs[i - 1], thresholds, alpha, nodeid=e.fullname)
+                                   for e, g in zip(run, given) if g is None], DEFAULT_CORRECTION)  # fmt: skip
+        fresh = iter(judged)
+        for entry, verdict in zip(run, given):
+            verdict = verdict or next(fresh)
             lines = (*verdict.regressions, *verdict.improvements, *verdict.notes)
             rows.append(SummaryRow(labels[i], entry.record, verdict.status, lines))
     return tuple(rows)

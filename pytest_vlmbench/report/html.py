@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from html import escape
 
-from ..gate.compare import fmt
+from ..gate.metrics import fmt
 from ..gate.metrics import METRICS
 from ..record import Record
 from ..session.summary import cost_basis_lines, optional_columns
