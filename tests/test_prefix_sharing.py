@@ -12,6 +12,7 @@ other answers with sharing forced on.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -68,6 +69,52 @@ def _answers(model: HFModel, requests: list[Request], batch: int, sharing: bool)
         shared += sum(a.tokens.shared for a in chunk if a.tokens is not None)
         assert all(a.tokens is not None for a in chunk)  # the HF adapters count every answer's tokens
     return answers, shared
+
+
+def _first_scores(model: HFCausalLM, requests: list[Request], sharing: bool, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The next-token scores of every request's first answer step, in request order (one batch)."""
+    from transformers import LogitsProcessor, LogitsProcessorList
+
+    captured: list[Any] = []
+
+    class First(LogitsProcessor):
+        def __call__(self, input_ids: Any, scores: Any) -> Any:
+            if not captured:
+                captured.append(scores.clone())
+            return scores
+
+    original = model.model.generate
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        return original(*args, **kwargs, logits_processor=LogitsProcessorList([First()]))
+
+    monkeypatch.setattr(model.model, "generate", spy)
+    model.shares_prefix, model.prefix_memory.last = sharing, None
+    model.generate(requests)
+    monkeypatch.undo()
+    return captured[0]
+
+
+@pytest.mark.parametrize("family", TEXT_FAMILIES)
+def test_shared_scores_equal_unshared_when_prefixes_are_padded(family: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The answers of random tiny models hardly depend on positions, so this compares the scores
+    themselves. Groups have prefixes of different lengths, so the prefix pass pads them: a pass
+    that numbered its padding as positions put each padded row's suffix too close to its
+    prefix (the reference text model then answered half-formed JSON; docs/reference_models.md)."""
+    import torch
+
+    model, _ = pytest_vlmbench.load_model(pytest_vlmbench.resolve_model(f"tiny:{family}"), LoadOptions(device="cpu"))
+    assert isinstance(model, HFCausalLM)
+    proven = model.shares_prefix
+    if not proven:
+        pytest.skip(f"{family} runs unshared")
+    requests = _requests(family)
+    plain = _first_scores(model, requests, False, monkeypatch)
+    shared = _first_scores(model, requests, True, monkeypatch)
+    model.shares_prefix = proven
+    assert shared.shape == plain.shape
+    assert torch.allclose(shared, plain, atol=1e-4), (shared - plain).abs().max()
+    model.close()
 
 
 @pytest.mark.parametrize("batch", [1, 8])

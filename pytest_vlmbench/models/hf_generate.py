@@ -274,6 +274,13 @@ def shared_generate(
     else:
         prefix = {k: _left_pad([part(k, r, g, True) for g, r in enumerate(reps)], pad_value[k]) for k in token_keys}
         keep = {"logits_to_keep": 1} if "logits_to_keep" in forward else {}
+        if "position_ids" in forward and not hasattr(inner, "rope_deltas"):
+            # Positions count real tokens only, as generate() counts them for the suffix (from the
+            # whole mask): a forward pass left alone would number the left padding too, and the
+            # suffix would then sit as many places too close to a padded row's prefix. Multimodal
+            # RoPE computes its own positions from the mask (and keeps the offset, rope_deltas).
+            mask_long = prefix["attention_mask"].long()
+            keep["position_ids"] = (mask_long.cumsum(-1) - 1).masked_fill(mask_long == 0, 0)
         with torch.inference_mode():
             out = model(**prefix, **extras, use_cache=True, **keep)
         cache = getattr(out, "cache", None) or getattr(out, "past_key_values", None)
