@@ -40,6 +40,8 @@ class Example:
     prompt: str
     answer: str
     item: Item
+    asked: str | None = None
+    """The class a binary question asks about."""
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,8 @@ class Questions:
             asked = label if rng.random() < self.mix.yes else rng.choice([c for c in classes if c != label])
             prompt = build_prompt(self.templates[kind], item, (), cls=asked)
             answer = "yes" if asked == label else "no"
-        return Example(prompt, json.dumps({"answer": answer}) if style == "json" else answer, item)
+        return Example(prompt, json.dumps({"answer": answer}) if style == "json" else answer, item,
+                       asked if name == "binary" else None)  # fmt: skip
 
     def corpus(self) -> list[str]:
         """Text to train the tokenizer on: every template filled in, and every answer in both styles."""

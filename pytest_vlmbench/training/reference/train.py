@@ -31,8 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (the weights depend on it)")
     parser.add_argument("--check-limit", type=int, default=1000, help="test items to evaluate after training (0: none, -1: all)")
     parser.add_argument("--check-only", action="store_true", help="evaluate the folder at --out without training")
-    for name in ("seed", "layers", "hidden", "vision_epochs"):
-        kind = float if name == "vision_epochs" else int
+    for name in ("seed", "layers", "hidden", "vision_epochs", "probe_weight"):
+        kind = float if name in ("vision_epochs", "probe_weight") else int
         parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=kind, help="overrides the model's default")
     parser.add_argument("--phase", dest="phases", action="append", type=parse_phase, metavar="EPOCHS:LR[:SHARES]",
                         help="a language-model training phase, e.g. 3:2e-3:closed_set=0.4,yes=0.2 (repeat it; replaces the defaults)")
