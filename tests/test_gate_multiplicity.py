@@ -164,6 +164,11 @@ def test_detectable_drop_without_churn_is_the_fewest_items_a_test_can_call_signi
     assert detectable_drop(h, 0.05) == pytest.approx(5 / 200)  # 0.5 ** 5 = 0.031 <= 0.05; 0.5 ** 4 is not
     assert detectable_drop(h, 0.05 / 144) == pytest.approx(12 / 200)  # Holm over 144 tests: 2 ** 12 > 2880
     assert critical_count(5, 0.05) == 5 and critical_count(4, 0.05) is None
+    from pytest_vlmbench.gate.power import detectable_text
+
+    nine = replace(h, n=2000, detectable=9 / 2000)  # 0.0045: printed rounded up, never below what is caught
+    assert detectable_text(nine) == "accuracy detectable >= 0.005 (n=2000, 0 changed)"
+    assert detectable_text(replace(nine, detectable=0.02)) == "accuracy detectable >= 0.020 (n=2000, 0 changed)"
     tiny = replace(h, n=3, baseline=1.0)
     assert detectable_drop(tiny, 0.05) is None  # no drop three items can make is significant
 
