@@ -272,3 +272,18 @@ def test_a_marker_takes_its_item_out_of_the_family_but_cannot_change_the_method(
     result = project.runpytest("--vlmbench-baseline", "base.json")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: test_suite.py::test_toy*: the correction is run-wide (holm, *); a marker can only take its item out of the family, with correction='none'."])
+
+
+def test_a_calibration_file_stands_in_for_the_ini_thresholds_and_alpha(project: pytest.Pytester) -> None:
+    plant(project, *range(0, 30, 2))  # accuracy 1.000 -> 0.750: fails under the default accuracy:0
+    project.path.joinpath("gate.ini").write_text("[pytest]\nvlmbench_fail_on =\n    accuracy:0.5\nvlmbench_alpha = 0.01\n")
+    project.makeini("[pytest]\nvlmbench_fail_on = accuracy:0\n")  # replaced by the file's
+    project.runpytest("--vlmbench-baseline", "base.json").assert_outcomes(failed=1)
+    calibrated = project.runpytest("--vlmbench-baseline", "base.json", "--vlmbench-calibration", "gate.ini")
+    calibrated.assert_outcomes(passed=1)  # a 0.25 drop is within the file's 0.5
+    # the flag still wins over the file, per metric
+    project.runpytest("--vlmbench-baseline", "base.json", "--vlmbench-calibration", "gate.ini",
+                      "--vlmbench-fail-on", "accuracy:0.1").assert_outcomes(failed=1)  # fmt: skip
+    missing = project.runpytest("--vlmbench-baseline", "base.json", "--vlmbench-calibration", "nope.ini")
+    assert missing.ret == pytest.ExitCode.USAGE_ERROR
+    missing.stderr.no_fnmatch_line("*Traceback*")
