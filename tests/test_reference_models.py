@@ -103,6 +103,13 @@ def test_the_reference_vlm_loads_as_a_local_checkpoint_and_knows_the_classes() -
     record = evaluate(model, load_fashion_mnist("test"), "closed_set", EvalConfig(limit=40))
     assert record.metrics.accuracy >= 0.7 and record.metrics.invalid_rate == 0.0
     assert record.tokens is not None and record.tokens.generated <= 40 * 3 * 4  # a word or two, then end of answer
+    # As a path it shares prefixes like any Qwen2-VL; as ref: it runs unshared (4 image tokens: it does not pay)
+    assert model.shares_prefix and record.tokens.shared > 0
+    named, _ = load_model(resolve_model("ref:qwen2-vl-fashion"), LoadOptions(device="cpu"))
+    assert isinstance(named, HFVisionLanguageModel) and not named.shares_prefix
+    unshared = evaluate(named, load_fashion_mnist("test"), "closed_set", EvalConfig(limit=40))
+    assert unshared.tokens is not None and unshared.tokens.shared == 0
+    assert [p.answers for p in unshared.predictions] == [p.answers for p in record.predictions]
 
 
 @pytest.mark.skipif(not (REFERENCE_DIR / text.NAME / "model.safetensors").is_file(), reason="the reference text LLM is not in this checkout")

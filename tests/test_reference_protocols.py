@@ -84,7 +84,12 @@ def test_the_vote_over_three_permutations_is_the_majority_of_their_answers(refer
 @pytest.mark.parametrize("strategy", ["closed_set", "binary"])
 def test_prefix_sharing_on_and_off_give_the_same_answers(reference: tuple[GenerativeModel, Dataset], strategy: str) -> None:
     model, dataset = reference
-    on, off = (_run(model, dataset, strategy, prefix_sharing=sharing) for sharing in (True, False))
+    declared = model.shares_prefix  # the reference VLM runs unshared (it does not pay there): forced on here
+    model.shares_prefix = True  # type: ignore[misc]
+    try:
+        on, off = (_run(model, dataset, strategy, prefix_sharing=sharing) for sharing in (True, False))
+    finally:
+        model.shares_prefix = declared  # type: ignore[misc]
     assert _answers(on) == _answers(off)
     assert [p.prediction for p in on.predictions] == [p.prediction for p in off.predictions]
     assert on.tokens is not None and off.tokens is not None

@@ -41,7 +41,7 @@ class HFCausalLM(Adapter):
         self.model, self.device = load_weights(AutoModelForCausalLM, source, options)
         self._torch = torch
         self.info = model_info(self.model, source, spec.family, self.device)
-        self.shares_prefix = getattr(self.model.config, "model_type", "") in PREFIX_SHARING_TYPES
+        self.shares_prefix = getattr(self.model.config, "model_type", "") in PREFIX_SHARING_TYPES and spec.settings.share_prefixes
         """Compute each group's shared prefix once (only families proven to give the same answers)."""
         self.prefix_memory = PrefixMemory()
         self.context_window = context_window(self.model.config)

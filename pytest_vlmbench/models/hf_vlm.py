@@ -52,6 +52,7 @@ class HFVisionLanguageModel(Adapter):
         processor = load_preprocessor(AutoProcessor, source, options)
         model, _ = load_weights(AutoModelForImageTextToText, source, options)
         self._attach(spec.name, model, processor, source, spec.family)
+        self.shares_prefix = self.shares_prefix and spec.settings.share_prefixes
 
     @classmethod
     def from_loaded(cls, name: str, model: Any, processor: Any, family: str = "hf-vlm", source: str = "in-memory") -> HFVisionLanguageModel:
