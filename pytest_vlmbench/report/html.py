@@ -25,7 +25,7 @@ th, td { border: 1px solid #ddd; padding: .25em .6em; text-align: right; vertica
 th { background: #f4f6f7; } td.text, th.text { text-align: left; }
 table.sortable th { cursor: pointer; user-select: none; } table.sortable th:hover { background: #e5e8e8; }
 th[aria-sort=ascending]::after { content: " \\25B2"; } th[aria-sort=descending]::after { content: " \\25BC"; }
-.regressed, .regression { background: #fadbd8; } .improved, .improvement { background: #d5f5e3; }
+.regressed, .regression, .below-floor { background: #fadbd8; } .improved, .improvement { background: #d5f5e3; }
 .undecided, .not-significant { background: #fdebd0; } .not-compared { background: #eaeded; }
 figure.plot { margin: 1em 0; } figure.plot svg { max-width: 100%; height: auto; display: block; }
 figcaption { color: #555; font-size: 90%; }
