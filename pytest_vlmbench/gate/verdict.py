@@ -59,10 +59,13 @@ class Verdict:
     """How many items flipped each way, the first ids, and the ``vlmbench diff`` command."""
     late: tuple[str, ...] = ()
     """Regressions found when the run ended, after the correction: the item had passed when it finished."""
+    alone: bool = False
+    """Out of the run's family (a ``correction="none"`` marker): judged at its own alpha."""
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON, as it rides on a test report."""
-        data: dict[str, Any] = {"nodeid": self.nodeid, "label": self.label, "status": self.status, "flips": self.flips}
+        data: dict[str, Any] = {"nodeid": self.nodeid, "label": self.label, "status": self.status, "flips": self.flips,
+                                "alone": self.alone}  # fmt: skip
         for key in ("fail", "regressions", "improvements", "notes", "fixed", "floors", "context", "late"):
             data[key] = list(getattr(self, key))
         data["hypotheses"] = [h.to_json() for h in self.hypotheses]
@@ -83,6 +86,7 @@ class Verdict:
             lines("fail"), lines("regressions"), lines("improvements"), lines("notes"),
             tuple(Hypothesis.from_json(h) for h in data.get("hypotheses") or ()),
             lines("fixed"), lines("floors"), lines("context"), str(data.get("flips") or ""), lines("late"),
+            bool(data.get("alone")),
         )  # fmt: skip
 
     def settled(self) -> Verdict:

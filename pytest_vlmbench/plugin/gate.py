@@ -31,7 +31,7 @@ evaluations run in workers. No torch is imported here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -188,6 +188,7 @@ class GatePlugin:
             floors=floors, sure=None if alone else sure_alpha(alpha, self.family_max, self.settings.correction),
             run_file=self.run_file,
         )  # fmt: skip
+        verdict = replace(verdict, alone=alone)  # rides to the xdist controller, which collected nothing
         item.stash.setdefault(VERDICTS, []).append(verdict)
         if verdict.fail:
             pytest.fail(redact("\n".join(verdict.fail)), pytrace=False)
@@ -218,7 +219,7 @@ class GatePlugin:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if not self.active or hasattr(self.config, "workerinput"):  # an xdist worker: the controller decides
             return
-        inside = [v.nodeid not in self.alone for v in self.verdicts]
+        inside = [not v.alone for v in self.verdicts]
         family = iter(resolve_verdicts([v for v, i in zip(self.verdicts, inside) if i], self.settings.correction))
         alone = iter(resolve_verdicts([v for v, i in zip(self.verdicts, inside) if not i], "none"))  # each at its own alpha
         self.final = [next(family) if i else next(alone) for i in inside]
