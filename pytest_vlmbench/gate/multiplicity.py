@@ -75,14 +75,9 @@ def adjust(p_values: Sequence[float], method: Correction) -> list[float]:
 def sure_alpha(alpha: float, m_max: int, method: Correction) -> float:
     """The raw p at or below which an item fails under ``method`` whatever the other items' p-values
     are, in a family of at most ``m_max``: the smallest p of any family is tested at ``alpha / m``
-    by both Holm and Benjamini-Hochberg, and every p up to it passes its step."""
+    by both Holm and Benjamini-Hochberg, and every p up to it passes its step. With the family's
+    actual size it is also the level the detectable drop is computed at (:mod:`.power`)."""
     return alpha if method == "none" else alpha / max(1, m_max)
-
-
-def worst_case_alpha(alpha: float, m: int, method: Correction) -> float:
-    """The level an item's raw p must reach to fail however the other items came out: what the
-    detectable drop is computed at (``alpha / m`` with a correction, else ``alpha``)."""
-    return sure_alpha(alpha, m, method)
 
 
 @dataclass(frozen=True)
@@ -113,7 +108,7 @@ class Hypothesis:
     se: float | None = None
     """The paired bootstrap's standard error of the change (bootstrapped metrics)."""
     adjusted: float | None = None
-    """The p-value after the correction (set by :func:`adjust_family`)."""
+    """The p-value after the correction (set by :func:`.power.adjust_family`)."""
     correction: Correction | None = None
     detectable: float | None = None
     """The smallest drop found with 80% power at the family's worst-case level (:mod:`.power`)."""

@@ -16,7 +16,7 @@ Bootstrapped metrics (macro F1 ...): ``(z(1 - alpha) + z(0.8))`` standard errors
 bootstrap (a normal approximation); none when no item changed (the bootstrap has no spread).
 
 ``alpha`` is the family's worst case (``alpha / m`` under a correction,
-:func:`.multiplicity.worst_case_alpha`): what an item must reach however the others came out.
+:func:`.multiplicity.sure_alpha`): what an item must reach however the others came out.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from dataclasses import replace
 from statistics import NormalDist
 
 from .metrics import METRICS, fmt
-from .multiplicity import Correction, Hypothesis, adjust, worst_case_alpha
+from .multiplicity import Correction, Hypothesis, adjust, sure_alpha
 
 POWER = 0.8
 
@@ -108,7 +108,7 @@ def adjust_family(groups: Sequence[Sequence[Hypothesis]], method: Correction) ->
     for group in groups:
         out.append([
             replace(h, adjusted=next(adjusted), correction=method,
-                    detectable=detectable_drop(h, worst_case_alpha(h.alpha, m, method)))
+                    detectable=detectable_drop(h, sure_alpha(h.alpha, m, method)))
             for h in group
         ])  # fmt: skip
     return out

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from ..record import Record
 from .baseline import Run
-from .compare import CaseComparison, Finding, compare_records
+from .compare import CaseComparison, Finding, Status, compare_records
 from .metrics import METRICS, fmt, fmt_p
 from .multiplicity import Correction, Hypothesis
 from .power import adjust_family, detectable_text
@@ -137,7 +137,7 @@ def correct_family(series: Series) -> None:
         for i, finding in enumerate(gate.findings):
             h = by_metric.get(finding.metric.name)
             if h is not None and h.candidate and h.p_value is not None:
-                status: Any = "regression" if h.regressed else "not significant"
+                status: Status = "regression" if h.regressed else "not significant"
                 gate.findings[i] = replace(finding, status=status, adjusted=h.adjusted, correction=series.correction)
 
 

@@ -18,7 +18,7 @@ from typing import Any, Literal, cast, get_args
 
 from ..record import Record
 from .baseline import Run
-from .compare import CaseComparison, Finding, compare_records
+from .compare import compare_records
 from .flips import case_flips
 from .metrics import GateError, fmt
 from .multiplicity import Correction, Hypothesis
@@ -177,7 +177,7 @@ def judge_record(
     hypotheses = tuple(f.as_hypothesis() for f in case.findings if f.metric.quality and f.threshold is not None)
     hypotheses = tuple(replace(h, sure=h.regressed and (sure is None or (h.p_value or 1.0) <= sure)) for h in hypotheses)
     fixed = tuple(f.line() for f in case.regressions if not f.metric.quality)
-    context = (*case.notes, *floor_notes, *(f.line() for f in _untested(case)))
+    context = (*case.notes, *floor_notes, *(f.line() for f in case.with_status("missing")))  # outside the family
     flips = flips_text(entry.record, record, baseline.source.strip("'\""), run_file, nodeid.rpartition("::")[2])
     verdict = Verdict(
         nodeid, label, "ok", hypotheses=hypotheses, fixed=fixed, floors=tuple(below), context=context, flips=flips,
@@ -189,11 +189,6 @@ def judge_record(
                            for line in sure_lines)  # fmt: skip
     flipped = (flips,) if sure_lines and flips else ()
     return replace(verdict, fail=(*fixed, *sure_lines, *below, *flipped))
-
-
-def _untested(case: CaseComparison) -> list[Finding]:
-    """Findings outside the family that still deserve a note: metrics missing from a record."""
-    return case.with_status("missing")
 
 
 def resolve_verdicts(verdicts: Sequence[Verdict], correction: Correction) -> list[Verdict]:

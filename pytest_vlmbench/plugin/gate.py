@@ -111,6 +111,8 @@ class GatePlugin:
         """The family's size if every collected item is compared (:func:`~pytest_vlmbench.gate.multiplicity.sure_alpha`)."""
         self.alone: set[str] = set()
         """Node ids out of the family (marker ``correction="none"``)."""
+        self.marker_floors = False
+        """Some collected item's marker sets floors (found at collection)."""
         try:
             self.settings = read_settings(config)
         except GateError as exc:
@@ -151,9 +153,6 @@ class GatePlugin:
     def active(self) -> bool:
         """Something to judge: a baseline, or floors (which need none)."""
         return self.baseline is not None or bool(self.settings.ini_min or self.settings.cli_min) or self.marker_floors
-
-    marker_floors = False
-    """Some collected item's marker sets floors."""
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:

@@ -223,13 +223,13 @@ def batches(questions: Questions, tok: Any, settings: Settings, rng: random.Rand
 
     lengths = {it.id: len(tok(it.text or "")["input_ids"]) + 64 for it in questions.dataset.items}  # + question and answer
     groups = _length_batches(questions.dataset.items, lengths, settings.tokens_per_batch)
+    index = {str(c): i for i, c in enumerate(questions.dataset.classes)}
     while True:
         for items in rng.sample(groups, len(groups)):
             kind = questions.kind(rng)
             examples = [questions.example(item, kind, rng) for item in items]
             texts = [_chat(tok, e.prompt) + e.answer + tok.eos_token for e in examples]
             inputs = tok(texts, padding=True, return_tensors="pt", add_special_tokens=False)
-            index = {str(c): i for i, c in enumerate(questions.dataset.classes)}
             known = [(index[str(e.item.label)], index[e.asked] if e.asked is not None else -100) for e in examples]
             yield {**with_labels(inputs, tok, [e.answer for e in examples]), "classes": torch.tensor(known)}
 
